@@ -1,0 +1,476 @@
+//! The subcommands. Output meant for duty officers is in Chinese; messages for
+//! administrators (config problems) follow the key-path style of
+//! `config check`. `--json` output is for other tools: its field names are a
+//! contract.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, Severity};
+use crate::index::{self, SearchIndex, SearchRequest, Sort, WriterOptions};
+use crate::normalize::time::china;
+use crate::poll::{PollStatus, Poller};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "govwatch",
+    version,
+    about = "政务公开与 12345 热线监测 — watches portals, feeds and exports, and searches them in Chinese"
+)]
+pub struct Cli {
+    /// Configuration file [default: /etc/govwatch/govwatch.toml if present, else config/govwatch.toml]
+    #[arg(long, global = true, env = "GOVWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch sources now and print, per source, new / updated / unchanged / error
+    Poll {
+        /// Only this source (repeatable); default: every enabled source
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// Print a JSON array of per-source reports
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search everything ingested (Chinese full text)
+    Search(SearchArgs),
+    /// Show each source's health
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configuration commands
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Rebuild the search index from the store
+    Reindex,
+    /// Poll every source on its schedule until stopped (Ctrl-C / SIGTERM)
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report every problem in the configuration; exit status 2 if any is an error
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words must all occur; "quoted phrase"; -word excludes
+    pub query: String,
+    #[arg(long = "source", value_name = "ID")]
+    pub sources: Vec<String>,
+    #[arg(long = "unit", value_name = "ID")]
+    pub units: Vec<String>,
+    /// feed | page | export
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// superior | portal | hotline | messages | opinion
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// national | province | city | county | town | department
+    #[arg(long = "level", value_name = "LEVEL")]
+    pub levels: Vec<String>,
+    /// First day, YYYY-MM-DD (Asia/Shanghai)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Last day, YYYY-MM-DD (Asia/Shanghai), included
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// relevance | newest | oldest
+    #[arg(long, default_value = "relevance")]
+    pub sort: Sort,
+    /// Print one JSON array of hits
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit statuses.
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+/// The current time in Asia/Shanghai.
+pub fn now() -> DateTime<FixedOffset> {
+    Utc::now().with_timezone(&china())
+}
+
+/// An error that has already been reported and only sets the exit status.
+#[derive(Debug)]
+pub struct Reported(pub u8);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let path = config::resolve_path(cli.config.as_deref());
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        return config_check(&path);
+    }
+    let cfg = load_checked(&path)?;
+    match cli.command {
+        Command::Poll { sources, json } => poll(&cfg, &sources, json),
+        Command::Search(args) => search(&cfg, &args),
+        Command::Sources { json } => sources(&cfg, json),
+        Command::Reindex => reindex(&cfg),
+        Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Config { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Loads the configuration; on errors prints them all and fails with status 2.
+pub fn load_checked(path: &std::path::Path) -> Result<Config> {
+    let loaded = config::load(path).map_err(|e| {
+        eprintln!("error: {e:#}");
+        Reported(EXIT_CONFIG)
+    })?;
+    for p in &loaded.problems {
+        eprintln!("{p}");
+    }
+    if loaded.has_errors() {
+        eprintln!(
+            "{}: the configuration has errors; `govwatch config check` lists them",
+            path.display()
+        );
+        return Err(Reported(EXIT_CONFIG).into());
+    }
+    Ok(loaded.config)
+}
+
+fn config_check(path: &std::path::Path) -> Result<ExitCode> {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    for p in &loaded.problems {
+        println!("{p}");
+    }
+    let errors = loaded
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = loaded.problems.len() - errors;
+    if errors > 0 {
+        println!(
+            "{}: {errors} error(s), {warnings} warning(s)",
+            path.display()
+        );
+        Ok(ExitCode::from(EXIT_CONFIG))
+    } else {
+        println!(
+            "{}: OK ({} units, {} sources{})",
+            path.display(),
+            loaded.config.units.len(),
+            loaded.config.sources.len(),
+            if warnings > 0 {
+                format!(", {warnings} warning(s)")
+            } else {
+                String::new()
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+pub fn open_store(cfg: &Config) -> Result<Arc<Store>> {
+    Ok(Arc::new(Store::open(&cfg.storage.data_dir)?))
+}
+
+pub fn open_index(cfg: &Config) -> Result<SearchIndex> {
+    SearchIndex::open(
+        &cfg.storage.index_dir,
+        WriterOptions {
+            threads: cfg.index.threads.max(1),
+            heap_bytes: cfg.index.heap_mb.max(16) << 20,
+        },
+    )
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
+    for id in only {
+        if cfg.source(id).is_none() {
+            let known: Vec<&str> = cfg.sources.iter().map(|s| s.id.as_str()).collect();
+            eprintln!(
+                "error: --source {id}: no such source; known sources: {}",
+                known.join(", ")
+            );
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    }
+    let selected: Vec<_> = cfg
+        .sources
+        .iter()
+        .filter(|s| {
+            if only.is_empty() {
+                s.enabled
+            } else {
+                only.contains(&s.id)
+            }
+        })
+        .collect();
+    let store = open_store(cfg)?;
+    let index = open_index(cfg)?;
+    let poller = Poller::new(cfg, store.clone())?;
+    let reports = runtime()?.block_on(poller.poll_all(&selected, now()));
+    let sync = index.sync(&store);
+    index.close_writer()?;
+    let failed = reports.iter().any(|r| r.status == PollStatus::Error);
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        writeln!(out)?;
+    } else {
+        let width = reports.iter().map(|r| r.source.len()).max().unwrap_or(0);
+        for r in &reports {
+            match r.status {
+                PollStatus::Error | PollStatus::Skipped => writeln!(
+                    out,
+                    "{:width$}  {}  {}",
+                    r.source,
+                    r.status.zh(),
+                    r.error.as_deref().unwrap_or("")
+                )?,
+                _ => writeln!(
+                    out,
+                    "{:width$}  {}  新增 {}  更新 {}  未变 {}  共 {} 条  ({:.1} 秒)",
+                    r.source,
+                    r.status.zh(),
+                    r.counts.new,
+                    r.counts.updated,
+                    r.counts.unchanged,
+                    r.items_seen,
+                    r.took_ms as f64 / 1000.0
+                )?,
+            }
+            for w in &r.warnings {
+                writeln!(out, "{:width$}    提示: {w}", "")?;
+            }
+        }
+    }
+    let sync = sync.context(
+        "the items are stored, but updating the search index failed; run `govwatch reindex`",
+    )?;
+    if !json && sync.indexed > 0 {
+        writeln!(out, "索引已更新 {} 条", sync.indexed)?;
+    }
+    Ok(if failed {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
+    let mut req = SearchRequest::new(a.query.clone());
+    req.sources = a.sources.clone();
+    req.units = a.units.clone();
+    req.kinds = a.kinds.clone();
+    req.roles = a.roles.clone();
+    req.levels = a.levels.clone();
+    req.since = a.since.as_deref().map(index::parse_day).transpose()?;
+    req.until = a.until.as_deref().map(index::parse_day).transpose()?;
+    req.limit = a.limit;
+    req.offset = a.offset;
+    req.sort = a.sort;
+    let store = open_store(cfg)?;
+    let idx = open_index(cfg)?;
+    catch_up(&idx, &store);
+    let res = idx.search(&req)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &res.hits)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tty = std::io::stdout().is_terminal();
+    let (open, close) = if tty {
+        ("\x1b[1;31m", "\x1b[0m")
+    } else {
+        ("【", "】")
+    };
+    writeln!(
+        out,
+        "共 {} 条结果，显示第 {}–{} 条（{:.1} 毫秒）",
+        res.total,
+        a.offset + 1.min(res.hits.len()),
+        a.offset + res.hits.len(),
+        res.took_ms
+    )?;
+    for (i, h) in res.hits.iter().enumerate() {
+        let date = h
+            .published_at
+            .as_deref()
+            .map(index::display_time)
+            .unwrap_or_else(|| "日期不详".into());
+        writeln!(out)?;
+        writeln!(out, "{}. {}", a.offset + i + 1, h.title)?;
+        let source = cfg
+            .source(&h.source)
+            .map_or(h.source.as_str(), |s| s.display_name());
+        let unit = cfg
+            .unit(&h.unit)
+            .map_or(h.unit.as_str(), |u| u.name.as_str());
+        writeln!(out, "   {source} · {unit} · {date}")?;
+        if let Some(u) = &h.url {
+            writeln!(out, "   {u}")?;
+        }
+        writeln!(out, "   {}", h.fragment.render(open, close, false))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Brings a lagging index up to the store before reading it; if another
+/// process holds the writer, says so and searches what is there.
+fn catch_up(idx: &SearchIndex, store: &Store) {
+    let Ok(store_rev) = store.max_rev() else {
+        return;
+    };
+    if idx.indexed_rev() >= store_rev {
+        return;
+    }
+    match idx.sync(store) {
+        Ok(_) => {
+            let _ = idx.close_writer();
+        }
+        Err(e) => eprintln!(
+            "warning: the search index is behind the store and could not be updated now: {e:#}"
+        ),
+    }
+}
+
+fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
+    let store = open_store(cfg)?;
+    let health = store.source_health()?;
+    let counts = store.count_items_by_source()?;
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        name: &'a str,
+        kind: &'a str,
+        role: &'a str,
+        level: &'a str,
+        unit: &'a str,
+        url: &'a str,
+        enabled: bool,
+        items_stored: u64,
+        #[serde(flatten)]
+        health: Option<&'a crate::store::SourceHealth>,
+    }
+    let rows: Vec<Row<'_>> = cfg
+        .sources
+        .iter()
+        .map(|s| Row {
+            id: &s.id,
+            name: s.display_name(),
+            kind: s.kind.as_str(),
+            role: s.role.as_str(),
+            level: s.level.as_str(),
+            unit: &s.unit,
+            url: &s.url,
+            enabled: s.enabled,
+            items_stored: counts.get(&s.id).copied().unwrap_or(0),
+            health: health.iter().find(|h| h.id == s.id),
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t = |s: &Option<String>| {
+        s.as_deref()
+            .map(index::display_time)
+            .unwrap_or_else(|| "—".into())
+    };
+    for r in &rows {
+        let state = match r.health {
+            None => "未轮询".to_string(),
+            Some(h) if h.consecutive_failures > 0 => {
+                format!("失败（连续 {} 次）", h.consecutive_failures)
+            }
+            Some(h) if h.last_status.as_deref() == Some("not_modified") => "正常（未变化）".into(),
+            Some(_) => "正常".into(),
+        };
+        writeln!(
+            out,
+            "{}  {}  [{} / {} / {}]  单位 {}",
+            r.id, r.name, r.kind, r.role, r.level, r.unit
+        )?;
+        writeln!(
+            out,
+            "    状态 {state}  库中 {} 条  {}",
+            r.items_stored,
+            if r.enabled { "" } else { "（已停用）" }
+        )?;
+        if let Some(h) = r.health {
+            writeln!(
+                out,
+                "    最近成功 {}  上次条目 {}",
+                t(&h.last_success_at),
+                h.items_seen.map_or("—".into(), |n| n.to_string())
+            )?;
+            if let Some(e) = &h.last_error {
+                writeln!(out, "    最近错误 {}  {e}", t(&h.last_error_at))?;
+            }
+            if h.consecutive_failures > 0 {
+                writeln!(out, "    下次重试 {}", t(&h.next_attempt_at))?;
+            }
+            for w in &h.warnings {
+                writeln!(out, "    提示: {w}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reindex(cfg: &Config) -> Result<ExitCode> {
+    let store = open_store(cfg)?;
+    let idx = open_index(cfg)?;
+    let total = store.count_items()?;
+    eprintln!("rebuilding the index from {total} stored items…");
+    let started = std::time::Instant::now();
+    let stats = idx.rebuild_with_progress(&store, |n| eprintln!("  {n} / {total}"))?;
+    idx.close_writer()?;
+    println!(
+        "索引已重建：{} 条，用时 {:.1} 秒",
+        stats.indexed,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

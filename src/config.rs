@@ -1,0 +1,886 @@
+//! The configuration tree, how it is loaded, and how it is checked.
+//!
+//! Layers, later ones winning: built-in defaults (the `Default` impls and
+//! `#[serde(default)]` below), then one TOML file, then environment variables
+//! `GOVWATCH__SECTION__KEY` (e.g. `GOVWATCH__STORAGE__DATA_DIR=/srv/gw`).
+//! The file is `--config FILE`, else `/etc/govwatch/govwatch.toml` if it
+//! exists, else `config/govwatch.toml`. `config/govwatch.example.toml`
+//! documents every key.
+//!
+//! Checking reports *every* problem at once, each with its key path and a
+//! hint, because an administrator fixing a config one error per run gives up.
+//! Relative paths (storage folders, local source files) are relative to the
+//! working directory.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result};
+use regex::Regex;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Level, Role, SourceKind};
+
+pub const DEFAULT_SYSTEM_PATH: &str = "/etc/govwatch/govwatch.toml";
+pub const DEFAULT_LOCAL_PATH: &str = "config/govwatch.toml";
+pub const DEFAULT_SCHEDULE: &str = "0 */30 * * * *";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// The SQLite store and other state.
+    pub data_dir: PathBuf,
+    /// The tantivy index (derived from the store; rebuildable).
+    pub index_dir: PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            data_dir: PathBuf::from("var"),
+            index_dir: PathBuf::from("index"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fetch {
+    /// Whole-request timeout.
+    pub timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    /// Larger bodies are refused (a health error), not truncated.
+    pub max_body_bytes: u64,
+    /// Requests in flight to one host at a time.
+    pub per_host: usize,
+    /// Sources polled at once.
+    pub concurrency: usize,
+    /// Retries within one poll for timeouts, connection errors, 5xx and 429.
+    pub retries: u32,
+    /// First retry delay; doubles each retry.
+    pub retry_base_ms: u64,
+    /// After a failed poll the source waits base × 2^(failures−1) …
+    pub backoff_base_secs: u64,
+    /// … but never longer than this: a failing source is never parked for good.
+    pub backoff_max_secs: u64,
+    pub user_agent: String,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Fetch {
+            timeout_secs: 30,
+            connect_timeout_secs: 10,
+            max_body_bytes: 20 << 20,
+            per_host: 2,
+            concurrency: 16,
+            retries: 2,
+            retry_base_ms: 1000,
+            backoff_base_secs: 60,
+            backoff_max_secs: 3600,
+            user_agent: concat!("govwatch/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Indexing threads.
+    pub threads: usize,
+    /// Indexing memory budget, all threads together.
+    pub heap_mb: usize,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        IndexSettings {
+            threads: 2,
+            heap_mb: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// The unit copied on escalation.
+    #[serde(default)]
+    pub supervisor: Option<String>,
+    /// Other names used in exports.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Selectors and paging for a `page` source. Unset selectors use defaults
+/// that fit the common `<li><a title="…" href="…">…</a><span>2020-07-02</span></li>`
+/// layout: with no `item`, every `li` holding a link and a date is an entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PageConfig {
+    /// One list entry (CSS). Default: any `li` with a link and a date.
+    pub item: Option<String>,
+    /// The title within an entry; its `title` attribute wins over its text
+    /// (list pages cut long titles with "…"). Default `a`.
+    pub title: Option<String>,
+    /// The link within an entry (`href`). Default `a`.
+    pub link: Option<String>,
+    /// The date within an entry; the first match that holds a date. Default:
+    /// `span`, then the entry's whole text.
+    pub date: Option<String>,
+    /// chrono format of the date (e.g. `%Y-%m-%d`); default: any common form.
+    pub date_format: Option<String>,
+    /// List pages to read, following the next-page link. Default 1.
+    pub pages: Option<u32>,
+    /// The next-page link (CSS); default: the link whose text is 下一页.
+    pub next: Option<String>,
+    /// Fetch each new entry's own page for its body, PubDate and 文号.
+    pub follow: bool,
+    /// The article body on followed pages (CSS); default: common CMS containers.
+    pub body: Option<String>,
+    /// At most this many entry pages are followed per poll. Default 50.
+    pub follow_limit: Option<usize>,
+}
+
+impl PageConfig {
+    pub fn pages(&self) -> u32 {
+        self.pages.unwrap_or(1)
+    }
+    pub fn follow_limit(&self) -> usize {
+        self.follow_limit.unwrap_or(50)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub kind: SourceKind,
+    /// http(s) URL, or a local file path.
+    pub url: String,
+    pub unit: String,
+    pub role: Role,
+    pub level: Level,
+    /// Cron with seconds, Asia/Shanghai.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub page: Option<PageConfig>,
+}
+
+fn default_schedule() -> String {
+    DEFAULT_SCHEDULE.to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SourceConfig {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    pub fn is_http(&self) -> bool {
+        let u = self.url.trim_start().to_ascii_lowercase();
+        u.starts_with("http://") || u.starts_with("https://")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Config {
+    /// The file the configuration came from (none: defaults and environment only).
+    pub file: Option<PathBuf>,
+    pub storage: Storage,
+    pub fetch: Fetch,
+    pub index: IndexSettings,
+    pub units: Vec<Unit>,
+    pub sources: Vec<SourceConfig>,
+}
+
+impl Config {
+    pub fn unit(&self, id: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.id == id)
+    }
+
+    pub fn source(&self, id: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One thing wrong with a configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    /// Key path, e.g. `sources[3].unit`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.path.is_empty() {
+            write!(f, "{tag}: {}", self.message)
+        } else {
+            write!(f, "{tag}: {}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// A configuration with the problems found in it. `config` holds every part
+/// that could be read, so that a partly broken file still shows what it can.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub problems: Vec<Problem>,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Which file to read: the explicit one, else the system one if present,
+/// else the local one.
+pub fn resolve_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    let system = Path::new(DEFAULT_SYSTEM_PATH);
+    if system.exists() {
+        system.to_path_buf()
+    } else {
+        PathBuf::from(DEFAULT_LOCAL_PATH)
+    }
+}
+
+/// Loads the layered configuration from `path` and the process environment,
+/// then checks it. Fails only when the file cannot be read or is not TOML.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("GOVWATCH__"))
+        .collect();
+    load_with_env(path, env)
+}
+
+/// [`load`] with the environment given (tests).
+pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no configuration file at {}; pass --config FILE, or copy config/govwatch.example.toml there \
+             (config/demo.toml runs the demo)",
+            path.display()
+        );
+    }
+    let env_map: HashMap<String, String> = env.into_iter().collect();
+    let built = config::Config::builder()
+        .add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        )
+        .add_source(
+            config::Environment::with_prefix("GOVWATCH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env_map)),
+        )
+        .build()
+        .with_context(|| format!("failed to read the configuration {}", path.display()))?;
+    let tree: serde_json::Value = built
+        .try_deserialize()
+        .with_context(|| format!("failed to read the configuration {}", path.display()))?;
+    let mut loaded = from_tree(&tree);
+    loaded.config.file = Some(path.to_path_buf());
+    Ok(loaded)
+}
+
+/// Parses a TOML string (tests and the embedded example).
+pub fn from_toml_str(s: &str) -> Result<Loaded> {
+    let tree: serde_json::Value = toml_to_json(s)?;
+    Ok(from_tree(&tree))
+}
+
+fn toml_to_json(s: &str) -> Result<serde_json::Value> {
+    let built = config::Config::builder()
+        .add_source(config::File::from_str(s, config::FileFormat::Toml))
+        .build()
+        .context("not valid TOML")?;
+    Ok(built.try_deserialize()?)
+}
+
+const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "units", "sources"];
+
+/// Reads each part separately so that one bad part does not hide the others.
+fn from_tree(tree: &serde_json::Value) -> Loaded {
+    let mut problems = Vec::new();
+    let mut config = Config::default();
+    let empty = serde_json::Map::new();
+    let obj = tree.as_object().unwrap_or(&empty);
+    for k in obj.keys() {
+        if !TOP_KEYS.contains(&k.as_str()) {
+            problems.push(error(
+                k,
+                format!("unknown section{}", did_you_mean(k, TOP_KEYS)),
+            ));
+        }
+    }
+    if let Some(v) = obj.get("storage") {
+        config.storage = part(v, "storage", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("fetch") {
+        config.fetch = part(v, "fetch", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("index") {
+        config.index = part(v, "index", &mut problems).unwrap_or_default();
+    }
+    for (name, out) in [("units", 0), ("sources", 1)] {
+        let Some(v) = obj.get(name) else { continue };
+        let Some(list) = v.as_array() else {
+            problems.push(error(
+                name,
+                format!("must be a list of tables: write each as [[{name}]]"),
+            ));
+            continue;
+        };
+        for (i, el) in list.iter().enumerate() {
+            let path = format!("{name}[{i}]");
+            if out == 0 {
+                if let Some(u) = part::<Unit>(el, &path, &mut problems) {
+                    config.units.push(u);
+                }
+            } else if let Some(s) = part::<SourceConfig>(el, &path, &mut problems) {
+                config.sources.push(s);
+            }
+        }
+    }
+    check(&config, obj, &mut problems);
+    Loaded { config, problems }
+}
+
+fn error(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        severity: Severity::Error,
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn warning(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        severity: Severity::Warning,
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// Deserializes one part, turning a serde error into a problem at the exact
+/// key, with a did-you-mean for misspelt keys.
+fn part<T: DeserializeOwned>(
+    v: &serde_json::Value,
+    base: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let path = if inner == "." || inner.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}.{inner}")
+            };
+            problems.push(error(path, explain_serde_error(&e.inner().to_string())));
+            None
+        }
+    }
+}
+
+fn explain_serde_error(msg: &str) -> String {
+    static UNKNOWN: OnceLock<Regex> = OnceLock::new();
+    let re = UNKNOWN.get_or_init(|| {
+        Regex::new(r"unknown (field|variant) `([^`]*)`, expected (?:one of )?(.*)$")
+            .expect("serde message pattern")
+    });
+    if let Some(c) = re.captures(msg) {
+        let expected: Vec<&str> = c[3].split(", ").map(|s| s.trim_matches('`')).collect();
+        let what = if &c[1] == "field" {
+            "unknown key"
+        } else {
+            "unknown value"
+        };
+        return format!(
+            "{what} {:?}{}; expected one of: {}",
+            &c[2],
+            did_you_mean(&c[2], &expected),
+            expected.join(", ")
+        );
+    }
+    if let Some(field) = msg
+        .strip_prefix("missing field `")
+        .and_then(|s| s.strip_suffix('`'))
+    {
+        return format!("missing key {field:?}");
+    }
+    msg.to_string()
+}
+
+fn did_you_mean(got: &str, options: &[&str]) -> String {
+    options
+        .iter()
+        .map(|o| (strsim::levenshtein(got, o), *o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 3))
+        .min()
+        .map(|(_, o)| format!(" (did you mean {o:?}?)"))
+        .unwrap_or_default()
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// Semantic checks across parts: references, uniqueness, selectors, schedules.
+fn check(
+    c: &Config,
+    tree: &serde_json::Map<String, serde_json::Value>,
+    problems: &mut Vec<Problem>,
+) {
+    // Map each parsed unit/source back to its index in the file for key paths.
+    let index_of = |list: &str, id: &str| -> usize {
+        tree.get(list)
+            .and_then(|v| v.as_array())
+            .and_then(|a| {
+                a.iter()
+                    .position(|e| e.get("id").and_then(|v| v.as_str()) == Some(id))
+            })
+            .unwrap_or(0)
+    };
+    let unit_ids: Vec<&str> = c.units.iter().map(|u| u.id.as_str()).collect();
+    let known_units = if unit_ids.is_empty() {
+        "none are configured".to_string()
+    } else {
+        unit_ids.join(", ")
+    };
+
+    if c.units.is_empty() {
+        problems.push(error(
+            "units",
+            "no units are configured; add at least one [[units]] with id and name",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for u in &c.units {
+        let p = format!("units[{}]", index_of("units", &u.id));
+        if !valid_id(&u.id) {
+            problems.push(error(
+                format!("{p}.id"),
+                format!(
+                    "{:?} is not a valid id; use letters, digits, '-', '_' or '.'",
+                    u.id
+                ),
+            ));
+        }
+        if !seen.insert(u.id.as_str()) {
+            problems.push(error(
+                format!("{p}.id"),
+                format!("unit id {:?} is used twice", u.id),
+            ));
+        }
+        if u.name.trim().is_empty() {
+            problems.push(error(
+                format!("{p}.name"),
+                "a unit needs a name (the name used in exports and emails)",
+            ));
+        }
+        for (j, e) in u.emails.iter().enumerate() {
+            let ok = e
+                .split_once('@')
+                .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !e.contains(' '));
+            if !ok {
+                problems.push(error(
+                    format!("{p}.emails[{j}]"),
+                    format!("{e:?} is not an email address"),
+                ));
+            }
+        }
+        if let Some(s) = &u.supervisor {
+            if s == &u.id {
+                problems.push(error(
+                    format!("{p}.supervisor"),
+                    "a unit cannot supervise itself",
+                ));
+            } else if !unit_ids.contains(&s.as_str()) {
+                problems.push(error(
+                    format!("{p}.supervisor"),
+                    format!("no unit {s:?}; known units: {known_units}"),
+                ));
+            }
+        }
+        for (j, n) in std::iter::once(&u.name).chain(u.aliases.iter()).enumerate() {
+            let key = if j == 0 {
+                format!("{p}.name")
+            } else {
+                format!("{p}.aliases[{}]", j - 1)
+            };
+            if let Some(other) = names.insert(n.trim().to_string(), u.id.clone())
+                && other != u.id
+            {
+                problems.push(error(
+                    key,
+                    format!(
+                        "the name {n:?} is also used by unit {other:?}; names must pick one unit"
+                    ),
+                ));
+            }
+        }
+    }
+    // Supervision must not loop.
+    for u in &c.units {
+        let mut at = u.supervisor.as_deref();
+        let mut steps = 0;
+        while let Some(s) = at {
+            steps += 1;
+            if s == u.id || steps > c.units.len() {
+                problems.push(error(
+                    format!("units[{}].supervisor", index_of("units", &u.id)),
+                    format!("supervision loops back to {:?}", u.id),
+                ));
+                break;
+            }
+            at = c.unit(s).and_then(|x| x.supervisor.as_deref());
+        }
+    }
+
+    if c.sources.is_empty() {
+        problems.push(warning(
+            "sources",
+            "no sources are configured: nothing will be polled",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for s in &c.sources {
+        let p = format!("sources[{}]", index_of("sources", &s.id));
+        if !valid_id(&s.id) {
+            problems.push(error(
+                format!("{p}.id"),
+                format!(
+                    "{:?} is not a valid id; use letters, digits, '-', '_' or '.'",
+                    s.id
+                ),
+            ));
+        }
+        if !seen.insert(s.id.as_str()) {
+            problems.push(error(
+                format!("{p}.id"),
+                format!("source id {:?} is used twice", s.id),
+            ));
+        }
+        if !unit_ids.contains(&s.unit.as_str()) {
+            problems.push(error(
+                format!("{p}.unit"),
+                format!(
+                    "no unit {:?}{}; known units: {known_units}",
+                    s.unit,
+                    did_you_mean(&s.unit, &unit_ids)
+                ),
+            ));
+        }
+        check_url(s, &p, problems);
+        if let Err(e) = parse_schedule(&s.schedule) {
+            problems.push(error(format!("{p}.schedule"), e));
+        }
+        match (s.kind, &s.page) {
+            (SourceKind::Page, Some(page)) => check_page(page, &format!("{p}.page"), problems),
+            (SourceKind::Page, None) => {}
+            (_, Some(_)) => problems.push(warning(
+                format!("{p}.page"),
+                format!(
+                    "ignored: the source is kind {:?}, not \"page\"",
+                    s.kind.as_str()
+                ),
+            )),
+            _ => {}
+        }
+        if s.kind == SourceKind::Export {
+            problems.push(warning(
+                format!("{p}.kind"),
+                "export sources are not read by this version yet; the source is skipped when polling",
+            ));
+        }
+        match (s.kind, s.role) {
+            (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => {
+                problems.push(warning(
+                    format!("{p}.role"),
+                    format!(
+                        "role {:?} usually comes from exports (kind = \"export\")",
+                        s.role.as_str()
+                    ),
+                ))
+            }
+            (SourceKind::Export, Role::Superior | Role::Portal) => problems.push(error(
+                format!("{p}.role"),
+                format!(
+                    "an export source cannot have role {:?}; use \"hotline\" or \"messages\"",
+                    s.role.as_str()
+                ),
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn check_url(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
+    let url = s.url.trim();
+    if url.is_empty() {
+        problems.push(error(
+            format!("{p}.url"),
+            "empty; give an http(s) URL or a local file path",
+        ));
+        return;
+    }
+    if s.is_http() {
+        if let Err(e) = url::Url::parse(url) {
+            problems.push(error(
+                format!("{p}.url"),
+                format!("{url:?} is not a valid URL: {e}"),
+            ));
+        }
+    } else if url.contains("://") {
+        problems.push(error(
+            format!("{p}.url"),
+            format!("{url:?}: only http, https and local file paths are supported"),
+        ));
+    } else if !Path::new(url).exists() {
+        problems.push(warning(
+            format!("{p}.url"),
+            format!(
+                "no file at {url:?} (relative paths are relative to the working directory {})",
+                cwd()
+            ),
+        ));
+    }
+}
+
+fn cwd() -> String {
+    std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
+    for (key, sel) in [
+        ("item", &page.item),
+        ("title", &page.title),
+        ("link", &page.link),
+        ("date", &page.date),
+        ("next", &page.next),
+        ("body", &page.body),
+    ] {
+        if let Some(sel) = sel
+            && let Err(e) = scraper::Selector::parse(sel)
+        {
+            problems.push(error(
+                format!("{p}.{key}"),
+                format!("{sel:?} is not a valid CSS selector: {e}"),
+            ));
+        }
+    }
+    if let Some(fmt) = &page.date_format {
+        use chrono::format::{Item, StrftimeItems};
+        if StrftimeItems::new(fmt).any(|i| matches!(i, Item::Error)) {
+            problems.push(error(
+                format!("{p}.date_format"),
+                format!("{fmt:?} is not a valid date format; e.g. \"%Y-%m-%d\""),
+            ));
+        }
+    }
+    if let Some(n) = page.pages
+        && !(1..=100).contains(&n)
+    {
+        problems.push(error(
+            format!("{p}.pages"),
+            format!("{n} is out of range; read 1 to 100 list pages"),
+        ));
+    }
+}
+
+/// Parses a schedule the way the daemon's scheduler will (six fields,
+/// seconds first), with a hint for the usual mistake.
+pub fn parse_schedule(s: &str) -> Result<croner::Cron, String> {
+    let fields = s.split_whitespace().count();
+    if fields == 5 {
+        return Err(format!(
+            "{s:?} has 5 fields; schedules have 6, seconds first: \"0 {s}\""
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(s)
+        .map_err(|e| format!("{s:?} is not a valid schedule ({e}); write six fields, seconds first, e.g. \"{DEFAULT_SCHEDULE}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [storage]
+        data_dir = "var"
+        index_dir = "index"
+
+        [[units]]
+        id = "bangongshi"
+        name = "区政府办公室"
+        emails = ["gk@example.gov.cn"]
+        supervisor = "gongkaiban"
+        aliases = ["区府办"]
+
+        [[units]]
+        id = "gongkaiban"
+        name = "区政务公开办"
+
+        [[sources]]
+        id = "gov-zhengce"
+        name = "国务院 最新政策"
+        kind = "feed"
+        url = "https://www.gov.cn/rss.xml"
+        unit = "bangongshi"
+        role = "superior"
+        level = "national"
+        schedule = "0 */30 * * * *"
+
+        [[sources]]
+        id = "col"
+        kind = "page"
+        url = "https://www.example.gov.cn/tzgg/"
+        unit = "gongkaiban"
+        role = "portal"
+        level = "county"
+        [sources.page]
+        item = "ul.list li"
+        title = "a"
+        link = "a"
+        date = "span"
+    "#;
+
+    #[test]
+    fn the_contract_example_is_clean() {
+        let l = from_toml_str(GOOD).unwrap();
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(
+            l.config.sources[1].page.as_ref().unwrap().item.as_deref(),
+            Some("ul.list li")
+        );
+        assert_eq!(l.config.fetch.per_host, 2);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let bad = GOOD
+            .replace("unit = \"gongkaiban\"", "unit = \"jiaoyuju\"")
+            .replace(
+                "schedule = \"0 */30 * * * *\"",
+                "shedule = \"*/30 * * * *\"",
+            )
+            .replace("supervisor = \"gongkaiban\"", "supervisor = \"nobody\"")
+            .replace("item = \"ul.list li\"", "item = \"ul..list\"");
+        let l = from_toml_str(&bad).unwrap();
+        let shown: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
+        let all = shown.join("\n");
+        assert!(
+            all.contains("sources[1].unit: no unit \"jiaoyuju\""),
+            "{all}"
+        );
+        assert!(all.contains("known units: bangongshi, gongkaiban"), "{all}");
+        assert!(
+            all.contains("sources[0].shedule")
+                || all.contains("sources[0]: unknown key \"shedule\""),
+            "{all}"
+        );
+        assert!(all.contains("did you mean \"schedule\"?"), "{all}");
+        assert!(
+            all.contains("units[0].supervisor: no unit \"nobody\""),
+            "{all}"
+        );
+        assert!(all.contains("sources[1].page.item"), "{all}");
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_the_key() {
+        let bad = GOOD
+            .replace("role = \"superior\"", "role = \"superiour\"")
+            .replace("per_host = 2", "");
+        let l = from_toml_str(&(bad + "\n[fetch]\nper_host = \"two\"\n")).unwrap();
+        let all: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
+        let all = all.join("\n");
+        assert!(
+            all.contains(
+                "sources[0].role: unknown value \"superiour\" (did you mean \"superior\"?)"
+            ),
+            "{all}"
+        );
+        assert!(all.contains("fetch.per_host"), "{all}");
+    }
+
+    #[test]
+    fn five_field_cron_gets_a_hint() {
+        let e = parse_schedule("*/30 * * * *").unwrap_err();
+        assert!(e.contains("\"0 */30 * * * *\""), "{e}");
+        assert!(parse_schedule("0 0 9 * * MON-FRI").is_ok());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        let l = load_with_env(
+            &path,
+            vec![
+                ("GOVWATCH__STORAGE__DATA_DIR".into(), "/srv/gw".into()),
+                ("GOVWATCH__FETCH__PER_HOST".into(), "5".into()),
+            ],
+        )
+        .unwrap();
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.config.storage.data_dir, PathBuf::from("/srv/gw"));
+        assert_eq!(l.config.storage.index_dir, PathBuf::from("index"));
+        assert_eq!(l.config.fetch.per_host, 5);
+    }
+}

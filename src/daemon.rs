@@ -1,0 +1,214 @@
+//! `govwatch run`: every source polled on its own cron schedule (Asia/Shanghai)
+//! until SIGINT/SIGTERM. The full service (watchdog, reload, web console,
+//! alert rounds) grows here.
+//!
+//! Each poll is its own task, so a slow or hanging source never delays the
+//! others; a source still being polled when its next tick comes is skipped
+//! that tick; a failing source waits out its backoff. The index is brought up
+//! to date by one task shortly after polls store something, so that a burst
+//! of polls makes one commit, not hundreds.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::Notify;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::cli::{now, open_index, open_store};
+use crate::config::{Config, SourceConfig};
+use crate::index::SearchIndex;
+use crate::model::SourceKind;
+use crate::poll::{PollStatus, Poller};
+use crate::store::Store;
+
+/// How long polls may keep storing before the index catches up.
+const INDEX_DEBOUNCE: Duration = Duration::from_secs(2);
+/// How long in-flight polls get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+struct Shared {
+    store: Arc<Store>,
+    index: Arc<SearchIndex>,
+    poller: Poller,
+    /// Sources being polled right now.
+    running: Mutex<HashSet<String>>,
+    /// Wakes the index task.
+    dirty: Notify,
+}
+
+pub fn run(cfg: Config) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    rt.block_on(run_async(cfg))
+}
+
+async fn run_async(cfg: Config) -> Result<()> {
+    let store = open_store(&cfg)?;
+    let index = Arc::new(open_index(&cfg)?);
+    let caught_up = {
+        let (s, i) = (store.clone(), index.clone());
+        tokio::task::spawn_blocking(move || i.sync(&s)).await??
+    };
+    tracing::info!(
+        indexed = caught_up.indexed,
+        rev = caught_up.rev,
+        "index is up to date with the store"
+    );
+    let shared = Arc::new(Shared {
+        poller: Poller::new(&cfg, store.clone())?,
+        store,
+        index,
+        running: Mutex::new(HashSet::new()),
+        dirty: Notify::new(),
+    });
+
+    let indexer = tokio::spawn(index_loop(shared.clone()));
+    let sched = JobScheduler::new()
+        .await
+        .context("failed to start the scheduler")?;
+    let polled: Vec<SourceConfig> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.enabled && s.kind != SourceKind::Export)
+        .cloned()
+        .collect();
+    for src in &polled {
+        let (shared, src2) = (shared.clone(), src.clone());
+        let job = Job::new_async_tz(
+            src.schedule.as_str(),
+            chrono_tz::Asia::Shanghai,
+            move |_id, _sched| {
+                let (shared, src) = (shared.clone(), src2.clone());
+                Box::pin(async move {
+                    tokio::spawn(poll_one(shared, src));
+                })
+            },
+        )
+        .with_context(|| format!("source {}: bad schedule {:?}", src.id, src.schedule))?;
+        sched
+            .add(job)
+            .await
+            .with_context(|| format!("failed to schedule source {}", src.id))?;
+    }
+    sched
+        .start()
+        .await
+        .context("failed to start the scheduler")?;
+    tracing::info!(
+        sources = polled.len(),
+        "govwatch is running; polling every source once now, then on its schedule"
+    );
+    for src in polled {
+        tokio::spawn(poll_one(shared.clone(), src));
+    }
+
+    shutdown_signal().await;
+    tracing::info!("stopping: no new polls; waiting for polls in flight");
+    let mut sched = sched;
+    if let Err(e) = sched.shutdown().await {
+        tracing::warn!(error = %e, "scheduler did not stop cleanly");
+    }
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while !shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_empty()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    indexer.abort();
+    let (s, i) = (shared.store.clone(), shared.index.clone());
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        i.sync(&s)?;
+        i.close_writer()
+    })
+    .await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
+    let now = now();
+    if let Ok(Some(h)) = shared.store.health_of(&src.id)
+        && let Some(next) = h.next_attempt()
+        && now < next
+    {
+        tracing::debug!(source = %src.id, next = %next, "backing off after failures");
+        return;
+    }
+    if !shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(src.id.clone())
+    {
+        tracing::info!(source = %src.id, "previous poll still running; skipping this tick");
+        return;
+    }
+    let report = shared.poller.poll(&src, now).await;
+    shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&src.id);
+    match report.status {
+        PollStatus::Error => {}
+        _ => tracing::info!(
+            source = %report.source,
+            status = ?report.status,
+            new = report.counts.new,
+            updated = report.counts.updated,
+            unchanged = report.counts.unchanged,
+            took_ms = report.took_ms,
+            "polled"
+        ),
+    }
+    if report.counts.new + report.counts.updated > 0 {
+        shared.dirty.notify_one();
+    }
+}
+
+async fn index_loop(shared: Arc<Shared>) {
+    loop {
+        shared.dirty.notified().await;
+        tokio::time::sleep(INDEX_DEBOUNCE).await;
+        let (s, i) = (shared.store.clone(), shared.index.clone());
+        match tokio::task::spawn_blocking(move || i.sync(&s)).await {
+            Ok(Ok(stats)) => {
+                tracing::info!(indexed = stats.indexed, rev = stats.rev, "index updated")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "index update failed; it is retried after the next poll")
+            }
+            Err(e) => tracing::error!(error = %e, "index task panicked"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

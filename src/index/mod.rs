@@ -1,0 +1,770 @@
+//! The search index: tantivy, derived from the store and rebuildable from it.
+//!
+//! Title and text are indexed twice (see `tokenizer`): two-character n-grams
+//! decide *which* items match — exactly those whose normalized title or text
+//! contains every query term — and jieba words add to the score so that items
+//! *about* the words rank first; title matches weigh more than text matches.
+//!
+//! One writer per process, created on first write; a fresh searcher per
+//! query. An update is delete-by-id then add. The commit payload records the
+//! highest store revision the index holds, so [`SearchIndex::sync`] indexes
+//! exactly what changed since — after a crash too.
+
+pub mod query;
+pub mod snippet;
+pub mod tokenizer;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery,
+    TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+
+use crate::model::{Item, ItemId};
+use crate::normalize::{normalize_text, text::is_han, time::china};
+use crate::store::Store;
+use tokenizer::{CjkNgram, JIEBA, JiebaSearch, NGRAM};
+
+/// Bumped whenever the schema or the tokenizers change; an index of another
+/// version is rebuilt from the store on open.
+const SCHEMA_VERSION: u32 = 1;
+/// How much a match in the title outweighs one in the text. Large enough
+/// that items with every term in the title rank above the rest.
+const TITLE_BOOST: f32 = 50.0;
+/// The same for the jieba (ranking-only) clauses.
+const TITLE_SEG_BOOST: f32 = 3.0;
+/// Rows read from the store per batch while syncing.
+const SYNC_BATCH: usize = 5_000;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    source: Field,
+    unit: Field,
+    kind: Field,
+    role: Field,
+    level: Field,
+    title: Field,
+    text: Field,
+    title_seg: Field,
+    text_seg: Field,
+    display_title: Field,
+    url: Field,
+    published_ts: Field,
+    published_at: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let ngram = |stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(NGRAM)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored { o.set_stored() } else { o }
+    };
+    let seg = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(JIEBA)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let f = Fields {
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        source: b.add_text_field("source", STRING | STORED | FAST),
+        unit: b.add_text_field("unit", STRING | STORED | FAST),
+        kind: b.add_text_field("kind", STRING | STORED),
+        role: b.add_text_field("role", STRING | STORED),
+        level: b.add_text_field("level", STRING | STORED),
+        title: b.add_text_field("title", ngram(false)),
+        // The normalized text is stored: snippets are cut from it.
+        text: b.add_text_field("text", ngram(true)),
+        title_seg: b.add_text_field("title_seg", seg.clone()),
+        text_seg: b.add_text_field("text_seg", seg),
+        display_title: b.add_text_field("display_title", STORED),
+        url: b.add_text_field("url", STORED),
+        published_ts: b.add_i64_field("published_ts", INDEXED | STORED | FAST),
+        published_at: b.add_text_field("published_at", STORED),
+    };
+    (b.build(), f)
+}
+
+/// What the commit payload records.
+#[derive(Serialize, Deserialize, Default)]
+struct Payload {
+    schema: u32,
+    rev: i64,
+}
+
+/// Tuning for the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    pub threads: usize,
+    pub heap_bytes: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            threads: 2,
+            heap_bytes: 256 << 20,
+        }
+    }
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    /// Held through a whole sync or rebuild, so that two never interleave.
+    sync_lock: Mutex<()>,
+    options: WriterOptions,
+    f: Fields,
+    dir: PathBuf,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct SyncStats {
+    /// Documents added or replaced.
+    pub indexed: usize,
+    /// The store revision the index now holds.
+    pub rev: i64,
+    /// True when the whole index was rebuilt.
+    pub rebuilt: bool,
+}
+
+fn register_tokenizers(index: &Index) {
+    index
+        .tokenizers()
+        .register(NGRAM, TextAnalyzer::from(CjkNgram::default()));
+    index.tokenizers().register(
+        JIEBA,
+        TextAnalyzer::from(JiebaSearch::new(tokenizer::jieba())),
+    );
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it if missing. An index written by
+    /// another schema version is cleared (and refilled by the next `sync`).
+    pub fn open(dir: &Path, options: WriterOptions) -> Result<SearchIndex> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create the index folder {}", dir.display()))?;
+        let (schema, f) = schema();
+        let has_index = dir.join("meta.json").exists();
+        let index = if has_index {
+            let index = Index::open_in_dir(dir)
+                .with_context(|| format!("failed to open the index in {}", dir.display()))?;
+            let payload = read_payload(&index);
+            if payload.schema != SCHEMA_VERSION || index.schema() != schema {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    found = payload.schema,
+                    expected = SCHEMA_VERSION,
+                    "index schema changed; rebuilding the index from the store"
+                );
+                drop(index);
+                clear_dir(dir)?;
+                Index::create_in_dir(dir, schema.clone())?
+            } else {
+                index
+            }
+        } else {
+            Index::create_in_dir(dir, schema.clone())
+                .with_context(|| format!("failed to create an index in {}", dir.display()))?
+        };
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .context("failed to open an index reader")?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(None),
+            sync_lock: Mutex::new(()),
+            options,
+            f,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store revision the last commit holds.
+    pub fn indexed_rev(&self) -> i64 {
+        read_payload(&self.index).rev
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let w = self
+                .index
+                .writer_with_num_threads(self.options.threads.max(1), self.options.heap_bytes)
+                .map_err(|e| match e {
+                    tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
+                        "the index in {} is being written by another govwatch process; stop it or wait",
+                        self.dir.display()
+                    ),
+                    e => anyhow::Error::new(e).context("failed to open the index writer"),
+                })?;
+            *guard = Some(w);
+        }
+        Ok(guard)
+    }
+
+    /// Brings the index up to the store: indexes every item whose revision
+    /// is above the last committed one, then commits. If the index claims a
+    /// revision the store does not have (a restored or replaced store), the
+    /// index is rebuilt from scratch.
+    pub fn sync(&self, store: &Store) -> Result<SyncStats> {
+        let _sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let from = self.indexed_rev();
+        let store_rev = store.max_rev()?;
+        if from > store_rev {
+            tracing::warn!(
+                index_rev = from,
+                store_rev,
+                "index is ahead of the store; rebuilding it"
+            );
+            self.clear()?;
+            return self.index_from(store, 0, true, &|_| {});
+        }
+        if from == store_rev {
+            return Ok(SyncStats {
+                indexed: 0,
+                rev: from,
+                rebuilt: false,
+            });
+        }
+        self.index_from(store, from, false, &|_| {})
+    }
+
+    /// Drops every document and indexes the whole store again.
+    pub fn rebuild(&self, store: &Store) -> Result<SyncStats> {
+        self.rebuild_with_progress(store, |_| {})
+    }
+
+    /// [`rebuild`](Self::rebuild), calling `progress` with the count so far
+    /// every 50,000 items.
+    pub fn rebuild_with_progress(
+        &self,
+        store: &Store,
+        progress: impl Fn(usize),
+    ) -> Result<SyncStats> {
+        let _sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.clear()?;
+        self.index_from(store, 0, true, &progress)
+    }
+
+    /// Deletes every document (committed by the next commit).
+    fn clear(&self) -> Result<()> {
+        let mut guard = self.writer()?;
+        guard
+            .as_mut()
+            .expect("writer() fills the option")
+            .delete_all_documents()?;
+        Ok(())
+    }
+
+    fn index_from(
+        &self,
+        store: &Store,
+        from: i64,
+        rebuilt: bool,
+        progress: &dyn Fn(usize),
+    ) -> Result<SyncStats> {
+        let mut guard = self.writer()?;
+        let w = guard.as_mut().expect("writer() fills the option");
+        let mut rev = from;
+        let mut indexed = 0;
+        loop {
+            let batch = store.items_after_rev(rev, SYNC_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (r, item) in &batch {
+                if !rebuilt {
+                    w.delete_term(Term::from_field_u64(self.f.id, item.id.0));
+                }
+                w.add_document(self.document(item))?;
+                rev = *r;
+                indexed += 1;
+                if indexed % 50_000 == 0 {
+                    progress(indexed);
+                }
+            }
+        }
+        let mut prepared = w
+            .prepare_commit()
+            .context("failed to prepare the index commit")?;
+        prepared.set_payload(&serde_json::to_string(&Payload {
+            schema: SCHEMA_VERSION,
+            rev,
+        })?);
+        prepared.commit().context("failed to commit the index")?;
+        drop(guard);
+        self.reader
+            .reload()
+            .context("failed to reload the index reader")?;
+        Ok(SyncStats {
+            indexed,
+            rev,
+            rebuilt,
+        })
+    }
+
+    /// Adds documents without a store (benchmarks); commits with `rev`.
+    pub fn add_items_and_commit<'a>(
+        &self,
+        items: impl IntoIterator<Item = &'a Item>,
+        rev: i64,
+    ) -> Result<usize> {
+        let mut guard = self.writer()?;
+        let w = guard.as_mut().expect("writer() fills the option");
+        let mut n = 0;
+        for item in items {
+            w.add_document(self.document(item))?;
+            n += 1;
+        }
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&serde_json::to_string(&Payload {
+            schema: SCHEMA_VERSION,
+            rev,
+        })?);
+        prepared.commit()?;
+        drop(guard);
+        self.reader.reload()?;
+        Ok(n)
+    }
+
+    /// Releases the writer (and its lock on the index folder).
+    pub fn close_writer(&self) -> Result<()> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = guard.take() {
+            w.wait_merging_threads().context("index merge failed")?;
+        }
+        Ok(())
+    }
+
+    fn document(&self, item: &Item) -> TantivyDocument {
+        let f = &self.f;
+        let title = normalize_text(&item.title);
+        let text = normalize_text(&item.text);
+        let mut d = TantivyDocument::new();
+        d.add_u64(f.id, item.id.0);
+        d.add_text(f.source, &item.source);
+        d.add_text(f.unit, &item.unit);
+        d.add_text(f.kind, item.kind.as_str());
+        d.add_text(f.role, item.role.as_str());
+        d.add_text(f.level, item.level.as_str());
+        d.add_text(f.title_seg, &title);
+        d.add_text(f.title, &title);
+        d.add_text(f.text_seg, &text);
+        d.add_text(f.text, &text);
+        d.add_text(f.display_title, &item.title);
+        if let Some(link) = &item.link {
+            d.add_text(f.url, link);
+        }
+        // Items with no published time are filed under the time govwatch first saw them.
+        let when = item.published.map(|p| p.at).unwrap_or(item.first_seen_at);
+        d.add_i64(f.published_ts, when.timestamp());
+        if let Some(p) = &item.published {
+            d.add_text(f.published_at, p.at.to_rfc3339());
+        }
+        d
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
+        let started = Instant::now();
+        let terms = query::parse(&req.query);
+        let f = self.f;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut positive: Vec<String> = Vec::new();
+        for t in &terms {
+            let Some(exact) = self.exact(&t.text) else {
+                continue;
+            };
+            if t.negated {
+                clauses.push((Occur::MustNot, exact));
+            } else {
+                clauses.push((Occur::Must, exact));
+                if let Some(rank) = self.ranking(&t.text) {
+                    clauses.push((Occur::Should, rank));
+                }
+                positive.push(t.text.clone());
+            }
+        }
+        let has_terms = !positive.is_empty();
+        for (field, values) in [
+            (f.source, &req.sources),
+            (f.unit, &req.units),
+            (f.kind, &req.kinds),
+            (f.role, &req.roles),
+            (f.level, &req.levels),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let any: Vec<(Occur, Box<dyn Query>)> = values
+                .iter()
+                .map(|v| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(field, v),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
+            ));
+        }
+        if req.since.is_some() || req.until.is_some() {
+            let day_start = |d: NaiveDate| {
+                china()
+                    .from_local_datetime(&d.and_time(NaiveTime::MIN))
+                    .single()
+                    .map(|t| t.timestamp())
+            };
+            let lower = match req.since.and_then(day_start) {
+                Some(ts) => Bound::Included(Term::from_field_i64(f.published_ts, ts)),
+                None => Bound::Unbounded,
+            };
+            let upper = match req.until.and_then(|d| d.succ_opt()).and_then(day_start) {
+                Some(ts) => Bound::Excluded(Term::from_field_i64(f.published_ts, ts)),
+                None => Bound::Unbounded,
+            };
+            let range = tantivy::query::RangeQuery::new(lower, upper);
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
+            ));
+        }
+        if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
+            if terms.iter().any(|t| !t.negated) {
+                // Every positive term was punctuation only: nothing can match.
+                return Ok(SearchResults {
+                    total: 0,
+                    hits: Vec::new(),
+                    took_ms: 0.0,
+                });
+            }
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let q = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let limit = req.limit.max(1);
+        let sort = if has_terms { req.sort } else { Sort::Newest };
+        let (addrs, total): (Vec<(f32, DocAddress)>, usize) = match sort {
+            Sort::Relevance => {
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(req.offset)
+                    .order_by_score();
+                searcher.search(&q, &(top, Count))?
+            }
+            Sort::Newest | Sort::Oldest => {
+                let order = if sort == Sort::Newest {
+                    Order::Desc
+                } else {
+                    Order::Asc
+                };
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(req.offset)
+                    .order_by_fast_field::<i64>("published_ts", order);
+                let (docs, total) = searcher.search(&q, &(top, Count))?;
+                (docs.into_iter().map(|(_, a)| (0.0, a)).collect(), total)
+            }
+        };
+        let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
+        let mut hits = Vec::with_capacity(addrs.len());
+        for (score, addr) in addrs {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            hits.push(self.hit(&doc, score, &term_refs, req.snippet_chars));
+        }
+        Ok(SearchResults {
+            total,
+            hits,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// The query that matches exactly the items whose normalized title or
+    /// text contains `term` (already normalized).
+    fn exact(&self, term: &str) -> Option<Box<dyn Query>> {
+        let title = exact_on(self.f.title, term)?;
+        let text = exact_on(self.f.text, term)?;
+        let title: Box<dyn Query> = Box::new(BoostQuery::new(title, TITLE_BOOST));
+        Some(Box::new(BooleanQuery::new(vec![
+            (Occur::Should, title),
+            (Occur::Should, text),
+        ])))
+    }
+
+    /// Score-only clauses: the jieba words of `term`, title boosted.
+    fn ranking(&self, term: &str) -> Option<Box<dyn Query>> {
+        let words = tokenizer::jieba_words(term);
+        if words.is_empty() {
+            return None;
+        }
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for w in words {
+            let t = TermQuery::new(
+                Term::from_field_text(self.f.title_seg, &w),
+                IndexRecordOption::WithFreqs,
+            );
+            should.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(t), TITLE_SEG_BOOST)),
+            ));
+            let t = TermQuery::new(
+                Term::from_field_text(self.f.text_seg, &w),
+                IndexRecordOption::WithFreqs,
+            );
+            should.push((Occur::Should, Box::new(t)));
+        }
+        Some(Box::new(BooleanQuery::new(should)))
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32, terms: &[&str], snippet_chars: usize) -> Hit {
+        let f = &self.f;
+        let s = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let title = s(f.display_title);
+        let title_norm = normalize_text(&title);
+        let text = s(f.text);
+        let snippet = snippet::make(&text, terms, snippet_chars.max(20));
+        let title_snip = snippet::make(&title_norm, terms, usize::MAX);
+        let published_at = Some(s(f.published_at)).filter(|p| !p.is_empty());
+        Hit {
+            id: ItemId(
+                doc.get_first(f.id)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or_default(),
+            ),
+            title,
+            title_html: title_snip.to_html(),
+            url: Some(s(f.url)).filter(|u| !u.is_empty()),
+            source: s(f.source),
+            unit: s(f.unit),
+            kind: s(f.kind),
+            role: s(f.role),
+            level: s(f.level),
+            published_at,
+            score,
+            snippet: snippet.to_html(),
+            snippet_text: snippet.render("【", "】", false),
+            fragment: snippet,
+        }
+    }
+}
+
+/// Exact substring match of `term` on one n-gram field (see the tokenizer
+/// doc): a term query for one token, a phrase at character offsets for more,
+/// using only as many overlapping bigrams as it takes to cover every
+/// character. A lone Han character matches any bigram that contains it.
+fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
+    let mut toks: Vec<(usize, usize, String)> = Vec::new(); // (char start, char end, text)
+    tokenizer::ngram_tokens(term, |t| {
+        let len = t.text.chars().count();
+        toks.push((t.position, t.position + len, t.text));
+    });
+    match toks.as_slice() {
+        [] => None,
+        [(_, _, only)] => {
+            let mut cs = only.chars();
+            if let (Some(c), None) = (cs.next(), cs.next())
+                && is_han(c)
+            {
+                let pattern = format!("{c}|{c}.|.{c}");
+                return RegexQuery::from_pattern(&pattern, field)
+                    .ok()
+                    .map(|q| Box::new(q) as Box<dyn Query>);
+            }
+            Some(Box::new(TermQuery::new(
+                Term::from_field_text(field, only),
+                IndexRecordOption::WithFreqs,
+            )))
+        }
+        _ => {
+            let end = toks.iter().map(|t| t.1).max().unwrap_or(0);
+            let mut chosen: Vec<(usize, Term)> = Vec::new();
+            let mut covered = 0;
+            let last = toks.len() - 1;
+            for (i, (s, e, text)) in toks.iter().enumerate() {
+                if *s >= covered || (i == last && covered < end) {
+                    chosen.push((*s, Term::from_field_text(field, text)));
+                    covered = covered.max(*e);
+                }
+            }
+            if chosen.len() == 1 {
+                let (_, t) = chosen.pop().expect("one element");
+                return Some(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)));
+            }
+            Some(Box::new(PhraseQuery::new_with_offset(chosen)))
+        }
+    }
+}
+
+fn read_payload(index: &Index) -> Payload {
+    index
+        .load_metas()
+        .ok()
+        .and_then(|m| m.payload)
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(Payload {
+            schema: SCHEMA_VERSION,
+            rev: 0,
+        })
+}
+
+fn clear_dir(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+    Oldest,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "relevance" => Ok(Sort::Relevance),
+            "newest" | "date" => Ok(Sort::Newest),
+            "oldest" => Ok(Sort::Oldest),
+            _ => Err(format!(
+                "unknown sort {s:?}; expected relevance, newest or oldest"
+            )),
+        }
+    }
+}
+
+/// A search as the CLI and the console ask it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub sources: Vec<String>,
+    pub units: Vec<String>,
+    pub kinds: Vec<String>,
+    pub roles: Vec<String>,
+    pub levels: Vec<String>,
+    /// First day included (Asia/Shanghai).
+    pub since: Option<NaiveDate>,
+    /// Last day included (Asia/Shanghai).
+    pub until: Option<NaiveDate>,
+    pub limit: usize,
+    pub offset: usize,
+    pub sort: Sort,
+    /// Snippet length in characters.
+    pub snippet_chars: usize,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>) -> Self {
+        SearchRequest {
+            query: query.into(),
+            sources: Vec::new(),
+            units: Vec::new(),
+            kinds: Vec::new(),
+            roles: Vec::new(),
+            levels: Vec::new(),
+            since: None,
+            until: None,
+            limit: 20,
+            offset: 0,
+            sort: Sort::Relevance,
+            snippet_chars: 120,
+        }
+    }
+}
+
+/// One search hit. The JSON field names are a contract (`govwatch search --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: ItemId,
+    pub title: String,
+    /// The title, HTML-escaped, with the query terms in `<b>`.
+    pub title_html: String,
+    pub url: Option<String>,
+    pub source: String,
+    pub unit: String,
+    pub kind: String,
+    pub role: String,
+    pub level: String,
+    /// RFC 3339 with the zone the source gave (or +08:00 assumed).
+    pub published_at: Option<String>,
+    pub score: f32,
+    /// HTML-escaped fragment of the normalized text with the terms in `<b>`.
+    pub snippet: String,
+    /// The same fragment as plain text with the terms in 【】.
+    pub snippet_text: String,
+    /// The fragment and its highlight ranges, for other renderings.
+    #[serde(skip)]
+    pub fragment: snippet::Snippet,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    /// All matching items (the hits are one page of them).
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub took_ms: f64,
+}
+
+/// Parses `YYYY-MM-DD`, saying what was wrong.
+pub fn parse_day(s: &str) -> Result<NaiveDate> {
+    match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        Ok(d) => Ok(d),
+        Err(_) => bail!("not a date: {s:?} (expected YYYY-MM-DD, e.g. 2026-03-01)"),
+    }
+}
+
+/// For display: RFC 3339 → `2026-03-01 09:30` in the time's own zone.
+pub fn display_time(rfc3339: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| rfc3339.to_string())
+}

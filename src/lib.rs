@@ -1,0 +1,22 @@
+//! govwatch: watches government portals, hotline and message-board exports for
+//! a Chinese local government's disclosure office (政务公开办) and 12345 hotline.
+//!
+//! The data flows one way (see ARCHITECTURE.md):
+//!
+//! ```text
+//! sources ──fetch/parse──▶ normalize ──▶ store (SQLite: the truth) ──▶ index (tantivy: derived)
+//! ```
+//!
+//! Modules that do IO are named for it (`sources::fetch`, `store`, `index`,
+//! `poll`, `daemon`, `cli`); everything else is pure and takes `now` and its
+//! configuration as arguments.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod index;
+pub mod model;
+pub mod normalize;
+pub mod poll;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,43 @@
+//! The `govwatch` binary: parse the command line, set up logging, run the
+//! subcommand, print the whole error chain, map it to an exit status
+//! (0 ok, 1 failure, 2 configuration error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use govwatch::cli::{self, Cli, Command, EXIT_FAILURE, Reported};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The daemon logs its work; one-shot commands only warnings unless asked.
+    let default = if matches!(cli.command, Command::Run) {
+        "info,tokio_cron_scheduler=warn"
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("GOVWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(Reported(code)) = e.downcast_ref::<Reported>() {
+                return ExitCode::from(*code);
+            }
+            // `govwatch search … | head` closes the pipe early: not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Raw → normalized: text, times, 文号, links, identity and content hash.
+//! Pure functions only; everything here is testable without a network or disk.
+
+pub mod docno;
+pub mod html;
+pub mod text;
+pub mod time;
+
+use chrono::{DateTime, FixedOffset};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::model::{Item, Level, ParsedItem, Role, SourceKind, item_id};
+
+pub use text::normalize as normalize_text;
+
+/// Resolves `href` against `base` and returns a canonical absolute link:
+/// fragment dropped, host lower-cased, default port dropped, `utm_*`
+/// parameters removed. `javascript:`, `mailto:` and empty links give `None`.
+pub fn canonical_link(base: Option<&Url>, href: &str) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() || href == "#" {
+        return None;
+    }
+    let lower = href.to_ascii_lowercase();
+    if ["javascript:", "mailto:", "tel:", "data:"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        return None;
+    }
+    let mut url = match base {
+        Some(b) => b.join(href).ok()?,
+        None => Url::parse(href).ok()?,
+    };
+    if !matches!(url.scheme(), "http" | "https" | "file") {
+        return None;
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !k.starts_with("utm_"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(url.to_string())
+}
+
+/// What the item is bound to: the source's identity and classification.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceInfo<'a> {
+    pub id: &'a str,
+    pub unit: &'a str,
+    pub kind: SourceKind,
+    pub role: Role,
+    pub level: Level,
+}
+
+/// The key that identifies a parsed item within its source: the guid when
+/// the source gave one, else the canonical link, else a hash of the title
+/// and published date (a list entry with no link).
+pub fn item_key(p: &ParsedItem) -> String {
+    if let Some(g) = p.guid.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        return g.to_string();
+    }
+    if let Some(l) = &p.link {
+        return l.clone();
+    }
+    let date = p
+        .published
+        .map(|d| d.at.date_naive().to_string())
+        .unwrap_or_default();
+    format!(
+        "title:{}:{}",
+        hex16(&[p.title.as_bytes(), date.as_bytes()]),
+        date
+    )
+}
+
+/// Hash of everything that, when changed, makes the item "updated".
+pub fn content_hash(p: &ParsedItem) -> String {
+    let published = p.published.map(|d| d.at.to_rfc3339()).unwrap_or_default();
+    let cats = p.categories.join("\u{1f}");
+    hex16(&[
+        p.title.as_bytes(),
+        p.text.as_bytes(),
+        p.link.as_deref().unwrap_or("").as_bytes(),
+        published.as_bytes(),
+        p.doc_no.as_deref().unwrap_or("").as_bytes(),
+        p.publisher.as_deref().unwrap_or("").as_bytes(),
+        cats.as_bytes(),
+    ])
+}
+
+fn hex16(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Binds a parsed item to its source. `now` becomes first-seen and
+/// last-changed; the store keeps the older first-seen when the item exists.
+pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -> Item {
+    let key = item_key(&p);
+    let content_hash = content_hash(&p);
+    // The 文号: the one the source states, else the first in the title, else in the text.
+    let stated = p.doc_no.filter(|d| !docno::is_none_marker(d));
+    let found = match &stated {
+        Some(d) => docno::normalize_field(d),
+        None => docno::find(&p.title).or_else(|| docno::find(&p.text)),
+    };
+    let (doc_no, doc_no_norm) = match (stated, found) {
+        (Some(raw), Some(d)) => (Some(raw), Some(d.norm)),
+        (Some(raw), None) => (Some(raw), None),
+        (None, Some(d)) => (Some(d.raw), Some(d.norm)),
+        (None, None) => (None, None),
+    };
+    Item {
+        id: item_id(src.id, &key),
+        source: src.id.to_string(),
+        key,
+        unit: src.unit.to_string(),
+        kind: src.kind,
+        role: src.role,
+        level: src.level,
+        title: p.title,
+        text: p.text,
+        link: p.link,
+        published: p.published,
+        doc_no,
+        doc_no_norm,
+        publisher: p.publisher,
+        categories: p.categories,
+        first_seen_at: now,
+        last_changed_at: now,
+        content_hash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_canonical() {
+        let base = Url::parse("http://hdzfxxgk.hd.gov.cn/zfwj/jinqixxgk/index.html").unwrap();
+        assert_eq!(
+            canonical_link(Some(&base), "../../gszbm/t1.html#top").as_deref(),
+            Some("http://hdzfxxgk.hd.gov.cn/gszbm/t1.html")
+        );
+        assert_eq!(
+            canonical_link(None, "HTTP://WWW.GOV.CN:80/a?utm_source=x&id=3").as_deref(),
+            Some("http://www.gov.cn/a?id=3")
+        );
+        assert_eq!(canonical_link(Some(&base), "javascript:void(0)"), None);
+        assert_eq!(canonical_link(Some(&base), ""), None);
+    }
+
+    #[test]
+    fn key_prefers_guid_then_link_then_title() {
+        let mut p = ParsedItem {
+            title: "通知".into(),
+            ..Default::default()
+        };
+        let by_title = item_key(&p);
+        assert!(by_title.starts_with("title:"));
+        p.link = Some("http://a/1".into());
+        assert_eq!(item_key(&p), "http://a/1");
+        p.guid = Some("  ".into());
+        assert_eq!(item_key(&p), "http://a/1");
+        p.guid = Some("urn:1".into());
+        assert_eq!(item_key(&p), "urn:1");
+    }
+
+    #[test]
+    fn doc_no_from_title_or_stated_field() {
+        let src = SourceInfo {
+            id: "s",
+            unit: "u",
+            kind: SourceKind::Feed,
+            role: Role::Superior,
+            level: Level::National,
+        };
+        let now = time::china().with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+        let p = ParsedItem {
+            title: "关于印发某办法的通知（國辦發〔2020〕53號）".into(),
+            ..Default::default()
+        };
+        let item = to_item(src, p, now);
+        assert_eq!(item.doc_no.as_deref(), Some("國辦發〔2020〕53號"));
+        assert_eq!(item.doc_no_norm.as_deref(), Some("国办发〔2020〕53号"));
+        let p = ParsedItem {
+            title: "t".into(),
+            doc_no: Some("无".into()),
+            ..Default::default()
+        };
+        let item = to_item(src, p, now);
+        assert_eq!((item.doc_no, item.doc_no_norm), (None, None));
+    }
+
+    use chrono::TimeZone;
+}

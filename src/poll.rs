@@ -1,0 +1,309 @@
+//! One poll of one source, end to end: fetch (conditional) → parse → follow
+//! entry pages → normalize → upsert into the store → record health. The index
+//! is brought up to date from the store afterwards (`SearchIndex::sync`), once
+//! per batch of polls.
+//!
+//! A failing source records its error and backoff on its own row and never
+//! stops the others.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, FixedOffset};
+use futures::StreamExt;
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{Config, Fetch, SourceConfig};
+use crate::model::{Item, ParsedItem, SourceKind, item_id};
+use crate::normalize::{SourceInfo, item_key, to_item};
+use crate::sources::fetch::{Body, Fetched, Fetcher};
+use crate::sources::page::{self, Selectors};
+use crate::sources::{charset, feed};
+use crate::store::{Store, UpsertCounts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    /// Fetched and parsed; items stored.
+    Ok,
+    /// The server (or file) said nothing changed.
+    NotModified,
+    Error,
+    /// Not polled (an export source, or disabled).
+    Skipped,
+}
+
+impl PollStatus {
+    /// For officers' eyes.
+    pub fn zh(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "成功",
+            PollStatus::NotModified => "未变化",
+            PollStatus::Error => "失败",
+            PollStatus::Skipped => "跳过",
+        }
+    }
+}
+
+/// What polling one source did. Field names are part of `govwatch poll --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollReport {
+    pub source: String,
+    pub status: PollStatus,
+    #[serde(flatten)]
+    pub counts: UpsertCounts,
+    /// Items the source listed this time.
+    pub items_seen: usize,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    pub took_ms: u64,
+}
+
+pub struct Poller {
+    fetcher: Fetcher,
+    store: Arc<Store>,
+    fetch_cfg: Fetch,
+}
+
+/// When a source that has failed `failures` times in a row may be tried again.
+pub fn next_attempt(
+    cfg: &Fetch,
+    now: DateTime<FixedOffset>,
+    failures: u32,
+) -> DateTime<FixedOffset> {
+    let exp = failures.saturating_sub(1).min(20);
+    let secs = cfg
+        .backoff_base_secs
+        .saturating_mul(1u64 << exp)
+        .min(cfg.backoff_max_secs.max(1));
+    now + Duration::seconds(secs as i64)
+}
+
+impl Poller {
+    pub fn new(cfg: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
+        Ok(Poller {
+            fetcher: Fetcher::new(&cfg.fetch)?,
+            store,
+            fetch_cfg: cfg.fetch.clone(),
+        })
+    }
+
+    /// Polls the given sources, `fetch.concurrency` at a time, in the order given.
+    pub async fn poll_all(
+        &self,
+        sources: &[&SourceConfig],
+        now: DateTime<FixedOffset>,
+    ) -> Vec<PollReport> {
+        futures::stream::iter(sources.iter().map(|s| self.poll(s, now)))
+            .buffered(self.fetch_cfg.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Polls one source now, whatever its backoff says (the caller decides
+    /// whether to wait; see `SourceHealth::next_attempt`).
+    pub async fn poll(&self, src: &SourceConfig, now: DateTime<FixedOffset>) -> PollReport {
+        let started = Instant::now();
+        let mut report = PollReport {
+            source: src.id.clone(),
+            status: PollStatus::Ok,
+            counts: UpsertCounts::default(),
+            items_seen: 0,
+            error: None,
+            warnings: Vec::new(),
+            took_ms: 0,
+        };
+        if src.kind == SourceKind::Export {
+            report.status = PollStatus::Skipped;
+            report.error = Some("export sources are not polled by this version".into());
+            return report;
+        }
+        let result = self.poll_inner(src, now, &mut report).await;
+        if let Err(message) = result {
+            report.status = PollStatus::Error;
+            let recorded = self.store.record_failure(&src.id, now, &message, |n| {
+                next_attempt(&self.fetch_cfg, now, n)
+            });
+            if let Err(e) = recorded {
+                tracing::error!(source = %src.id, error = %format!("{e:#}"), "failed to record a poll failure");
+            }
+            tracing::warn!(source = %src.id, error = %message, "poll failed");
+            report.error = Some(message);
+        }
+        report.took_ms = started.elapsed().as_millis() as u64;
+        report
+    }
+
+    async fn poll_inner(
+        &self,
+        src: &SourceConfig,
+        now: DateTime<FixedOffset>,
+        report: &mut PollReport,
+    ) -> Result<(), String> {
+        let validators = self
+            .store
+            .validators(&src.id)
+            .map_err(|e| format!("{e:#}"))?;
+        let body = match self
+            .fetcher
+            .get(&src.url, &validators)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Fetched::NotModified => {
+                report.status = PollStatus::NotModified;
+                self.store
+                    .record_success(&src.id, now, true, None, None, &[])
+                    .map_err(|e| format!("{e:#}"))?;
+                return Ok(());
+            }
+            Fetched::Body(b) => b,
+        };
+        let (parsed, warnings) = match src.kind {
+            SourceKind::Feed => {
+                let out = feed::parse(&body.bytes, body.content_type.as_deref(), Some(&body.url))
+                    .map_err(|e| format!("{}: {e}", body.url))?;
+                (out.items, out.warnings)
+            }
+            SourceKind::Page => self.read_pages(src, &body).await?,
+            SourceKind::Export => unreachable!("exports return early"),
+        };
+        report.items_seen = parsed.len();
+        report.warnings = warnings;
+        let info = SourceInfo {
+            id: &src.id,
+            unit: &src.unit,
+            kind: src.kind,
+            role: src.role,
+            level: src.level,
+        };
+        let items: Vec<Item> = parsed.into_iter().map(|p| to_item(info, p, now)).collect();
+        let store = self.store.clone();
+        let outcome = tokio::task::spawn_blocking(move || store.upsert_items(&items))
+            .await
+            .map_err(|e| format!("the store write was interrupted: {e}"))?
+            .map_err(|e| format!("failed to store the items: {e:#}"))?;
+        report.counts = outcome.counts;
+        self.store
+            .record_success(
+                &src.id,
+                now,
+                false,
+                Some(report.items_seen as u64),
+                Some(&body.validators),
+                &report.warnings,
+            )
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(())
+    }
+
+    /// Reads a column: the first list page (already fetched), the next ones
+    /// up to `page.pages`, then each new entry's own page if `page.follow`.
+    async fn read_pages(
+        &self,
+        src: &SourceConfig,
+        first: &Body,
+    ) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
+        let cfg = src.page.clone().unwrap_or_default();
+        let sel = Selectors::new(&cfg).map_err(|e| e.to_string())?;
+        let mut warnings = Vec::new();
+        let decode = |b: &Body, warnings: &mut Vec<String>| {
+            let d = charset::decode(&b.bytes, b.content_type.as_deref());
+            warnings.extend(d.warnings.into_iter().map(|w| format!("{}: {w}", b.url)));
+            d.text
+        };
+        let html = decode(first, &mut warnings);
+        let list = page::parse_list(&html, &first.url, &sel).map_err(|e| e.to_string())?;
+        let mut items = list.items;
+        warnings.extend(list.warnings);
+        let mut next = list.next;
+        let mut seen_pages: HashSet<String> = HashSet::from([first.url.to_string()]);
+        for _ in 1..cfg.pages() {
+            let Some(url) = next.take().filter(|u| seen_pages.insert(u.clone())) else {
+                break;
+            };
+            match self.fetcher.get_fresh(&url).await {
+                Ok(b) => {
+                    let html = decode(&b, &mut warnings);
+                    match page::parse_list(&html, &b.url, &sel) {
+                        Ok(l) => {
+                            items.extend(l.items);
+                            warnings.extend(l.warnings);
+                            next = l.next;
+                        }
+                        Err(e) => warnings.push(format!("list page {url}: {e}")),
+                    }
+                }
+                Err(e) => warnings.push(format!("list page: {e}")),
+            }
+        }
+        if cfg.follow {
+            self.follow(src, &sel, &cfg, &mut items, &mut warnings)
+                .await;
+        }
+        Ok((items, warnings))
+    }
+
+    /// Fetches the pages of entries not yet stored; entries already stored
+    /// keep what their page said before (so an unchanged list writes nothing).
+    async fn follow(
+        &self,
+        src: &SourceConfig,
+        sel: &Selectors,
+        cfg: &crate::config::PageConfig,
+        items: &mut [ParsedItem],
+        warnings: &mut Vec<String>,
+    ) {
+        let mut to_fetch = Vec::new();
+        for (i, it) in items.iter_mut().enumerate() {
+            let id = item_id(&src.id, &item_key(it));
+            match self.store.item(id) {
+                // Entries whose page was read before keep what it said; entries
+                // whose page could not be read are tried again.
+                Ok(Some(stored)) if !stored.text.is_empty() => {
+                    it.title = stored.title;
+                    it.text = stored.text;
+                    it.published = stored.published.or(it.published);
+                    it.publisher = stored.publisher;
+                    it.doc_no = stored.doc_no;
+                }
+                _ => {
+                    if let Some(link) = it.link.clone().filter(|l| Url::parse(l).is_ok()) {
+                        to_fetch.push((i, link));
+                    }
+                }
+            }
+        }
+        let limit = cfg.follow_limit();
+        if to_fetch.len() > limit {
+            warnings.push(format!(
+                "{} new entries; followed the first {limit} (page.follow_limit), the rest next time",
+                to_fetch.len()
+            ));
+            to_fetch.truncate(limit);
+        }
+        let fetched: Vec<(usize, String, Result<Body, String>)> =
+            futures::stream::iter(to_fetch.into_iter().map(|(i, link)| async move {
+                let r = self
+                    .fetcher
+                    .get_fresh(&link)
+                    .await
+                    .map_err(|e| e.to_string());
+                (i, link, r)
+            }))
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        for (i, link, r) in fetched {
+            match r {
+                Ok(b) => {
+                    let d = charset::decode(&b.bytes, b.content_type.as_deref());
+                    page::merge_detail(&mut items[i], page::parse_detail(&d.text, sel));
+                }
+                Err(e) => warnings.push(format!("entry page {link}: {e}")),
+            }
+        }
+    }
+}

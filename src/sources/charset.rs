@@ -1,0 +1,258 @@
+//! Bytes → text for feeds and pages whose charset labels cannot be trusted.
+//!
+//! Order of evidence: a byte-order mark; then, since GBK text is almost never
+//! valid UTF-8, valid UTF-8 wins over any label that says otherwise; then the
+//! HTTP `charset`, the XML declaration or `<meta>` (whichever decodes without
+//! errors); then statistical detection (chardetng). Every GB2312/GBK label is
+//! read as GB18030, its superset, because sites that say `gb2312` routinely
+//! send GBK characters. Each decision that overrides a label is reported as a
+//! warning so that the source's health shows it.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use encoding_rs::{Encoding, GB18030, GBK, UTF_8};
+use regex::bytes::Regex;
+
+/// Where the chosen charset came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharsetSource {
+    Bom,
+    /// The bytes are valid UTF-8 (whatever the labels said).
+    ValidUtf8,
+    Header,
+    Markup,
+    Detected,
+}
+
+#[derive(Debug)]
+pub struct Decoded {
+    pub text: String,
+    pub encoding: &'static Encoding,
+    pub source: CharsetSource,
+    pub warnings: Vec<String>,
+}
+
+/// Maps a charset label to the encoding to decode with (GBK family → GB18030).
+pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
+    let label = label.trim().trim_matches(|c| c == '"' || c == '\'');
+    let enc = Encoding::for_label(label.as_bytes())?;
+    Some(if enc == GBK { GB18030 } else { enc })
+}
+
+/// The `charset` parameter of a Content-Type header value.
+pub fn header_charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("charset"))
+            .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+    })
+}
+
+/// The charset a document declares in its first 2 KiB: `<?xml … encoding="…"?>`,
+/// `<meta charset="…">`, or `<meta http-equiv="Content-Type" content="…; charset=…">`.
+pub fn markup_charset(bytes: &[u8]) -> Option<String> {
+    static XML: OnceLock<Regex> = OnceLock::new();
+    static META: OnceLock<Regex> = OnceLock::new();
+    let head = &bytes[..bytes.len().min(2048)];
+    let xml = XML.get_or_init(|| {
+        Regex::new(r#"(?i)^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#)
+            .expect("xml decl pattern")
+    });
+    if let Some(c) = xml.captures(head) {
+        return Some(String::from_utf8_lossy(&c[1]).into_owned());
+    }
+    let meta = META.get_or_init(|| {
+        Regex::new(r#"(?i)<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)"#)
+            .expect("meta charset pattern")
+    });
+    meta.captures(head)
+        .map(|c| String::from_utf8_lossy(&c[1]).into_owned())
+}
+
+fn decode_clean(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
+    enc.decode_without_bom_handling_and_without_replacement(bytes)
+        .map(Cow::into_owned)
+}
+
+/// Decodes a fetched document (see the module doc for the order of evidence).
+pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
+    let mut warnings = Vec::new();
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        if had_errors {
+            warnings.push(format!(
+                "invalid {} byte sequences after the byte-order mark were replaced",
+                enc.name()
+            ));
+        }
+        return Decoded {
+            text: text.into_owned(),
+            encoding: enc,
+            source: CharsetSource::Bom,
+            warnings,
+        };
+    }
+
+    let header_label = content_type.and_then(header_charset);
+    let markup_label = markup_charset(bytes);
+    let resolve = |label: &Option<String>, what: &str, warnings: &mut Vec<String>| {
+        let label = label.as_deref()?;
+        let enc = encoding_for_label(label);
+        if enc.is_none() {
+            warnings.push(format!(
+                "{what} names an unknown charset {label:?}; ignored"
+            ));
+        }
+        enc
+    };
+    let header = resolve(&header_label, "the HTTP Content-Type", &mut warnings);
+    let markup = resolve(&markup_label, "the document", &mut warnings);
+
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        for (enc, what) in [(header, "the HTTP header"), (markup, "the document")] {
+            if let Some(enc) = enc
+                && enc != UTF_8
+                && !s.is_ascii()
+                && enc.is_ascii_compatible()
+            {
+                warnings.push(format!(
+                    "{what} says {} but the content is valid UTF-8; read as UTF-8",
+                    enc.name()
+                ));
+            }
+        }
+        return Decoded {
+            text: s.to_string(),
+            encoding: UTF_8,
+            source: CharsetSource::ValidUtf8,
+            warnings,
+        };
+    }
+
+    for (enc, source, what) in [
+        (header, CharsetSource::Header, "the HTTP header"),
+        (markup, CharsetSource::Markup, "the document"),
+    ] {
+        let Some(enc) = enc else { continue };
+        match decode_clean(enc, bytes) {
+            Some(text) => {
+                return Decoded {
+                    text,
+                    encoding: enc,
+                    source,
+                    warnings,
+                };
+            }
+            None => warnings.push(format!(
+                "{what} says {} but the content does not decode as {}",
+                enc.name(),
+                enc.name()
+            )),
+        }
+    }
+
+    let mut det = chardetng::EncodingDetector::new();
+    det.feed(bytes, true);
+    let mut enc = det.guess(Some(b"cn"), true);
+    if enc == GBK {
+        enc = GB18030;
+    }
+    let (text, _, had_errors) = enc.decode(bytes);
+    if had_errors {
+        warnings.push(format!(
+            "charset detected as {} but some bytes did not decode and were replaced",
+            enc.name()
+        ));
+    } else if header.is_some() || markup.is_some() {
+        warnings.push(format!("charset detected as {}", enc.name()));
+    }
+    Decoded {
+        text: text.into_owned(),
+        encoding: enc,
+        source: CharsetSource::Detected,
+        warnings,
+    }
+}
+
+/// A warning when decoded text is full of U+FFFD: the server sent bytes in
+/// one charset and labelled them another, and the text is already lost
+/// upstream (e.g. a GBK page passed through a UTF-8 proxy).
+pub fn replacement_warning(text: &str) -> Option<String> {
+    let n = text.chars().filter(|&c| c == '\u{FFFD}').count();
+    (n >= 3).then(|| format!("{n} characters were already lost upstream (U+FFFD in the content): the site probably served GBK labelled as UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gbk(s: &str) -> Vec<u8> {
+        GB18030.encode(s).0.into_owned()
+    }
+
+    #[test]
+    fn gbk_page_with_gb2312_meta() {
+        let mut page = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"></head><body>".to_vec();
+        page.extend(gbk("通知公告 镕"));
+        let d = decode(&page, Some("text/html"));
+        assert!(d.text.contains("通知公告 镕"), "{}", d.text);
+        assert_eq!(d.encoding, GB18030);
+        assert_eq!(d.source, CharsetSource::Markup);
+    }
+
+    #[test]
+    fn utf8_page_that_claims_gb2312() {
+        let page = "<meta charset=gb2312><p>融通基金</p>".as_bytes();
+        let d = decode(page, None);
+        assert!(d.text.contains("融通基金"));
+        assert_eq!(d.source, CharsetSource::ValidUtf8);
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn header_and_declaration_disagree() {
+        // The header says GBK, the XML declaration says UTF-8, the bytes are GBK.
+        let mut xml = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss><channel><title>".to_vec();
+        xml.extend(gbk("政务公开"));
+        xml.extend(b"</title></channel></rss>");
+        let d = decode(&xml, Some("application/rss+xml; charset=GBK"));
+        assert!(d.text.contains("政务公开"));
+        assert_eq!(d.source, CharsetSource::Header);
+        // And the reverse: the header lies, the declaration is right.
+        let d = decode(&xml, Some("text/xml; charset=utf-8"));
+        assert!(d.text.contains("政务公开"), "{}", d.text);
+    }
+
+    #[test]
+    fn unlabelled_gbk_is_detected() {
+        let bytes = gbk(
+            "<rss><channel><item><title>不归移民漫画系列：专业工作，关于进一步做好政务公开工作的通知</title></item></channel></rss>",
+        );
+        let d = decode(&bytes, None);
+        assert!(d.text.contains("政务公开"), "{}", d.text);
+        assert_eq!(d.source, CharsetSource::Detected);
+    }
+
+    #[test]
+    fn bom_wins() {
+        let mut b = vec![0xEF, 0xBB, 0xBF];
+        b.extend("办结率".as_bytes());
+        assert_eq!(decode(&b, Some("text/html; charset=gbk")).text, "办结率");
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(encoding_for_label("GB2312"), Some(GB18030));
+        assert_eq!(encoding_for_label("'gbk'"), Some(GB18030));
+        assert_eq!(encoding_for_label("bogus"), None);
+        assert_eq!(
+            header_charset("text/xml;charset = us-ascii").as_deref(),
+            Some("us-ascii")
+        );
+        assert_eq!(
+            header_charset("application/atom+xml; charset='gb2312'").as_deref(),
+            Some("gb2312")
+        );
+    }
+}

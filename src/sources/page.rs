@@ -1,0 +1,448 @@
+//! Column list pages (信息公开 / 通知公告 / 政策文件 …) and their entries'
+//! own pages → parsed items. Pure: HTML text in, items and warnings out.
+//!
+//! Most portals publish no feed, only a list of links with dates, paged, on a
+//! CMS (TRS, 大汉, …). A source names CSS selectors for the entry, title,
+//! link and date; with none given, every `li` that holds a link and a date is
+//! an entry. A selector that matches nothing is an error that names the
+//! selector and the URL — a redesigned page must not look like a quiet column.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use scraper::{ElementRef, Html, Selector};
+use thiserror::Error;
+use url::Url;
+
+use crate::config::PageConfig;
+use crate::model::{ParsedItem, Published};
+use crate::normalize::html::{element_text, tidy_text};
+use crate::normalize::{canonical_link, time};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PageError {
+    #[error("selector {selector:?} ({role}) matched nothing on {url}")]
+    NothingMatched {
+        selector: String,
+        role: &'static str,
+        url: String,
+    },
+    #[error(
+        "no list entries on {url}: no <li> holds both a link and a date; set the source's page.item, page.title, page.link and page.date selectors"
+    )]
+    NoDefaultEntries { url: String },
+    #[error("invalid selector {selector:?} for {role}: {message}")]
+    BadSelector {
+        selector: String,
+        role: &'static str,
+        message: String,
+    },
+}
+
+/// The compiled selectors of one page source.
+#[derive(Debug)]
+pub struct Selectors {
+    item: Option<(Selector, String)>,
+    title: (Selector, String),
+    link: (Selector, String),
+    date: (Selector, String),
+    date_format: Option<String>,
+    next: Option<Selector>,
+    body: Option<Selector>,
+}
+
+fn compile(css: &str, role: &'static str) -> Result<(Selector, String), PageError> {
+    Selector::parse(css)
+        .map(|s| (s, css.to_string()))
+        .map_err(|e| PageError::BadSelector {
+            selector: css.to_string(),
+            role,
+            message: e.to_string(),
+        })
+}
+
+impl Selectors {
+    pub fn new(cfg: &PageConfig) -> Result<Selectors, PageError> {
+        Ok(Selectors {
+            item: cfg
+                .item
+                .as_deref()
+                .map(|s| compile(s, "item"))
+                .transpose()?,
+            title: compile(cfg.title.as_deref().unwrap_or("a"), "title")?,
+            link: compile(cfg.link.as_deref().unwrap_or("a"), "link")?,
+            date: compile(cfg.date.as_deref().unwrap_or("span"), "date")?,
+            date_format: cfg.date_format.clone(),
+            next: cfg
+                .next
+                .as_deref()
+                .map(|s| compile(s, "next"))
+                .transpose()?
+                .map(|s| s.0),
+            body: cfg
+                .body
+                .as_deref()
+                .map(|s| compile(s, "body"))
+                .transpose()?
+                .map(|s| s.0),
+        })
+    }
+}
+
+/// What one list page gave.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub items: Vec<ParsedItem>,
+    /// The next list page, if the page links one.
+    pub next: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+fn selector(css: &str) -> Selector {
+    Selector::parse(css).expect("built-in selectors are valid")
+}
+
+/// Reads one list page. `url` is where it came from (links resolve against it).
+pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, PageError> {
+    let doc = Html::parse_document(html);
+    let base = base_url(&doc, url);
+    let mut out = ListPage::default();
+    let explicit = sel.item.is_some();
+    let li = selector("li");
+    let entries: Vec<ElementRef<'_>> = match &sel.item {
+        Some((s, _)) => doc.select(s).collect(),
+        None => doc.select(&li).collect(),
+    };
+    if let Some((_, css)) = &sel.item
+        && entries.is_empty()
+    {
+        return Err(PageError::NothingMatched {
+            selector: css.clone(),
+            role: "item",
+            url: url.to_string(),
+        });
+    }
+    let (mut no_title, mut no_link, mut no_date) = (0, 0, 0);
+    for entry in &entries {
+        let title = title_of(entry, &sel.title.0);
+        let link = entry
+            .select(&sel.link.0)
+            .chain(std::iter::once(*entry))
+            .find_map(|e| e.value().attr("href"))
+            .and_then(|h| canonical_link(Some(&base), h));
+        let published = date_of(entry, &sel.date.0, sel.date_format.as_deref());
+        if !explicit {
+            // Default mode: only entries that look like list items count.
+            if title.is_none() || link.is_none() || published.is_none() {
+                continue;
+            }
+        }
+        let Some(title) = title else {
+            no_title += 1;
+            continue;
+        };
+        if link.is_none() {
+            no_link += 1;
+        }
+        if published.is_none() {
+            no_date += 1;
+        }
+        out.items.push(ParsedItem {
+            title,
+            link,
+            published,
+            ..Default::default()
+        });
+    }
+    if !explicit && out.items.is_empty() {
+        return Err(PageError::NoDefaultEntries {
+            url: url.to_string(),
+        });
+    }
+    if explicit && out.items.is_empty() {
+        return Err(PageError::NothingMatched {
+            selector: sel.title.1.clone(),
+            role: "title",
+            url: url.to_string(),
+        });
+    }
+    if no_title > 0 {
+        out.warnings.push(format!(
+            "{no_title} entries had no title (selector {:?}); skipped",
+            sel.title.1
+        ));
+    }
+    if no_link > 0 {
+        out.warnings.push(format!(
+            "{no_link} entries had no link (selector {:?})",
+            sel.link.1
+        ));
+    }
+    if no_date > 0 {
+        out.warnings.push(format!(
+            "{no_date} entries had no readable date (selector {:?})",
+            sel.date.1
+        ));
+    }
+    out.next = next_link(&doc, sel.next.as_ref())
+        .and_then(|h| canonical_link(Some(&base), &h))
+        .filter(|n| n != url.as_str());
+    Ok(out)
+}
+
+/// `<base href>` when the page has one, else the page's own URL.
+fn base_url(doc: &Html, url: &Url) -> Url {
+    doc.select(&selector("base[href]"))
+        .next()
+        .and_then(|b| b.value().attr("href"))
+        .and_then(|h| url.join(h).ok())
+        .unwrap_or_else(|| url.clone())
+}
+
+/// The entry's title: the first match with text or a `title` attribute; the
+/// attribute wins when the text is cut short (`…`, `...`) or missing.
+fn title_of(entry: &ElementRef<'_>, sel: &Selector) -> Option<String> {
+    entry.select(sel).find_map(|e| {
+        let text = tidy_text(&e.text().collect::<String>());
+        let attr = e
+            .value()
+            .attr("title")
+            .map(tidy_text)
+            .filter(|t| !t.is_empty());
+        let cut = text.ends_with('…') || text.ends_with("...") || text.is_empty();
+        match attr {
+            Some(a) if cut || a.chars().count() > text.chars().count() => Some(a),
+            _ if !text.is_empty() => Some(text),
+            _ => None,
+        }
+    })
+}
+
+fn parse_date(s: &str, format: Option<&str>) -> Option<Published> {
+    match format {
+        Some(f) => time::parse_with_format(s, f),
+        None => time::parse(s).or_else(|| time::find_in(s)),
+    }
+}
+
+/// The first date-selector match that holds a date, else any date in the entry.
+fn date_of(entry: &ElementRef<'_>, sel: &Selector, format: Option<&str>) -> Option<Published> {
+    entry
+        .select(sel)
+        .find_map(|e| parse_date(&e.text().collect::<String>(), format))
+        .or_else(|| time::find_in(&entry.text().collect::<Vec<_>>().join(" ")))
+}
+
+fn next_link(doc: &Html, sel: Option<&Selector>) -> Option<String> {
+    if let Some(sel) = sel {
+        return doc
+            .select(sel)
+            .find_map(|e| e.value().attr("href").map(str::to_string));
+    }
+    doc.select(&selector("a[href]")).find_map(|a| {
+        let text = a.text().collect::<String>();
+        let t = text.trim();
+        matches!(
+            t,
+            "下一页"
+                | "下页"
+                | "下一頁"
+                | "后一页"
+                | "下一页>"
+                | "下一页>>"
+                | "Next"
+                | "next"
+                | "›"
+                | ">"
+        )
+        .then(|| a.value().attr("href").map(str::to_string))
+        .flatten()
+        .filter(|h| !h.trim_start().starts_with("javascript"))
+    })
+}
+
+/// What an entry's own page adds.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Detail {
+    /// `<meta name="ArticleTitle">`.
+    pub title: Option<String>,
+    /// `<meta name="PubDate">`, else a `发布日期：` line.
+    pub published: Option<Published>,
+    /// `<meta name="ContentSource">`, else a `发布机构：` line.
+    pub publisher: Option<String>,
+    /// The `文号：` / `发文字号：` field as written (may be `无`).
+    pub doc_no: Option<String>,
+    /// The article body as text.
+    pub text: Option<String>,
+}
+
+/// Containers that hold the article body on common government CMSs.
+const BODY_CANDIDATES: &[&str] = &[
+    ".TRS_Editor",
+    ".TRS_UEDITOR",
+    "#zoom",
+    ".zoom",
+    "#UCAP-CONTENT",
+    ".pages_content",
+    ".article-content",
+    ".article_con",
+    "#content",
+    ".content",
+    "article",
+];
+
+/// Reads an entry's own page.
+pub fn parse_detail(html: &str, sel: &Selectors) -> Detail {
+    let doc = Html::parse_document(html);
+    let meta = |name: &str| -> Option<String> {
+        let s = Selector::parse(&format!("meta[name=\"{name}\" i]")).ok()?;
+        doc.select(&s)
+            .find_map(|m| m.value().attr("content"))
+            .map(tidy_text)
+            .filter(|v| !v.is_empty())
+    };
+    let body_el = match &sel.body {
+        Some(s) => doc.select(s).next(),
+        None => BODY_CANDIDATES.iter().find_map(|c| {
+            doc.select(&selector(c))
+                .find(|e| !element_text(*e).is_empty())
+        }),
+    };
+    let page_text = element_text(doc.root_element());
+    let field = |labels: &str| -> Option<String> {
+        static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+            OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        let re = cache.entry(labels.to_string()).or_insert_with(|| {
+            Regex::new(&format!(r"(?:{labels})\s*[:：]\s*([^\s，,；;|]{{1,60}})"))
+                .expect("field pattern")
+        });
+        re.captures(&page_text).map(|c| c[1].to_string())
+    };
+    Detail {
+        title: meta("ArticleTitle"),
+        published: meta("PubDate")
+            .and_then(|d| time::parse(&d).or_else(|| time::find_in(&d)))
+            .or_else(|| field("发布日期|发布时间|成文日期").and_then(|d| time::find_in(&d))),
+        publisher: meta("ContentSource").or_else(|| field("发布机构|发文机关|来源")),
+        doc_no: field("发文字号|文号"),
+        text: body_el.map(element_text).filter(|t| !t.is_empty()),
+    }
+}
+
+/// Merges what an entry's page says into the list entry: the page's title,
+/// date and publisher are more complete than the list's.
+pub fn merge_detail(item: &mut ParsedItem, d: Detail) {
+    if let Some(t) = d.title {
+        item.title = t;
+    }
+    if let Some(p) = d.published {
+        // The list often shows only the date; the page may give the time.
+        item.published = Some(p);
+    }
+    if d.publisher.is_some() {
+        item.publisher = d.publisher;
+    }
+    if d.doc_no.is_some() {
+        item.doc_no = d.doc_no;
+    }
+    if let Some(t) = d.text {
+        item.text = t;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(cfg: PageConfig) -> Selectors {
+        Selectors::new(&cfg).unwrap()
+    }
+
+    const LIST: &str = r#"<html><body>
+        <ul class="nav"><li><a href="/">首页</a></li><li><a href="/xxgk/">信息公开</a></li></ul>
+        <ul class="list">
+          <li><span class="ic">·</span><a href="./202008/t1.html" title="邯郸市教育局关于印发《邯郸市学校安全工作目标管理考核办法》的通知">邯郸市教育局关于印发《邯郸市学校安全...</a><span class="t">2020-08-05</span></li>
+          <li><a href="http://x.gov.cn/t2.html">关于做好2020年政务公开工作的通知</a><span>[2020-07-09]</span></li>
+        </ul>
+        <div class="page"><a href="index_1.html">下一页</a></div>
+    </body></html>"#;
+
+    #[test]
+    fn default_selectors_find_li_with_link_and_date() {
+        let url = Url::parse("http://hdzfxxgk.hd.gov.cn/zfwj/index.html").unwrap();
+        let out = parse_list(LIST, &url, &sel(PageConfig::default())).unwrap();
+        assert_eq!(out.items.len(), 2, "navigation entries have no date");
+        assert_eq!(
+            out.items[0].title,
+            "邯郸市教育局关于印发《邯郸市学校安全工作目标管理考核办法》的通知"
+        );
+        assert_eq!(
+            out.items[0].link.as_deref(),
+            Some("http://hdzfxxgk.hd.gov.cn/zfwj/202008/t1.html")
+        );
+        assert_eq!(
+            out.items[0].published.unwrap().at.to_rfc3339(),
+            "2020-08-05T00:00:00+08:00"
+        );
+        assert_eq!(
+            out.items[1].published.unwrap().at.to_rfc3339(),
+            "2020-07-09T00:00:00+08:00"
+        );
+        assert_eq!(
+            out.next.as_deref(),
+            Some("http://hdzfxxgk.hd.gov.cn/zfwj/index_1.html")
+        );
+    }
+
+    #[test]
+    fn a_selector_that_matches_nothing_is_an_error_naming_it() {
+        let url = Url::parse("http://x.gov.cn/tzgg/").unwrap();
+        let cfg = PageConfig {
+            item: Some("ul.news li".into()),
+            ..Default::default()
+        };
+        let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "selector \"ul.news li\" (item) matched nothing on http://x.gov.cn/tzgg/"
+        );
+        let cfg = PageConfig {
+            item: Some("ul.list li".into()),
+            title: Some("h3".into()),
+            ..Default::default()
+        };
+        let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
+        assert!(e.to_string().contains("\"h3\" (title)"), "{e}");
+        let e = parse_list(
+            "<html><p>改版中</p></html>",
+            &url,
+            &sel(PageConfig::default()),
+        )
+        .unwrap_err();
+        assert!(matches!(e, PageError::NoDefaultEntries { .. }));
+    }
+
+    #[test]
+    fn detail_page_metadata() {
+        let html = r#"<html><head>
+            <meta name="ArticleTitle" content="关于印发《实施方案》的通知">
+            <meta name="PubDate" content="2020年08月02日">
+            <meta name="ContentSource" content="邯郸市教育局"></head>
+            <body><p><strong>文号</strong>：冀教办〔2020〕012号</p>
+            <div class="TRS_Editor"><p>各县（市、区）教育局：</p><p>现将方案印发给你们。</p></div></body></html>"#;
+        let d = parse_detail(html, &sel(PageConfig::default()));
+        assert_eq!(d.title.as_deref(), Some("关于印发《实施方案》的通知"));
+        assert_eq!(
+            d.published.unwrap().at.to_rfc3339(),
+            "2020-08-02T00:00:00+08:00"
+        );
+        assert_eq!(d.publisher.as_deref(), Some("邯郸市教育局"));
+        assert_eq!(d.doc_no.as_deref(), Some("冀教办〔2020〕012号"));
+        assert_eq!(
+            d.text.as_deref(),
+            Some("各县（市、区）教育局：\n现将方案印发给你们。")
+        );
+    }
+}

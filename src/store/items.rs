@@ -1,0 +1,334 @@
+//! The `items` table: upsert by id, read by revision for the index.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use super::Store;
+use crate::model::{Item, ItemId, Precision, Published};
+
+/// What an upsert did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct UpsertOutcome {
+    pub counts: UpsertCounts,
+    /// The highest revision written (0 when nothing changed).
+    pub max_rev: i64,
+}
+
+const COLUMNS: &str = "id, source, key, unit, kind, role, level, title, text, link, published_at, published_ts, \
+     published_precision, published_zone_assumed, doc_no, doc_no_norm, publisher, categories, first_seen_at, \
+     last_changed_at, content_hash";
+
+fn next_rev(tx: &Transaction<'_>) -> Result<i64> {
+    let v: String = tx.query_row("SELECT value FROM meta WHERE key = 'next_rev'", [], |r| {
+        r.get(0)
+    })?;
+    v.parse().context("meta.next_rev is not a number")
+}
+
+impl Store {
+    /// Inserts new items and updates changed ones in one transaction. An
+    /// item whose content hash, unit, role and level are unchanged is not
+    /// written at all. An updated item keeps its first-seen time.
+    pub fn upsert_items(&self, items: &[Item]) -> Result<UpsertOutcome> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut rev = next_rev(&tx)?;
+        let first_rev = rev;
+        let mut counts = UpsertCounts::default();
+        {
+            let mut lookup = tx.prepare_cached(
+                "SELECT content_hash, unit, role, level FROM items WHERE id = ?1",
+            )?;
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO items ({COLUMNS}, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                 ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+            ))?;
+            let mut update = tx.prepare_cached(
+                "UPDATE items SET unit = ?2, kind = ?3, role = ?4, level = ?5, title = ?6, text = ?7, link = ?8, \
+                 published_at = ?9, published_ts = ?10, published_precision = ?11, published_zone_assumed = ?12, \
+                 doc_no = ?13, doc_no_norm = ?14, publisher = ?15, categories = ?16, last_changed_at = ?17, \
+                 content_hash = ?18, rev = ?19 WHERE id = ?1",
+            )?;
+            for it in items {
+                let existing: Option<(String, String, String, String)> = lookup
+                    .query_row([it.id.as_i64()], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()?;
+                let p = published_columns(it.published.as_ref());
+                let categories = serde_json::to_string(&it.categories)?;
+                match existing {
+                    None => {
+                        insert.execute(params![
+                            it.id.as_i64(),
+                            it.source,
+                            it.key,
+                            it.unit,
+                            it.kind.as_str(),
+                            it.role.as_str(),
+                            it.level.as_str(),
+                            it.title,
+                            it.text,
+                            it.link,
+                            p.0,
+                            p.1,
+                            p.2,
+                            p.3,
+                            it.doc_no,
+                            it.doc_no_norm,
+                            it.publisher,
+                            categories,
+                            it.first_seen_at.to_rfc3339(),
+                            it.last_changed_at.to_rfc3339(),
+                            it.content_hash,
+                            rev,
+                        ])?;
+                        rev += 1;
+                        counts.new += 1;
+                    }
+                    Some((hash, unit, role, level))
+                        if hash == it.content_hash
+                            && unit == it.unit
+                            && role == it.role.as_str()
+                            && level == it.level.as_str() =>
+                    {
+                        counts.unchanged += 1;
+                    }
+                    Some(_) => {
+                        update.execute(params![
+                            it.id.as_i64(),
+                            it.unit,
+                            it.kind.as_str(),
+                            it.role.as_str(),
+                            it.level.as_str(),
+                            it.title,
+                            it.text,
+                            it.link,
+                            p.0,
+                            p.1,
+                            p.2,
+                            p.3,
+                            it.doc_no,
+                            it.doc_no_norm,
+                            it.publisher,
+                            categories,
+                            it.last_changed_at.to_rfc3339(),
+                            it.content_hash,
+                            rev,
+                        ])?;
+                        rev += 1;
+                        counts.updated += 1;
+                    }
+                }
+            }
+        }
+        if rev != first_rev {
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'next_rev'",
+                [rev.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(UpsertOutcome {
+            counts,
+            max_rev: if rev != first_rev { rev - 1 } else { 0 },
+        })
+    }
+
+    /// Items with a revision above `after`, oldest revision first, at most `limit`.
+    pub fn items_after_rev(&self, after: i64, limit: usize) -> Result<Vec<(i64, Item)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| {
+            Ok((r.get::<_, i64>(21)?, row_to_item(r)?))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .context("failed to read items from the store")
+    }
+
+    /// One item by id.
+    pub fn item(&self, id: ItemId) -> Result<Option<Item>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = ?1"))?;
+        Ok(stmt.query_row([id.as_i64()], row_to_item).optional()?)
+    }
+
+    /// The highest revision in the store (0 when empty).
+    pub fn max_rev(&self) -> Result<i64> {
+        let conn = self.conn();
+        Ok(conn.query_row("SELECT COALESCE(MAX(rev), 0) FROM items", [], |r| r.get(0))?)
+    }
+
+    pub fn count_items(&self) -> Result<u64> {
+        let conn = self.conn();
+        Ok(conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Item counts per source id.
+    pub fn count_items_by_source(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT source, COUNT(*) FROM items GROUP BY source")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+type PublishedCols = (
+    Option<String>,
+    Option<i64>,
+    Option<&'static str>,
+    Option<bool>,
+);
+
+fn published_columns(p: Option<&Published>) -> PublishedCols {
+    match p {
+        None => (None, None, None, None),
+        Some(p) => (
+            Some(p.at.to_rfc3339()),
+            Some(p.at.timestamp()),
+            Some(match p.precision {
+                Precision::Date => "date",
+                Precision::Time => "time",
+            }),
+            Some(p.zone_assumed),
+        ),
+    }
+}
+
+fn parse_time(s: &str, column: &str) -> rusqlite::Result<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("items.{column}: {e}").into(),
+        )
+    })
+}
+
+fn parse_enum<T: std::str::FromStr<Err = String>>(s: String) -> rusqlite::Result<T> {
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn row_to_item(r: &Row<'_>) -> rusqlite::Result<Item> {
+    let published_at: Option<String> = r.get(10)?;
+    let published = match published_at {
+        None => None,
+        Some(s) => Some(Published {
+            at: parse_time(&s, "published_at")?,
+            precision: if r.get::<_, Option<String>>(12)?.as_deref() == Some("date") {
+                Precision::Date
+            } else {
+                Precision::Time
+            },
+            zone_assumed: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+        }),
+    };
+    let categories: String = r.get(17)?;
+    Ok(Item {
+        id: ItemId::from_i64(r.get(0)?),
+        source: r.get(1)?,
+        key: r.get(2)?,
+        unit: r.get(3)?,
+        kind: parse_enum(r.get(4)?)?,
+        role: parse_enum(r.get(5)?)?,
+        level: parse_enum(r.get(6)?)?,
+        title: r.get(7)?,
+        text: r.get(8)?,
+        link: r.get(9)?,
+        published,
+        doc_no: r.get(14)?,
+        doc_no_norm: r.get(15)?,
+        publisher: r.get(16)?,
+        categories: serde_json::from_str(&categories).unwrap_or_default(),
+        first_seen_at: parse_time(&r.get::<_, String>(18)?, "first_seen_at")?,
+        last_changed_at: parse_time(&r.get::<_, String>(19)?, "last_changed_at")?,
+        content_hash: r.get(20)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, ParsedItem, Role, SourceKind};
+    use crate::normalize::{SourceInfo, time::china, to_item};
+    use chrono::TimeZone;
+
+    fn item(title: &str, link: &str, now_day: u32) -> Item {
+        let src = SourceInfo {
+            id: "s1",
+            unit: "u1",
+            kind: SourceKind::Feed,
+            role: Role::Portal,
+            level: Level::County,
+        };
+        let now = china().with_ymd_and_hms(2026, 3, now_day, 9, 0, 0).unwrap();
+        to_item(
+            src,
+            ParsedItem {
+                title: title.into(),
+                link: Some(link.into()),
+                ..Default::default()
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn upsert_is_idempotent_and_updates_in_place() {
+        let store = Store::open_in_memory().unwrap();
+        let a = item("关于政务公开的通知", "http://x/1", 2);
+        let b = item("热线办结率通报", "http://x/2", 2);
+        let out = store.upsert_items(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            out.counts,
+            UpsertCounts {
+                new: 2,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        assert_eq!(out.max_rev, 2);
+        let again = store.upsert_items(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            again.counts,
+            UpsertCounts {
+                new: 0,
+                updated: 0,
+                unchanged: 2
+            }
+        );
+        assert_eq!(again.max_rev, 0);
+        assert_eq!(store.max_rev().unwrap(), 2);
+
+        let changed = item("关于政务公开的通知（修订）", "http://x/1", 5);
+        let out = store.upsert_items(&[changed]).unwrap();
+        assert_eq!(out.counts.updated, 1);
+        assert_eq!(store.count_items().unwrap(), 2);
+        let got = store.item(a.id).unwrap().unwrap();
+        assert_eq!(got.title, "关于政务公开的通知（修订）");
+        assert_eq!(
+            got.first_seen_at, a.first_seen_at,
+            "first-seen survives an update"
+        );
+        assert_eq!(got.last_changed_at.date_naive().to_string(), "2026-03-05");
+        let after = store.items_after_rev(2, 10).unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].0, 3);
+    }
+}
