@@ -598,6 +598,18 @@ fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
         let len = t.text.chars().count();
         toks.push((t.position, t.position + len, t.text));
     });
+    // A lone Han character that a bigram of the query covers is a run's
+    // first or last character: documents have it alone only where *their*
+    // run starts or ends, so the query must use the bigrams instead.
+    let bigram_at: Vec<usize> = toks
+        .iter()
+        .filter(|t| t.1 - t.0 == 2 && t.2.chars().all(is_han))
+        .map(|t| t.0)
+        .collect();
+    toks.retain(|(s, e, text)| {
+        let lone_han = e - s == 1 && text.chars().all(is_han);
+        !(lone_han && bigram_at.iter().any(|b| *b == *s || *b + 1 == *s))
+    });
     match toks.as_slice() {
         [] => None,
         [(_, _, only)] => {

@@ -1,8 +1,8 @@
 //! The two tokenizers behind Chinese search.
 //!
 //! * [`CjkNgram`] finds: every run of Han characters becomes overlapping
-//!   two-character tokens (`政务公开` → `政务 务公 公开`; a lone character is
-//!   one token), every run of letters and digits becomes one word. Token
+//!   two-character tokens (`政务公开` → `政务 务公 公开`, plus its first and
+//!   last character alone), every run of letters and digits becomes one word. Token
 //!   positions are *character offsets*, so a phrase of tokens at offsets 0, 1,
 //!   2… matches exactly where the query string occurs, and phrases that mix
 //!   words and Han characters (`12345热线`) stay exact too.
@@ -72,6 +72,11 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// Calls `emit` with each n-gram/word token of `text` (see the module doc).
+///
+/// The first and the last character of each Han run are also emitted alone,
+/// so that a query mixing a word and a single Han character (`2016年`,
+/// `第2`) finds `2016年度` and `第2季度`: in the query that character is a
+/// run of one, in the document it starts or ends a longer run.
 pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
     let tok = |position: usize, from: usize, to: usize, lower: bool| Token {
         offset_from: from,
@@ -94,16 +99,16 @@ pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
             if let Some((ws, wb)) = word.take() {
                 emit(tok(ws, wb, byte, true));
             }
-            if let Some((pos, pbyte, _)) = prev_han {
-                emit(tok(pos, pbyte, byte + c.len_utf8(), false));
+            match prev_han {
+                Some((pos, pbyte, _)) => emit(tok(pos, pbyte, byte + c.len_utf8(), false)),
+                // The first character of a run, alone: see `ngram_tokens`.
+                None => emit(tok(char_idx, byte, byte + c.len_utf8(), false)),
             }
             prev_han = Some((char_idx, byte, c.len_utf8()));
             run_len += 1;
             continue;
         }
-        if let (1, Some((pos, pbyte, len))) = (run_len, prev_han) {
-            emit(tok(pos, pbyte, pbyte + len, false));
-        }
+        end_run(&mut emit, &tok, prev_han, run_len);
         prev_han = None;
         run_len = 0;
         if is_word_char(c) {
@@ -112,11 +117,23 @@ pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
             emit(tok(ws, wb, byte, true));
         }
     }
-    if let (1, Some((pos, pbyte, len))) = (run_len, prev_han) {
-        emit(tok(pos, pbyte, pbyte + len, false));
-    }
+    end_run(&mut emit, &tok, prev_han, run_len);
     if let Some((ws, wb)) = word {
         emit(tok(ws, wb, text.len(), true));
+    }
+}
+
+/// The last character of a run of two or more, alone.
+fn end_run(
+    emit: &mut impl FnMut(Token),
+    tok: &impl Fn(usize, usize, usize, bool) -> Token,
+    last: Option<(usize, usize, usize)>,
+    run_len: usize,
+) {
+    if run_len >= 2
+        && let Some((pos, byte, len)) = last
+    {
+        emit(tok(pos, byte, byte + len, false));
     }
 }
 
@@ -191,7 +208,13 @@ mod tests {
     fn han_runs_become_bigrams_at_char_offsets() {
         assert_eq!(
             ngrams("政务公开"),
-            vec![("政务".into(), 0), ("务公".into(), 1), ("公开".into(), 2)]
+            vec![
+                ("政".into(), 0),
+                ("政务".into(), 0),
+                ("务公".into(), 1),
+                ("公开".into(), 2),
+                ("开".into(), 3)
+            ]
         );
         assert_eq!(ngrams("热，线"), vec![("热".into(), 0), ("线".into(), 2)]);
     }
@@ -201,9 +224,13 @@ mod tests {
         assert_eq!(
             ngrams("拨打12345热线 ok"),
             vec![
+                ("拨".into(), 0),
                 ("拨打".into(), 0),
+                ("打".into(), 1),
                 ("12345".into(), 2),
+                ("热".into(), 7),
                 ("热线".into(), 7),
+                ("线".into(), 8),
                 ("ok".into(), 10),
             ]
         );

@@ -1,0 +1,8 @@
+//! govwatch's integration tests: one test binary, one module per area.
+//! Tests that need the shared real data say "NOT RUN" plainly when it is
+//! absent (see `support::shared`).
+
+mod support;
+
+mod fetch_http;
+mod search_exact;
