@@ -125,10 +125,7 @@ impl std::error::Error for Reported {}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let path = config::resolve_path(cli.config.as_deref());
-    if let Command::Config {
-        command: ConfigCommand::Check,
-    } = cli.command
-    {
+    if let Command::Config { command: ConfigCommand::Check } = cli.command {
         return config_check(&path);
     }
     let cfg = load_checked(&path)?;
@@ -152,10 +149,7 @@ pub fn load_checked(path: &std::path::Path) -> Result<Config> {
         eprintln!("{p}");
     }
     if loaded.has_errors() {
-        eprintln!(
-            "{}: the configuration has errors; `govwatch config check` lists them",
-            path.display()
-        );
+        eprintln!("{}: the configuration has errors; `govwatch config check` lists them", path.display());
         return Err(Reported(EXIT_CONFIG).into());
     }
     Ok(loaded.config)
@@ -172,17 +166,10 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
     for p in &loaded.problems {
         println!("{p}");
     }
-    let errors = loaded
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
+    let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
     let warnings = loaded.problems.len() - errors;
     if errors > 0 {
-        println!(
-            "{}: {errors} error(s), {warnings} warning(s)",
-            path.display()
-        );
+        println!("{}: {errors} error(s), {warnings} warning(s)", path.display());
         Ok(ExitCode::from(EXIT_CONFIG))
     } else {
         println!(
@@ -190,11 +177,7 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
             path.display(),
             loaded.config.units.len(),
             loaded.config.sources.len(),
-            if warnings > 0 {
-                format!(", {warnings} warning(s)")
-            } else {
-                String::new()
-            }
+            if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -207,42 +190,24 @@ pub fn open_store(cfg: &Config) -> Result<Arc<Store>> {
 pub fn open_index(cfg: &Config) -> Result<SearchIndex> {
     SearchIndex::open(
         &cfg.storage.index_dir,
-        WriterOptions {
-            threads: cfg.index.threads.max(1),
-            heap_bytes: cfg.index.heap_mb.max(16) << 20,
-        },
+        WriterOptions { threads: cfg.index.threads.max(1), heap_bytes: cfg.index.heap_mb.max(16) << 20 },
     )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
 }
 
 fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
     for id in only {
         if cfg.source(id).is_none() {
             let known: Vec<&str> = cfg.sources.iter().map(|s| s.id.as_str()).collect();
-            eprintln!(
-                "error: --source {id}: no such source; known sources: {}",
-                known.join(", ")
-            );
+            eprintln!("error: --source {id}: no such source; known sources: {}", known.join(", "));
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     }
-    let selected: Vec<_> = cfg
-        .sources
-        .iter()
-        .filter(|s| {
-            if only.is_empty() {
-                s.enabled
-            } else {
-                only.contains(&s.id)
-            }
-        })
-        .collect();
+    let selected: Vec<_> =
+        cfg.sources.iter().filter(|s| if only.is_empty() { s.enabled } else { only.contains(&s.id) }).collect();
     let store = open_store(cfg)?;
     let index = open_index(cfg)?;
     let poller = Poller::new(cfg, store.clone())?;
@@ -258,13 +223,9 @@ fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
         let width = reports.iter().map(|r| r.source.len()).max().unwrap_or(0);
         for r in &reports {
             match r.status {
-                PollStatus::Error | PollStatus::Skipped => writeln!(
-                    out,
-                    "{:width$}  {}  {}",
-                    r.source,
-                    r.status.zh(),
-                    r.error.as_deref().unwrap_or("")
-                )?,
+                PollStatus::Error | PollStatus::Skipped => {
+                    writeln!(out, "{:width$}  {}  {}", r.source, r.status.zh(), r.error.as_deref().unwrap_or(""))?
+                }
                 _ => writeln!(
                     out,
                     "{:width$}  {}  新增 {}  更新 {}  未变 {}  共 {} 条  ({:.1} 秒)",
@@ -282,17 +243,11 @@ fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
             }
         }
     }
-    let sync = sync.context(
-        "the items are stored, but updating the search index failed; run `govwatch reindex`",
-    )?;
+    let sync = sync.context("the items are stored, but updating the search index failed; run `govwatch reindex`")?;
     if !json && sync.indexed > 0 {
         writeln!(out, "索引已更新 {} 条", sync.indexed)?;
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_FAILURE)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
 fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
@@ -318,11 +273,7 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let tty = std::io::stdout().is_terminal();
-    let (open, close) = if tty {
-        ("\x1b[1;31m", "\x1b[0m")
-    } else {
-        ("【", "】")
-    };
+    let (open, close) = if tty { ("\x1b[1;31m", "\x1b[0m") } else { ("【", "】") };
     writeln!(
         out,
         "共 {} 条结果，显示第 {}–{} 条（{:.1} 毫秒）",
@@ -332,19 +283,11 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
         res.took_ms
     )?;
     for (i, h) in res.hits.iter().enumerate() {
-        let date = h
-            .published_at
-            .as_deref()
-            .map(index::display_time)
-            .unwrap_or_else(|| "日期不详".into());
+        let date = h.published_at.as_deref().map(index::display_time).unwrap_or_else(|| "日期不详".into());
         writeln!(out)?;
         writeln!(out, "{}. {}", a.offset + i + 1, h.title)?;
-        let source = cfg
-            .source(&h.source)
-            .map_or(h.source.as_str(), |s| s.display_name());
-        let unit = cfg
-            .unit(&h.unit)
-            .map_or(h.unit.as_str(), |u| u.name.as_str());
+        let source = cfg.source(&h.source).map_or(h.source.as_str(), |s| s.display_name());
+        let unit = cfg.unit(&h.unit).map_or(h.unit.as_str(), |u| u.name.as_str());
         writeln!(out, "   {source} · {unit} · {date}")?;
         if let Some(u) = &h.url {
             writeln!(out, "   {u}")?;
@@ -367,9 +310,7 @@ fn catch_up(idx: &SearchIndex, store: &Store) {
         Ok(_) => {
             let _ = idx.close_writer();
         }
-        Err(e) => eprintln!(
-            "warning: the search index is behind the store and could not be updated now: {e:#}"
-        ),
+        Err(e) => eprintln!("warning: the search index is behind the store and could not be updated now: {e:#}"),
     }
 }
 
@@ -413,11 +354,7 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let t = |s: &Option<String>| {
-        s.as_deref()
-            .map(index::display_time)
-            .unwrap_or_else(|| "—".into())
-    };
+    let t = |s: &Option<String>| s.as_deref().map(index::display_time).unwrap_or_else(|| "—".into());
     for r in &rows {
         let state = match r.health {
             None => "未轮询".to_string(),
@@ -427,17 +364,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             Some(h) if h.last_status.as_deref() == Some("not_modified") => "正常（未变化）".into(),
             Some(_) => "正常".into(),
         };
-        writeln!(
-            out,
-            "{}  {}  [{} / {} / {}]  单位 {}",
-            r.id, r.name, r.kind, r.role, r.level, r.unit
-        )?;
-        writeln!(
-            out,
-            "    状态 {state}  库中 {} 条  {}",
-            r.items_stored,
-            if r.enabled { "" } else { "（已停用）" }
-        )?;
+        writeln!(out, "{}  {}  [{} / {} / {}]  单位 {}", r.id, r.name, r.kind, r.role, r.level, r.unit)?;
+        writeln!(out, "    状态 {state}  库中 {} 条  {}", r.items_stored, if r.enabled { "" } else { "（已停用）" })?;
         if let Some(h) = r.health {
             writeln!(
                 out,
@@ -467,10 +395,6 @@ fn reindex(cfg: &Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let stats = idx.rebuild_with_progress(&store, |n| eprintln!("  {n} / {total}"))?;
     idx.close_writer()?;
-    println!(
-        "索引已重建：{} 条，用时 {:.1} 秒",
-        stats.indexed,
-        started.elapsed().as_secs_f64()
-    );
+    println!("索引已重建：{} 条，用时 {:.1} 秒", stats.indexed, started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

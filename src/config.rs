@@ -39,10 +39,7 @@ pub struct Storage {
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage {
-            data_dir: PathBuf::from("var"),
-            index_dir: PathBuf::from("index"),
-        }
+        Storage { data_dir: PathBuf::from("var"), index_dir: PathBuf::from("index") }
     }
 }
 
@@ -97,10 +94,7 @@ pub struct IndexSettings {
 
 impl Default for IndexSettings {
     fn default() -> Self {
-        IndexSettings {
-            threads: 2,
-            heap_mb: 256,
-        }
+        IndexSettings { threads: 2, heap_mb: 256 }
     }
 }
 
@@ -259,9 +253,7 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
-        self.problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error)
+        self.problems.iter().filter(|p| p.severity == Severity::Error)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -276,19 +268,13 @@ pub fn resolve_path(explicit: Option<&Path>) -> PathBuf {
         return p.to_path_buf();
     }
     let system = Path::new(DEFAULT_SYSTEM_PATH);
-    if system.exists() {
-        system.to_path_buf()
-    } else {
-        PathBuf::from(DEFAULT_LOCAL_PATH)
-    }
+    if system.exists() { system.to_path_buf() } else { PathBuf::from(DEFAULT_LOCAL_PATH) }
 }
 
 /// Loads the layered configuration from `path` and the process environment,
 /// then checks it. Fails only when the file cannot be read or is not TOML.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("GOVWATCH__"))
-        .collect();
+    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("GOVWATCH__")).collect();
     load_with_env(path, env)
 }
 
@@ -303,11 +289,7 @@ pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> 
     }
     let env_map: HashMap<String, String> = env.into_iter().collect();
     let built = config::Config::builder()
-        .add_source(
-            config::File::from(path)
-                .format(config::FileFormat::Toml)
-                .required(true),
-        )
+        .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
         .add_source(
             config::Environment::with_prefix("GOVWATCH")
                 .prefix_separator("__")
@@ -317,9 +299,8 @@ pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> 
         )
         .build()
         .with_context(|| format!("failed to read the configuration {}", path.display()))?;
-    let tree: serde_json::Value = built
-        .try_deserialize()
-        .with_context(|| format!("failed to read the configuration {}", path.display()))?;
+    let tree: serde_json::Value =
+        built.try_deserialize().with_context(|| format!("failed to read the configuration {}", path.display()))?;
     let mut loaded = from_tree(&tree);
     loaded.config.file = Some(path.to_path_buf());
     Ok(loaded)
@@ -349,10 +330,7 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     let obj = tree.as_object().unwrap_or(&empty);
     for k in obj.keys() {
         if !TOP_KEYS.contains(&k.as_str()) {
-            problems.push(error(
-                k,
-                format!("unknown section{}", did_you_mean(k, TOP_KEYS)),
-            ));
+            problems.push(error(k, format!("unknown section{}", did_you_mean(k, TOP_KEYS))));
         }
     }
     if let Some(v) = obj.get("storage") {
@@ -367,10 +345,7 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
         let Some(list) = v.as_array() else {
-            problems.push(error(
-                name,
-                format!("must be a list of tables: write each as [[{name}]]"),
-            ));
+            problems.push(error(name, format!("must be a list of tables: write each as [[{name}]]")));
             continue;
         };
         for (i, el) in list.iter().enumerate() {
@@ -389,37 +364,21 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem {
-        severity: Severity::Error,
-        path: path.into(),
-        message: message.into(),
-    }
+    Problem { severity: Severity::Error, path: path.into(), message: message.into() }
 }
 
 fn warning(path: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem {
-        severity: Severity::Warning,
-        path: path.into(),
-        message: message.into(),
-    }
+    Problem { severity: Severity::Warning, path: path.into(), message: message.into() }
 }
 
 /// Deserializes one part, turning a serde error into a problem at the exact
 /// key, with a did-you-mean for misspelt keys.
-fn part<T: DeserializeOwned>(
-    v: &serde_json::Value,
-    base: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<T> {
+fn part<T: DeserializeOwned>(v: &serde_json::Value, base: &str, problems: &mut Vec<Problem>) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(v) {
         Ok(t) => Some(t),
         Err(e) => {
             let inner = e.path().to_string();
-            let path = if inner == "." || inner.is_empty() {
-                base.to_string()
-            } else {
-                format!("{base}.{inner}")
-            };
+            let path = if inner == "." || inner.is_empty() { base.to_string() } else { format!("{base}.{inner}") };
             problems.push(error(path, explain_serde_error(&e.inner().to_string())));
             None
         }
@@ -429,16 +388,11 @@ fn part<T: DeserializeOwned>(
 fn explain_serde_error(msg: &str) -> String {
     static UNKNOWN: OnceLock<Regex> = OnceLock::new();
     let re = UNKNOWN.get_or_init(|| {
-        Regex::new(r"unknown (field|variant) `([^`]*)`, expected (?:one of )?(.*)$")
-            .expect("serde message pattern")
+        Regex::new(r"unknown (field|variant) `([^`]*)`, expected (?:one of )?(.*)$").expect("serde message pattern")
     });
     if let Some(c) = re.captures(msg) {
         let expected: Vec<&str> = c[3].split(", ").map(|s| s.trim_matches('`')).collect();
-        let what = if &c[1] == "field" {
-            "unknown key"
-        } else {
-            "unknown value"
-        };
+        let what = if &c[1] == "field" { "unknown key" } else { "unknown value" };
         return format!(
             "{what} {:?}{}; expected one of: {}",
             &c[2],
@@ -446,10 +400,7 @@ fn explain_serde_error(msg: &str) -> String {
             expected.join(", ")
         );
     }
-    if let Some(field) = msg
-        .strip_prefix("missing field `")
-        .and_then(|s| s.strip_suffix('`'))
-    {
+    if let Some(field) = msg.strip_prefix("missing field `").and_then(|s| s.strip_suffix('`')) {
         return format!("missing key {field:?}");
     }
     msg.to_string()
@@ -466,40 +417,23 @@ fn did_you_mean(got: &str, options: &[&str]) -> String {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 /// Semantic checks across parts: references, uniqueness, selectors, schedules.
-fn check(
-    c: &Config,
-    tree: &serde_json::Map<String, serde_json::Value>,
-    problems: &mut Vec<Problem>,
-) {
+fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems: &mut Vec<Problem>) {
     // Map each parsed unit/source back to its index in the file for key paths.
     let index_of = |list: &str, id: &str| -> usize {
         tree.get(list)
             .and_then(|v| v.as_array())
-            .and_then(|a| {
-                a.iter()
-                    .position(|e| e.get("id").and_then(|v| v.as_str()) == Some(id))
-            })
+            .and_then(|a| a.iter().position(|e| e.get("id").and_then(|v| v.as_str()) == Some(id)))
             .unwrap_or(0)
     };
     let unit_ids: Vec<&str> = c.units.iter().map(|u| u.id.as_str()).collect();
-    let known_units = if unit_ids.is_empty() {
-        "none are configured".to_string()
-    } else {
-        unit_ids.join(", ")
-    };
+    let known_units = if unit_ids.is_empty() { "none are configured".to_string() } else { unit_ids.join(", ") };
 
     if c.units.is_empty() {
-        problems.push(error(
-            "units",
-            "no units are configured; add at least one [[units]] with id and name",
-        ));
+        problems.push(error("units", "no units are configured; add at least one [[units]] with id and name"));
     }
     let mut seen = HashSet::new();
     let mut names: HashMap<String, String> = HashMap::new();
@@ -508,62 +442,36 @@ fn check(
         if !valid_id(&u.id) {
             problems.push(error(
                 format!("{p}.id"),
-                format!(
-                    "{:?} is not a valid id; use letters, digits, '-', '_' or '.'",
-                    u.id
-                ),
+                format!("{:?} is not a valid id; use letters, digits, '-', '_' or '.'", u.id),
             ));
         }
         if !seen.insert(u.id.as_str()) {
-            problems.push(error(
-                format!("{p}.id"),
-                format!("unit id {:?} is used twice", u.id),
-            ));
+            problems.push(error(format!("{p}.id"), format!("unit id {:?} is used twice", u.id)));
         }
         if u.name.trim().is_empty() {
-            problems.push(error(
-                format!("{p}.name"),
-                "a unit needs a name (the name used in exports and emails)",
-            ));
+            problems.push(error(format!("{p}.name"), "a unit needs a name (the name used in exports and emails)"));
         }
         for (j, e) in u.emails.iter().enumerate() {
-            let ok = e
-                .split_once('@')
-                .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !e.contains(' '));
+            let ok = e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !e.contains(' '));
             if !ok {
-                problems.push(error(
-                    format!("{p}.emails[{j}]"),
-                    format!("{e:?} is not an email address"),
-                ));
+                problems.push(error(format!("{p}.emails[{j}]"), format!("{e:?} is not an email address")));
             }
         }
         if let Some(s) = &u.supervisor {
             if s == &u.id {
-                problems.push(error(
-                    format!("{p}.supervisor"),
-                    "a unit cannot supervise itself",
-                ));
+                problems.push(error(format!("{p}.supervisor"), "a unit cannot supervise itself"));
             } else if !unit_ids.contains(&s.as_str()) {
-                problems.push(error(
-                    format!("{p}.supervisor"),
-                    format!("no unit {s:?}; known units: {known_units}"),
-                ));
+                problems.push(error(format!("{p}.supervisor"), format!("no unit {s:?}; known units: {known_units}")));
             }
         }
         for (j, n) in std::iter::once(&u.name).chain(u.aliases.iter()).enumerate() {
-            let key = if j == 0 {
-                format!("{p}.name")
-            } else {
-                format!("{p}.aliases[{}]", j - 1)
-            };
+            let key = if j == 0 { format!("{p}.name") } else { format!("{p}.aliases[{}]", j - 1) };
             if let Some(other) = names.insert(n.trim().to_string(), u.id.clone())
                 && other != u.id
             {
                 problems.push(error(
                     key,
-                    format!(
-                        "the name {n:?} is also used by unit {other:?}; names must pick one unit"
-                    ),
+                    format!("the name {n:?} is also used by unit {other:?}; names must pick one unit"),
                 ));
             }
         }
@@ -586,10 +494,7 @@ fn check(
     }
 
     if c.sources.is_empty() {
-        problems.push(warning(
-            "sources",
-            "no sources are configured: nothing will be polled",
-        ));
+        problems.push(warning("sources", "no sources are configured: nothing will be polled"));
     }
     let mut seen = HashSet::new();
     for s in &c.sources {
@@ -597,26 +502,16 @@ fn check(
         if !valid_id(&s.id) {
             problems.push(error(
                 format!("{p}.id"),
-                format!(
-                    "{:?} is not a valid id; use letters, digits, '-', '_' or '.'",
-                    s.id
-                ),
+                format!("{:?} is not a valid id; use letters, digits, '-', '_' or '.'", s.id),
             ));
         }
         if !seen.insert(s.id.as_str()) {
-            problems.push(error(
-                format!("{p}.id"),
-                format!("source id {:?} is used twice", s.id),
-            ));
+            problems.push(error(format!("{p}.id"), format!("source id {:?} is used twice", s.id)));
         }
         if !unit_ids.contains(&s.unit.as_str()) {
             problems.push(error(
                 format!("{p}.unit"),
-                format!(
-                    "no unit {:?}{}; known units: {known_units}",
-                    s.unit,
-                    did_you_mean(&s.unit, &unit_ids)
-                ),
+                format!("no unit {:?}{}; known units: {known_units}", s.unit, did_you_mean(&s.unit, &unit_ids)),
             ));
         }
         check_url(s, &p, problems);
@@ -628,10 +523,7 @@ fn check(
             (SourceKind::Page, None) => {}
             (_, Some(_)) => problems.push(warning(
                 format!("{p}.page"),
-                format!(
-                    "ignored: the source is kind {:?}, not \"page\"",
-                    s.kind.as_str()
-                ),
+                format!("ignored: the source is kind {:?}, not \"page\"", s.kind.as_str()),
             )),
             _ => {}
         }
@@ -642,21 +534,13 @@ fn check(
             ));
         }
         match (s.kind, s.role) {
-            (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => {
-                problems.push(warning(
-                    format!("{p}.role"),
-                    format!(
-                        "role {:?} usually comes from exports (kind = \"export\")",
-                        s.role.as_str()
-                    ),
-                ))
-            }
+            (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => problems.push(warning(
+                format!("{p}.role"),
+                format!("role {:?} usually comes from exports (kind = \"export\")", s.role.as_str()),
+            )),
             (SourceKind::Export, Role::Superior | Role::Portal) => problems.push(error(
                 format!("{p}.role"),
-                format!(
-                    "an export source cannot have role {:?}; use \"hotline\" or \"messages\"",
-                    s.role.as_str()
-                ),
+                format!("an export source cannot have role {:?}; use \"hotline\" or \"messages\"", s.role.as_str()),
             )),
             _ => {}
         }
@@ -666,39 +550,26 @@ fn check(
 fn check_url(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
     let url = s.url.trim();
     if url.is_empty() {
-        problems.push(error(
-            format!("{p}.url"),
-            "empty; give an http(s) URL or a local file path",
-        ));
+        problems.push(error(format!("{p}.url"), "empty; give an http(s) URL or a local file path"));
         return;
     }
     if s.is_http() {
         if let Err(e) = url::Url::parse(url) {
-            problems.push(error(
-                format!("{p}.url"),
-                format!("{url:?} is not a valid URL: {e}"),
-            ));
+            problems.push(error(format!("{p}.url"), format!("{url:?} is not a valid URL: {e}")));
         }
     } else if url.contains("://") {
-        problems.push(error(
-            format!("{p}.url"),
-            format!("{url:?}: only http, https and local file paths are supported"),
-        ));
+        problems
+            .push(error(format!("{p}.url"), format!("{url:?}: only http, https and local file paths are supported")));
     } else if !Path::new(url).exists() {
         problems.push(warning(
             format!("{p}.url"),
-            format!(
-                "no file at {url:?} (relative paths are relative to the working directory {})",
-                cwd()
-            ),
+            format!("no file at {url:?} (relative paths are relative to the working directory {})", cwd()),
         ));
     }
 }
 
 fn cwd() -> String {
-    std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "?".into())
+    std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| "?".into())
 }
 
 fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
@@ -713,10 +584,7 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
         if let Some(sel) = sel
             && let Err(e) = scraper::Selector::parse(sel)
         {
-            problems.push(error(
-                format!("{p}.{key}"),
-                format!("{sel:?} is not a valid CSS selector: {e}"),
-            ));
+            problems.push(error(format!("{p}.{key}"), format!("{sel:?} is not a valid CSS selector: {e}")));
         }
     }
     if let Some(fmt) = &page.date_format {
@@ -731,10 +599,7 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
     if let Some(n) = page.pages
         && !(1..=100).contains(&n)
     {
-        problems.push(error(
-            format!("{p}.pages"),
-            format!("{n} is out of range; read 1 to 100 list pages"),
-        ));
+        problems.push(error(format!("{p}.pages"), format!("{n} is out of range; read 1 to 100 list pages")));
     }
 }
 
@@ -743,16 +608,16 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
 pub fn parse_schedule(s: &str) -> Result<croner::Cron, String> {
     let fields = s.split_whitespace().count();
     if fields == 5 {
-        return Err(format!(
-            "{s:?} has 5 fields; schedules have 6, seconds first: \"0 {s}\""
-        ));
+        return Err(format!("{s:?} has 5 fields; schedules have 6, seconds first: \"0 {s}\""));
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(s)
-        .map_err(|e| format!("{s:?} is not a valid schedule ({e}); write six fields, seconds first, e.g. \"{DEFAULT_SCHEDULE}\""))
+        .map_err(|e| {
+            format!("{s:?} is not a valid schedule ({e}); write six fields, seconds first, e.g. \"{DEFAULT_SCHEDULE}\"")
+        })
 }
 
 #[cfg(test)]
@@ -803,10 +668,7 @@ mod tests {
     fn the_contract_example_is_clean() {
         let l = from_toml_str(GOOD).unwrap();
         assert!(l.problems.is_empty(), "{:?}", l.problems);
-        assert_eq!(
-            l.config.sources[1].page.as_ref().unwrap().item.as_deref(),
-            Some("ul.list li")
-        );
+        assert_eq!(l.config.sources[1].page.as_ref().unwrap().item.as_deref(), Some("ul.list li"));
         assert_eq!(l.config.fetch.per_host, 2);
     }
 
@@ -814,47 +676,27 @@ mod tests {
     fn every_problem_is_reported_with_its_path() {
         let bad = GOOD
             .replace("unit = \"gongkaiban\"", "unit = \"jiaoyuju\"")
-            .replace(
-                "schedule = \"0 */30 * * * *\"",
-                "shedule = \"*/30 * * * *\"",
-            )
+            .replace("schedule = \"0 */30 * * * *\"", "shedule = \"*/30 * * * *\"")
             .replace("supervisor = \"gongkaiban\"", "supervisor = \"nobody\"")
             .replace("item = \"ul.list li\"", "item = \"ul..list\"");
         let l = from_toml_str(&bad).unwrap();
         let shown: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let all = shown.join("\n");
-        assert!(
-            all.contains("sources[1].unit: no unit \"jiaoyuju\""),
-            "{all}"
-        );
+        assert!(all.contains("sources[1].unit: no unit \"jiaoyuju\""), "{all}");
         assert!(all.contains("known units: bangongshi, gongkaiban"), "{all}");
-        assert!(
-            all.contains("sources[0].shedule")
-                || all.contains("sources[0]: unknown key \"shedule\""),
-            "{all}"
-        );
+        assert!(all.contains("sources[0].shedule") || all.contains("sources[0]: unknown key \"shedule\""), "{all}");
         assert!(all.contains("did you mean \"schedule\"?"), "{all}");
-        assert!(
-            all.contains("units[0].supervisor: no unit \"nobody\""),
-            "{all}"
-        );
+        assert!(all.contains("units[0].supervisor: no unit \"nobody\""), "{all}");
         assert!(all.contains("sources[1].page.item"), "{all}");
     }
 
     #[test]
     fn wrong_types_and_values_name_the_key() {
-        let bad = GOOD
-            .replace("role = \"superior\"", "role = \"superiour\"")
-            .replace("per_host = 2", "");
+        let bad = GOOD.replace("role = \"superior\"", "role = \"superiour\"").replace("per_host = 2", "");
         let l = from_toml_str(&(bad + "\n[fetch]\nper_host = \"two\"\n")).unwrap();
         let all: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let all = all.join("\n");
-        assert!(
-            all.contains(
-                "sources[0].role: unknown value \"superiour\" (did you mean \"superior\"?)"
-            ),
-            "{all}"
-        );
+        assert!(all.contains("sources[0].role: unknown value \"superiour\" (did you mean \"superior\"?)"), "{all}");
         assert!(all.contains("fetch.per_host"), "{all}");
     }
 

@@ -53,11 +53,7 @@ async fn run_async(cfg: Config) -> Result<()> {
         let (s, i) = (store.clone(), index.clone());
         tokio::task::spawn_blocking(move || i.sync(&s)).await??
     };
-    tracing::info!(
-        indexed = caught_up.indexed,
-        rev = caught_up.rev,
-        "index is up to date with the store"
-    );
+    tracing::info!(indexed = caught_up.indexed, rev = caught_up.rev, "index is up to date with the store");
     let shared = Arc::new(Shared {
         poller: Poller::new(&cfg, store.clone())?,
         store,
@@ -67,41 +63,22 @@ async fn run_async(cfg: Config) -> Result<()> {
     });
 
     let indexer = tokio::spawn(index_loop(shared.clone()));
-    let sched = JobScheduler::new()
-        .await
-        .context("failed to start the scheduler")?;
-    let polled: Vec<SourceConfig> = cfg
-        .sources
-        .iter()
-        .filter(|s| s.enabled && s.kind != SourceKind::Export)
-        .cloned()
-        .collect();
+    let sched = JobScheduler::new().await.context("failed to start the scheduler")?;
+    let polled: Vec<SourceConfig> =
+        cfg.sources.iter().filter(|s| s.enabled && s.kind != SourceKind::Export).cloned().collect();
     for src in &polled {
         let (shared, src2) = (shared.clone(), src.clone());
-        let job = Job::new_async_tz(
-            src.schedule.as_str(),
-            chrono_tz::Asia::Shanghai,
-            move |_id, _sched| {
-                let (shared, src) = (shared.clone(), src2.clone());
-                Box::pin(async move {
-                    tokio::spawn(poll_one(shared, src));
-                })
-            },
-        )
+        let job = Job::new_async_tz(src.schedule.as_str(), chrono_tz::Asia::Shanghai, move |_id, _sched| {
+            let (shared, src) = (shared.clone(), src2.clone());
+            Box::pin(async move {
+                tokio::spawn(poll_one(shared, src));
+            })
+        })
         .with_context(|| format!("source {}: bad schedule {:?}", src.id, src.schedule))?;
-        sched
-            .add(job)
-            .await
-            .with_context(|| format!("failed to schedule source {}", src.id))?;
+        sched.add(job).await.with_context(|| format!("failed to schedule source {}", src.id))?;
     }
-    sched
-        .start()
-        .await
-        .context("failed to start the scheduler")?;
-    tracing::info!(
-        sources = polled.len(),
-        "govwatch is running; polling every source once now, then on its schedule"
-    );
+    sched.start().await.context("failed to start the scheduler")?;
+    tracing::info!(sources = polled.len(), "govwatch is running; polling every source once now, then on its schedule");
     for src in polled {
         tokio::spawn(poll_one(shared.clone(), src));
     }
@@ -113,12 +90,7 @@ async fn run_async(cfg: Config) -> Result<()> {
         tracing::warn!(error = %e, "scheduler did not stop cleanly");
     }
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while !shared
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_empty()
-        && tokio::time::Instant::now() < deadline
+    while !shared.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -142,21 +114,12 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
         tracing::debug!(source = %src.id, next = %next, "backing off after failures");
         return;
     }
-    if !shared
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(src.id.clone())
-    {
+    if !shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(src.id.clone()) {
         tracing::info!(source = %src.id, "previous poll still running; skipping this tick");
         return;
     }
     let report = shared.poller.poll(&src, now).await;
-    shared
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&src.id);
+    shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&src.id);
     match report.status {
         PollStatus::Error => {}
         _ => tracing::info!(
@@ -195,15 +158,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -11,13 +11,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon logs its work; one-shot commands only warnings unless asked.
-    let default = if matches!(cli.command, Command::Run) {
-        "info,tokio_cron_scheduler=warn"
-    } else {
-        "warn"
-    };
-    let filter =
-        EnvFilter::try_from_env("GOVWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let default = if matches!(cli.command, Command::Run) { "info,tokio_cron_scheduler=warn" } else { "warn" };
+    let filter = EnvFilter::try_from_env("GOVWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -31,8 +26,7 @@ fn main() -> ExitCode {
             }
             // `govwatch search … | head` closes the pipe early: not an error.
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }

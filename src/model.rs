@@ -193,9 +193,7 @@ impl fmt::Display for ItemId {
 impl FromStr for ItemId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        u64::from_str_radix(s, 16)
-            .map(ItemId)
-            .map_err(|_| format!("not an item id: {s:?} (expected 16 hex digits)"))
+        u64::from_str_radix(s, 16).map(ItemId).map_err(|_| format!("not an item id: {s:?} (expected 16 hex digits)"))
     }
 }
 
@@ -227,10 +225,7 @@ mod tests {
         let a = item_id("gov-zhengce", "https://www.gov.cn/zhengce/content/1.htm");
         let b = item_id("gov-zhengce", "https://www.gov.cn/zhengce/content/1.htm");
         assert_eq!(a, b);
-        assert_ne!(
-            a,
-            item_id("other", "https://www.gov.cn/zhengce/content/1.htm")
-        );
+        assert_ne!(a, item_id("other", "https://www.gov.cn/zhengce/content/1.htm"));
         let shown = a.to_string();
         assert_eq!(shown.len(), 16);
         assert_eq!(shown.parse::<ItemId>().unwrap(), a);
@@ -241,9 +236,6 @@ mod tests {
     fn enums_name_the_accepted_values() {
         assert_eq!("portal".parse::<Role>().unwrap(), Role::Portal);
         let err = "portl".parse::<Role>().unwrap_err();
-        assert!(
-            err.contains("superior, portal, hotline, messages, opinion"),
-            "{err}"
-        );
+        assert!(err.contains("superior, portal, hotline, messages, opinion"), "{err}");
     }
 }

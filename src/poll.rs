@@ -68,34 +68,19 @@ pub struct Poller {
 }
 
 /// When a source that has failed `failures` times in a row may be tried again.
-pub fn next_attempt(
-    cfg: &Fetch,
-    now: DateTime<FixedOffset>,
-    failures: u32,
-) -> DateTime<FixedOffset> {
+pub fn next_attempt(cfg: &Fetch, now: DateTime<FixedOffset>, failures: u32) -> DateTime<FixedOffset> {
     let exp = failures.saturating_sub(1).min(20);
-    let secs = cfg
-        .backoff_base_secs
-        .saturating_mul(1u64 << exp)
-        .min(cfg.backoff_max_secs.max(1));
+    let secs = cfg.backoff_base_secs.saturating_mul(1u64 << exp).min(cfg.backoff_max_secs.max(1));
     now + Duration::seconds(secs as i64)
 }
 
 impl Poller {
     pub fn new(cfg: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
-        Ok(Poller {
-            fetcher: Fetcher::new(&cfg.fetch)?,
-            store,
-            fetch_cfg: cfg.fetch.clone(),
-        })
+        Ok(Poller { fetcher: Fetcher::new(&cfg.fetch)?, store, fetch_cfg: cfg.fetch.clone() })
     }
 
     /// Polls the given sources, `fetch.concurrency` at a time, in the order given.
-    pub async fn poll_all(
-        &self,
-        sources: &[&SourceConfig],
-        now: DateTime<FixedOffset>,
-    ) -> Vec<PollReport> {
+    pub async fn poll_all(&self, sources: &[&SourceConfig], now: DateTime<FixedOffset>) -> Vec<PollReport> {
         futures::stream::iter(sources.iter().map(|s| self.poll(s, now)))
             .buffered(self.fetch_cfg.concurrency.max(1))
             .collect()
@@ -123,9 +108,7 @@ impl Poller {
         let result = self.poll_inner(src, now, &mut report).await;
         if let Err(message) = result {
             report.status = PollStatus::Error;
-            let recorded = self.store.record_failure(&src.id, now, &message, |n| {
-                next_attempt(&self.fetch_cfg, now, n)
-            });
+            let recorded = self.store.record_failure(&src.id, now, &message, |n| next_attempt(&self.fetch_cfg, now, n));
             if let Err(e) = recorded {
                 tracing::error!(source = %src.id, error = %format!("{e:#}"), "failed to record a poll failure");
             }
@@ -142,21 +125,11 @@ impl Poller {
         now: DateTime<FixedOffset>,
         report: &mut PollReport,
     ) -> Result<(), String> {
-        let validators = self
-            .store
-            .validators(&src.id)
-            .map_err(|e| format!("{e:#}"))?;
-        let body = match self
-            .fetcher
-            .get(&src.url, &validators)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        let validators = self.store.validators(&src.id).map_err(|e| format!("{e:#}"))?;
+        let body = match self.fetcher.get(&src.url, &validators).await.map_err(|e| e.to_string())? {
             Fetched::NotModified => {
                 report.status = PollStatus::NotModified;
-                self.store
-                    .record_success(&src.id, now, true, None, None, &[])
-                    .map_err(|e| format!("{e:#}"))?;
+                self.store.record_success(&src.id, now, true, None, None, &[]).map_err(|e| format!("{e:#}"))?;
                 return Ok(());
             }
             Fetched::Body(b) => b,
@@ -172,13 +145,7 @@ impl Poller {
         };
         report.items_seen = parsed.len();
         report.warnings = warnings;
-        let info = SourceInfo {
-            id: &src.id,
-            unit: &src.unit,
-            kind: src.kind,
-            role: src.role,
-            level: src.level,
-        };
+        let info = SourceInfo { id: &src.id, unit: &src.unit, kind: src.kind, role: src.role, level: src.level };
         let items: Vec<Item> = parsed.into_iter().map(|p| to_item(info, p, now)).collect();
         let store = self.store.clone();
         let outcome = tokio::task::spawn_blocking(move || store.upsert_items(&items))
@@ -201,11 +168,7 @@ impl Poller {
 
     /// Reads a column: the first list page (already fetched), the next ones
     /// up to `page.pages`, then each new entry's own page if `page.follow`.
-    async fn read_pages(
-        &self,
-        src: &SourceConfig,
-        first: &Body,
-    ) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
+    async fn read_pages(&self, src: &SourceConfig, first: &Body) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
         let cfg = src.page.clone().unwrap_or_default();
         let sel = Selectors::new(&cfg).map_err(|e| e.to_string())?;
         let mut warnings = Vec::new();
@@ -240,8 +203,7 @@ impl Poller {
             }
         }
         if cfg.follow {
-            self.follow(src, &sel, &cfg, &mut items, &mut warnings)
-                .await;
+            self.follow(src, &sel, &cfg, &mut items, &mut warnings).await;
         }
         Ok((items, warnings))
     }
@@ -286,11 +248,7 @@ impl Poller {
         }
         let fetched: Vec<(usize, String, Result<Body, String>)> =
             futures::stream::iter(to_fetch.into_iter().map(|(i, link)| async move {
-                let r = self
-                    .fetcher
-                    .get_fresh(&link)
-                    .await
-                    .map_err(|e| e.to_string());
+                let r = self.fetcher.get_fresh(&link).await.map_err(|e| e.to_string());
                 (i, link, r)
             }))
             .buffer_unordered(4)

@@ -15,33 +15,20 @@ use crate::support::{self, TestServer};
 
 /// The `<b>…</b>` segments of a highlighted fragment.
 fn highlighted(html: &str) -> Vec<String> {
-    html.split("<b>")
-        .skip(1)
-        .filter_map(|s| s.split_once("</b>").map(|(h, _)| h.to_string()))
-        .collect()
+    html.split("<b>").skip(1).filter_map(|s| s.split_once("</b>").map(|(h, _)| h.to_string())).collect()
 }
 
 /// Runs every query and compares with a substring scan of the stored items.
 fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
-    let items: Vec<Item> = store
-        .items_after_rev(0, usize::MAX >> 1)
-        .unwrap()
-        .into_iter()
-        .map(|(_, i)| i)
-        .collect();
-    let normalized: Vec<(ItemId, String, String)> = items
-        .iter()
-        .map(|i| (i.id, normalize_text(&i.title), normalize_text(&i.text)))
-        .collect();
+    let items: Vec<Item> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|(_, i)| i).collect();
+    let normalized: Vec<(ItemId, String, String)> =
+        items.iter().map(|i| (i.id, normalize_text(&i.title), normalize_text(&i.text))).collect();
     let mut failures = Vec::new();
     let mut total_hits = 0;
     for q in queries {
         let nq = normalize_text(q);
-        let expected: BTreeSet<ItemId> = normalized
-            .iter()
-            .filter(|(_, t, x)| t.contains(&nq) || x.contains(&nq))
-            .map(|(id, _, _)| *id)
-            .collect();
+        let expected: BTreeSet<ItemId> =
+            normalized.iter().filter(|(_, t, x)| t.contains(&nq) || x.contains(&nq)).map(|(id, _, _)| *id).collect();
         let mut req = SearchRequest::new(*q);
         req.limit = items.len() + 1;
         let res = index.search(&req).unwrap();
@@ -52,18 +39,10 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
                 .difference(&got)
                 .take(3)
                 .map(|id| {
-                    normalized
-                        .iter()
-                        .find(|n| n.0 == *id)
-                        .map(|n| format!("{}|{}", n.1, n.2))
-                        .unwrap_or_default()
+                    normalized.iter().find(|n| n.0 == *id).map(|n| format!("{}|{}", n.1, n.2)).unwrap_or_default()
                 })
                 .collect();
-            let extra: Vec<String> = got
-                .difference(&expected)
-                .take(3)
-                .map(|id| id.to_string())
-                .collect();
+            let extra: Vec<String> = got.difference(&expected).take(3).map(|id| id.to_string()).collect();
             failures.push(format!(
                 "query {q:?} (normalized {nq:?}): expected {} hits, got {} (total {}); missing e.g. {missing:?}; extra {extra:?}",
                 expected.len(),
@@ -83,29 +62,13 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} queries failed:\n{}",
-        failures.len(),
-        queries.len(),
-        failures.join("\n")
-    );
-    assert!(
-        total_hits > 0,
-        "no query found anything: the check would pass vacuously"
-    );
+    assert!(failures.is_empty(), "{} of {} queries failed:\n{}", failures.len(), queries.len(), failures.join("\n"));
+    assert!(total_hits > 0, "no query found anything: the check would pass vacuously");
 }
 
 fn open(dir: &std::path::Path) -> (Arc<Store>, SearchIndex) {
     let store = Arc::new(Store::open(&dir.join("var")).unwrap());
-    let index = SearchIndex::open(
-        &dir.join("index"),
-        WriterOptions {
-            threads: 1,
-            heap_bytes: 32 << 20,
-        },
-    )
-    .unwrap();
+    let index = SearchIndex::open(&dir.join("index"), WriterOptions { threads: 1, heap_bytes: 32 << 20 }).unwrap();
     (store, index)
 }
 
@@ -115,37 +78,16 @@ fn synthetic_texts_match_a_substring_scan() {
     let dir = tempfile::tempdir().unwrap();
     let (store, index) = open(dir.path());
     let texts = [
-        (
-            "12345热线十月运行情况",
-            "按时办结率达98.6%，满意率97.2%。拨打12345热线或关注政务微信。",
-        ),
-        (
-            "政務(wù)公開年度報(bào)告",
-            "咸寧高新區(qū)認(rèn)真貫徹《條例》，依申請公開辦理及時。",
-        ),
+        ("12345热线十月运行情况", "按时办结率达98.6%，满意率97.2%。拨打12345热线或关注政务微信。"),
+        ("政務(wù)公開年度報(bào)告", "咸寧高新區(qū)認(rèn)真貫徹《條例》，依申請公開辦理及時。"),
         ("热，线分开写", "办，结率 不连续；办结 率 中间有空格。"),
-        (
-            "２０１６年度工作要点",
-            "第２季度完成；2016年政务公开工作总结。ＡＢＣ公司",
-        ),
-        (
-            "依申请公开",
-            "依申请公开依申请公开，重复出现的词也要全部标出。",
-        ),
+        ("２０１６年度工作要点", "第２季度完成；2016年政务公开工作总结。ＡＢＣ公司"),
+        ("依申请公开", "依申请公开依申请公开，重复出现的词也要全部标出。"),
         ("无关标题", "这一条讲的是环境保护和垃圾分类，不含查询词。"),
         ("微信公众号", "政务微信、政务微博、政务新媒体。"),
-        (
-            "<script>alert('热线')</script>",
-            "标题里有脚本的条目，热线字样在正文也有。",
-        ),
+        ("<script>alert('热线')</script>", "标题里有脚本的条目，热线字样在正文也有。"),
     ];
-    let src = SourceInfo {
-        id: "s",
-        unit: "u",
-        kind: SourceKind::Feed,
-        role: Role::Portal,
-        level: Level::County,
-    };
+    let src = SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
     let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let items: Vec<Item> = texts
         .iter()
@@ -211,90 +153,42 @@ async fn seed_paragraphs_served_as_a_feed_match_a_substring_scan() {
         return;
     };
     let mut paragraphs: Vec<(String, String)> = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&seeds)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&seeds).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for f in &files {
-        let name = f
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .chars()
-            .take(3)
-            .collect::<String>();
+        let name = f.file_stem().unwrap().to_string_lossy().chars().take(3).collect::<String>();
         let text = std::fs::read_to_string(f).unwrap();
-        for (k, para) in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .enumerate()
-        {
+        for (k, para) in text.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
             paragraphs.push((format!("seed-{name} #{k}"), para.to_string()));
         }
     }
-    assert!(
-        paragraphs.iter().any(|(t, _)| t.starts_with("seed-000")),
-        "seed 000 is included"
-    );
+    assert!(paragraphs.iter().any(|(t, _)| t.starts_with("seed-000")), "seed 000 is included");
     let items: Vec<(String, String, String, String)> = paragraphs
         .iter()
         .enumerate()
         .map(|(i, (t, p))| {
-            (
-                t.clone(),
-                format!("http://seeds.test/p/{i}"),
-                p.clone(),
-                "Mon, 02 Nov 2026 09:00:00 +0800".into(),
-            )
+            (t.clone(), format!("http://seeds.test/p/{i}"), p.clone(), "Mon, 02 Nov 2026 09:00:00 +0800".into())
         })
         .collect();
     let server = TestServer::start();
-    server.route(
-        "/seeds.xml",
-        vec![support::Canned::ok(
-            "application/rss+xml",
-            support::rss("seeds", &items),
-        )],
-    );
+    server.route("/seeds.xml", vec![support::Canned::ok("application/rss+xml", support::rss("seeds", &items))]);
 
     let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "{}{}",
-        support::UNITS,
-        support::source("seeds", "feed", &server.url("/seeds.xml"), "")
-    );
+    let toml = format!("{}{}", support::UNITS, support::source("seeds", "feed", &server.url("/seeds.xml"), ""));
     let cfg = support::config(&toml, dir.path());
     let (store, index) = open(dir.path());
     let poller = Poller::new(&cfg, store.clone()).unwrap();
     let now = china().with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
     let report = poller.poll(&cfg.sources[0], now).await;
     assert_eq!(report.error, None);
-    assert_eq!(
-        report.counts.new,
-        paragraphs.len(),
-        "one item per paragraph"
-    );
+    assert_eq!(report.counts.new, paragraphs.len(), "one item per paragraph");
     index.sync(&store).unwrap();
 
     // Nothing was lost on the way in: each stored text is its paragraph, tidied.
     let stored = store.items_after_rev(0, 1 << 30).unwrap();
     for (_, it) in &stored {
-        let i: usize = it
-            .link
-            .as_deref()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(
-            it.text,
-            govwatch::normalize::html::tidy_text(&paragraphs[i].1),
-            "paragraph {i}"
-        );
+        let i: usize = it.link.as_deref().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        assert_eq!(it.text, govwatch::normalize::html::tidy_text(&paragraphs[i].1), "paragraph {i}");
     }
 
     let queries = [

@@ -4,5 +4,6 @@
 
 mod support;
 
+mod conformance;
 mod fetch_http;
 mod search_exact;

@@ -24,17 +24,13 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
 };
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
-};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, text::is_han, time::china};
@@ -81,9 +77,7 @@ fn schema() -> (Schema, Fields) {
         if stored { o.set_stored() } else { o }
     };
     let seg = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(JIEBA)
-            .set_index_option(IndexRecordOption::WithFreqs),
+        TextFieldIndexing::default().set_tokenizer(JIEBA).set_index_option(IndexRecordOption::WithFreqs),
     );
     let f = Fields {
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
@@ -121,10 +115,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions {
-            threads: 2,
-            heap_bytes: 256 << 20,
-        }
+        WriterOptions { threads: 2, heap_bytes: 256 << 20 }
     }
 }
 
@@ -150,26 +141,20 @@ pub struct SyncStats {
 }
 
 fn register_tokenizers(index: &Index) {
-    index
-        .tokenizers()
-        .register(NGRAM, TextAnalyzer::from(CjkNgram::default()));
-    index.tokenizers().register(
-        JIEBA,
-        TextAnalyzer::from(JiebaSearch::new(tokenizer::jieba())),
-    );
+    index.tokenizers().register(NGRAM, TextAnalyzer::from(CjkNgram::default()));
+    index.tokenizers().register(JIEBA, TextAnalyzer::from(JiebaSearch::new(tokenizer::jieba())));
 }
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating it if missing. An index written by
     /// another schema version is cleared (and refilled by the next `sync`).
     pub fn open(dir: &Path, options: WriterOptions) -> Result<SearchIndex> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create the index folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create the index folder {}", dir.display()))?;
         let (schema, f) = schema();
         let has_index = dir.join("meta.json").exists();
         let index = if has_index {
-            let index = Index::open_in_dir(dir)
-                .with_context(|| format!("failed to open the index in {}", dir.display()))?;
+            let index =
+                Index::open_in_dir(dir).with_context(|| format!("failed to open the index in {}", dir.display()))?;
             let payload = read_payload(&index);
             if payload.schema != SCHEMA_VERSION || index.schema() != schema {
                 tracing::warn!(
@@ -221,16 +206,15 @@ impl SearchIndex {
     fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>> {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
-            let w = self
-                .index
-                .writer_with_num_threads(self.options.threads.max(1), self.options.heap_bytes)
-                .map_err(|e| match e {
+            let w = self.index.writer_with_num_threads(self.options.threads.max(1), self.options.heap_bytes).map_err(
+                |e| match e {
                     tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
                         "the index in {} is being written by another govwatch process; stop it or wait",
                         self.dir.display()
                     ),
                     e => anyhow::Error::new(e).context("failed to open the index writer"),
-                })?;
+                },
+            )?;
             *guard = Some(w);
         }
         Ok(guard)
@@ -245,20 +229,12 @@ impl SearchIndex {
         let from = self.indexed_rev();
         let store_rev = store.max_rev()?;
         if from > store_rev {
-            tracing::warn!(
-                index_rev = from,
-                store_rev,
-                "index is ahead of the store; rebuilding it"
-            );
+            tracing::warn!(index_rev = from, store_rev, "index is ahead of the store; rebuilding it");
             self.clear()?;
             return self.index_from(store, 0, true, &|_| {});
         }
         if from == store_rev {
-            return Ok(SyncStats {
-                indexed: 0,
-                rev: from,
-                rebuilt: false,
-            });
+            return Ok(SyncStats { indexed: 0, rev: from, rebuilt: false });
         }
         self.index_from(store, from, false, &|_| {})
     }
@@ -270,11 +246,7 @@ impl SearchIndex {
 
     /// [`rebuild`](Self::rebuild), calling `progress` with the count so far
     /// every 50,000 items.
-    pub fn rebuild_with_progress(
-        &self,
-        store: &Store,
-        progress: impl Fn(usize),
-    ) -> Result<SyncStats> {
+    pub fn rebuild_with_progress(&self, store: &Store, progress: impl Fn(usize)) -> Result<SyncStats> {
         let _sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.clear()?;
         self.index_from(store, 0, true, &progress)
@@ -283,20 +255,11 @@ impl SearchIndex {
     /// Deletes every document (committed by the next commit).
     fn clear(&self) -> Result<()> {
         let mut guard = self.writer()?;
-        guard
-            .as_mut()
-            .expect("writer() fills the option")
-            .delete_all_documents()?;
+        guard.as_mut().expect("writer() fills the option").delete_all_documents()?;
         Ok(())
     }
 
-    fn index_from(
-        &self,
-        store: &Store,
-        from: i64,
-        rebuilt: bool,
-        progress: &dyn Fn(usize),
-    ) -> Result<SyncStats> {
+    fn index_from(&self, store: &Store, from: i64, rebuilt: bool, progress: &dyn Fn(usize)) -> Result<SyncStats> {
         let mut guard = self.writer()?;
         let w = guard.as_mut().expect("writer() fills the option");
         let mut rev = from;
@@ -318,31 +281,16 @@ impl SearchIndex {
                 }
             }
         }
-        let mut prepared = w
-            .prepare_commit()
-            .context("failed to prepare the index commit")?;
-        prepared.set_payload(&serde_json::to_string(&Payload {
-            schema: SCHEMA_VERSION,
-            rev,
-        })?);
+        let mut prepared = w.prepare_commit().context("failed to prepare the index commit")?;
+        prepared.set_payload(&serde_json::to_string(&Payload { schema: SCHEMA_VERSION, rev })?);
         prepared.commit().context("failed to commit the index")?;
         drop(guard);
-        self.reader
-            .reload()
-            .context("failed to reload the index reader")?;
-        Ok(SyncStats {
-            indexed,
-            rev,
-            rebuilt,
-        })
+        self.reader.reload().context("failed to reload the index reader")?;
+        Ok(SyncStats { indexed, rev, rebuilt })
     }
 
     /// Adds documents without a store (benchmarks); commits with `rev`.
-    pub fn add_items_and_commit<'a>(
-        &self,
-        items: impl IntoIterator<Item = &'a Item>,
-        rev: i64,
-    ) -> Result<usize> {
+    pub fn add_items_and_commit<'a>(&self, items: impl IntoIterator<Item = &'a Item>, rev: i64) -> Result<usize> {
         let mut guard = self.writer()?;
         let w = guard.as_mut().expect("writer() fills the option");
         let mut n = 0;
@@ -351,10 +299,7 @@ impl SearchIndex {
             n += 1;
         }
         let mut prepared = w.prepare_commit()?;
-        prepared.set_payload(&serde_json::to_string(&Payload {
-            schema: SCHEMA_VERSION,
-            rev,
-        })?);
+        prepared.set_payload(&serde_json::to_string(&Payload { schema: SCHEMA_VERSION, rev })?);
         prepared.commit()?;
         drop(guard);
         self.reader.reload()?;
@@ -433,25 +378,16 @@ impl SearchIndex {
             let any: Vec<(Occur, Box<dyn Query>)> = values
                 .iter()
                 .map(|v| {
-                    let q: Box<dyn Query> = Box::new(TermQuery::new(
-                        Term::from_field_text(field, v),
-                        IndexRecordOption::Basic,
-                    ));
+                    let q: Box<dyn Query> =
+                        Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic));
                     (Occur::Should, q)
                 })
                 .collect();
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
-            ));
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0))));
         }
         if req.since.is_some() || req.until.is_some() {
-            let day_start = |d: NaiveDate| {
-                china()
-                    .from_local_datetime(&d.and_time(NaiveTime::MIN))
-                    .single()
-                    .map(|t| t.timestamp())
-            };
+            let day_start =
+                |d: NaiveDate| china().from_local_datetime(&d.and_time(NaiveTime::MIN)).single().map(|t| t.timestamp());
             let lower = match req.since.and_then(day_start) {
                 Some(ts) => Bound::Included(Term::from_field_i64(f.published_ts, ts)),
                 None => Bound::Unbounded,
@@ -461,19 +397,12 @@ impl SearchIndex {
                 None => Bound::Unbounded,
             };
             let range = tantivy::query::RangeQuery::new(lower, upper);
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
-            ));
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(range), 0.0))));
         }
         if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
             if terms.iter().any(|t| !t.negated) {
                 // Every positive term was punctuation only: nothing can match.
-                return Ok(SearchResults {
-                    total: 0,
-                    hits: Vec::new(),
-                    took_ms: 0.0,
-                });
+                return Ok(SearchResults { total: 0, hits: Vec::new(), took_ms: 0.0 });
             }
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
@@ -483,20 +412,13 @@ impl SearchIndex {
         let sort = if has_terms { req.sort } else { Sort::Newest };
         let (addrs, total): (Vec<(f32, DocAddress)>, usize) = match sort {
             Sort::Relevance => {
-                let top = TopDocs::with_limit(limit)
-                    .and_offset(req.offset)
-                    .order_by_score();
+                let top = TopDocs::with_limit(limit).and_offset(req.offset).order_by_score();
                 searcher.search(&q, &(top, Count))?
             }
             Sort::Newest | Sort::Oldest => {
-                let order = if sort == Sort::Newest {
-                    Order::Desc
-                } else {
-                    Order::Asc
-                };
-                let top = TopDocs::with_limit(limit)
-                    .and_offset(req.offset)
-                    .order_by_fast_field::<i64>("published_ts", order);
+                let order = if sort == Sort::Newest { Order::Desc } else { Order::Asc };
+                let top =
+                    TopDocs::with_limit(limit).and_offset(req.offset).order_by_fast_field::<i64>("published_ts", order);
                 let (docs, total) = searcher.search(&q, &(top, Count))?;
                 (docs.into_iter().map(|(_, a)| (0.0, a)).collect(), total)
             }
@@ -507,11 +429,7 @@ impl SearchIndex {
             let doc: TantivyDocument = searcher.doc(addr)?;
             hits.push(self.hit(&doc, score, &term_refs, req.snippet_chars));
         }
-        Ok(SearchResults {
-            total,
-            hits,
-            took_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        Ok(SearchResults { total, hits, took_ms: started.elapsed().as_secs_f64() * 1000.0 })
     }
 
     /// The query that matches exactly the items whose normalized title or
@@ -520,10 +438,7 @@ impl SearchIndex {
         let title = exact_on(self.f.title, term)?;
         let text = exact_on(self.f.text, term)?;
         let title: Box<dyn Query> = Box::new(BoostQuery::new(title, TITLE_BOOST));
-        Some(Box::new(BooleanQuery::new(vec![
-            (Occur::Should, title),
-            (Occur::Should, text),
-        ])))
+        Some(Box::new(BooleanQuery::new(vec![(Occur::Should, title), (Occur::Should, text)])))
     }
 
     /// Score-only clauses: the jieba words of `term`, title boosted.
@@ -534,18 +449,9 @@ impl SearchIndex {
         }
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in words {
-            let t = TermQuery::new(
-                Term::from_field_text(self.f.title_seg, &w),
-                IndexRecordOption::WithFreqs,
-            );
-            should.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(t), TITLE_SEG_BOOST)),
-            ));
-            let t = TermQuery::new(
-                Term::from_field_text(self.f.text_seg, &w),
-                IndexRecordOption::WithFreqs,
-            );
+            let t = TermQuery::new(Term::from_field_text(self.f.title_seg, &w), IndexRecordOption::WithFreqs);
+            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(t), TITLE_SEG_BOOST))));
+            let t = TermQuery::new(Term::from_field_text(self.f.text_seg, &w), IndexRecordOption::WithFreqs);
             should.push((Occur::Should, Box::new(t)));
         }
         Some(Box::new(BooleanQuery::new(should)))
@@ -553,12 +459,7 @@ impl SearchIndex {
 
     fn hit(&self, doc: &TantivyDocument, score: f32, terms: &[&str], snippet_chars: usize) -> Hit {
         let f = &self.f;
-        let s = |field: Field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let title = s(f.display_title);
         let title_norm = normalize_text(&title);
         let text = s(f.text);
@@ -566,11 +467,7 @@ impl SearchIndex {
         let title_snip = snippet::make(&title_norm, terms, usize::MAX);
         let published_at = Some(s(f.published_at)).filter(|p| !p.is_empty());
         Hit {
-            id: ItemId(
-                doc.get_first(f.id)
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or_default(),
-            ),
+            id: ItemId(doc.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default()),
             title,
             title_html: title_snip.to_html(),
             url: Some(s(f.url)).filter(|u| !u.is_empty()),
@@ -601,11 +498,8 @@ fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
     // A lone Han character that a bigram of the query covers is a run's
     // first or last character: documents have it alone only where *their*
     // run starts or ends, so the query must use the bigrams instead.
-    let bigram_at: Vec<usize> = toks
-        .iter()
-        .filter(|t| t.1 - t.0 == 2 && t.2.chars().all(is_han))
-        .map(|t| t.0)
-        .collect();
+    let bigram_at: Vec<usize> =
+        toks.iter().filter(|t| t.1 - t.0 == 2 && t.2.chars().all(is_han)).map(|t| t.0).collect();
     toks.retain(|(s, e, text)| {
         let lone_han = e - s == 1 && text.chars().all(is_han);
         !(lone_han && bigram_at.iter().any(|b| *b == *s || *b + 1 == *s))
@@ -618,14 +512,9 @@ fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
                 && is_han(c)
             {
                 let pattern = format!("{c}|{c}.|.{c}");
-                return RegexQuery::from_pattern(&pattern, field)
-                    .ok()
-                    .map(|q| Box::new(q) as Box<dyn Query>);
+                return RegexQuery::from_pattern(&pattern, field).ok().map(|q| Box::new(q) as Box<dyn Query>);
             }
-            Some(Box::new(TermQuery::new(
-                Term::from_field_text(field, only),
-                IndexRecordOption::WithFreqs,
-            )))
+            Some(Box::new(TermQuery::new(Term::from_field_text(field, only), IndexRecordOption::WithFreqs)))
         }
         _ => {
             let end = toks.iter().map(|t| t.1).max().unwrap_or(0);
@@ -653,10 +542,7 @@ fn read_payload(index: &Index) -> Payload {
         .ok()
         .and_then(|m| m.payload)
         .and_then(|p| serde_json::from_str(&p).ok())
-        .unwrap_or(Payload {
-            schema: SCHEMA_VERSION,
-            rev: 0,
-        })
+        .unwrap_or(Payload { schema: SCHEMA_VERSION, rev: 0 })
 }
 
 fn clear_dir(dir: &Path) -> Result<()> {
@@ -687,9 +573,7 @@ impl std::str::FromStr for Sort {
             "relevance" => Ok(Sort::Relevance),
             "newest" | "date" => Ok(Sort::Newest),
             "oldest" => Ok(Sort::Oldest),
-            _ => Err(format!(
-                "unknown sort {s:?}; expected relevance, newest or oldest"
-            )),
+            _ => Err(format!("unknown sort {s:?}; expected relevance, newest or oldest")),
         }
     }
 }

@@ -21,10 +21,7 @@ pub fn parse(query: &str) -> Vec<Term> {
     let mut terms = Vec::new();
     let mut chars = query.chars().peekable();
     loop {
-        while chars
-            .peek()
-            .is_some_and(|c| c.is_whitespace() || *c == '\u{3000}')
-        {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == '\u{3000}') {
             chars.next();
         }
         let Some(&first) = chars.peek() else { break };
@@ -65,26 +62,14 @@ mod tests {
     use super::*;
 
     fn t(text: &str, negated: bool) -> Term {
-        Term {
-            text: text.into(),
-            negated,
-        }
+        Term { text: text.into(), negated }
     }
 
     #[test]
     fn words_phrases_and_exclusions() {
-        assert_eq!(
-            parse("热线  办结率"),
-            vec![t("热线", false), t("办结率", false)]
-        );
-        assert_eq!(
-            parse("\"政务 公开\" -微信"),
-            vec![t("政务 公开", false), t("微信", true)]
-        );
-        assert_eq!(
-            parse("-\"政务公开\"　依申請公開"),
-            vec![t("政务公开", true), t("依申请公开", false)]
-        );
+        assert_eq!(parse("热线  办结率"), vec![t("热线", false), t("办结率", false)]);
+        assert_eq!(parse("\"政务 公开\" -微信"), vec![t("政务 公开", false), t("微信", true)]);
+        assert_eq!(parse("-\"政务公开\"　依申請公開"), vec![t("政务公开", true), t("依申请公开", false)]);
         assert_eq!(parse("  "), vec![]);
         assert_eq!(parse("\"未闭合"), vec![t("未闭合", false)]);
     }

@@ -33,11 +33,7 @@ impl Snippet {
         }
         let mut at = 0;
         let push = |out: &mut String, s: &str| {
-            if escape {
-                escape_html_into(out, s)
-            } else {
-                out.push_str(s)
-            }
+            if escape { escape_html_into(out, s) } else { out.push_str(s) }
         };
         for r in &self.highlights {
             push(&mut out, &self.fragment[at..r.start]);
@@ -106,11 +102,7 @@ pub fn make(text: &str, terms: &[&str], max_chars: usize) -> Snippet {
     let char_starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     let total_chars = char_starts.len();
     let byte_at = |ci: usize| {
-        if ci >= total_chars {
-            text.len()
-        } else {
-            char_starts[ci]
-        }
+        if ci >= total_chars { text.len() } else { char_starts[ci] }
     };
     let char_of = |b: usize| char_starts.partition_point(|&s| s < b);
 
@@ -121,19 +113,12 @@ pub fn make(text: &str, terms: &[&str], max_chars: usize) -> Snippet {
         let lead = max_chars / 5;
         let mut best = (0usize, 0usize, 0usize); // (distinct, count, start char)
         for r in &all {
-            let s = char_of(r.start)
-                .saturating_sub(lead)
-                .min(total_chars.saturating_sub(max_chars));
+            let s = char_of(r.start).saturating_sub(lead).min(total_chars.saturating_sub(max_chars));
             let (wb, we) = (byte_at(s), byte_at(s + max_chars));
-            let inside: Vec<&Range<usize>> = all
-                .iter()
-                .filter(|o| o.start >= wb && o.end <= we)
-                .collect();
+            let inside: Vec<&Range<usize>> = all.iter().filter(|o| o.start >= wb && o.end <= we).collect();
             let distinct = terms
                 .iter()
-                .filter(|t| {
-                    !t.is_empty() && inside.iter().any(|o| text[o.start..o.end].contains(*t))
-                })
+                .filter(|t| !t.is_empty() && inside.iter().any(|o| text[o.start..o.end].contains(*t)))
                 .count();
             let key = (distinct, inside.len(), s);
             if (key.0, key.1) > (best.0, best.1) {
@@ -143,17 +128,9 @@ pub fn make(text: &str, terms: &[&str], max_chars: usize) -> Snippet {
         (best.2, (best.2 + max_chars).min(total_chars))
     };
     let (wb, we) = (byte_at(start_c), byte_at(end_c));
-    let highlights = all
-        .iter()
-        .filter(|r| r.end > wb && r.start < we)
-        .map(|r| r.start.max(wb) - wb..r.end.min(we) - wb)
-        .collect();
-    Snippet {
-        fragment: text[wb..we].to_string(),
-        highlights,
-        cut_before: start_c > 0,
-        cut_after: end_c < total_chars,
-    }
+    let highlights =
+        all.iter().filter(|r| r.end > wb && r.start < we).map(|r| r.start.max(wb) - wb..r.end.min(we) - wb).collect();
+    Snippet { fragment: text[wb..we].to_string(), highlights, cut_before: start_c > 0, cut_after: end_c < total_chars }
 }
 
 #[cfg(test)]
@@ -162,15 +139,8 @@ mod tests {
 
     #[test]
     fn highlights_every_occurrence_and_merges_overlaps() {
-        let s = make(
-            "依申请公开是政务公开的一部分，依申请公开要及时。",
-            &["依申请公开", "公开"],
-            100,
-        );
-        assert_eq!(
-            s.to_html(),
-            "<b>依申请公开</b>是政务<b>公开</b>的一部分，<b>依申请公开</b>要及时。"
-        );
+        let s = make("依申请公开是政务公开的一部分，依申请公开要及时。", &["依申请公开", "公开"], 100);
+        assert_eq!(s.to_html(), "<b>依申请公开</b>是政务<b>公开</b>的一部分，<b>依申请公开</b>要及时。");
     }
 
     #[test]
@@ -179,20 +149,13 @@ mod tests {
         let s = make(&text, &["热线", "办结率"], 40);
         assert!(s.cut_before && s.cut_after);
         assert_eq!(s.fragment.chars().count(), 40);
-        assert!(
-            s.render("[", "]", false).contains("[热线办结率]达99%"),
-            "{}",
-            s.render("[", "]", false)
-        );
+        assert!(s.render("[", "]", false).contains("[热线办结率]达99%"), "{}", s.render("[", "]", false));
     }
 
     #[test]
     fn html_in_the_text_is_escaped() {
         let s = make("<script>alert('热线')</script>", &["热线"], 100);
-        assert_eq!(
-            s.to_html(),
-            "&lt;script&gt;alert(&#39;<b>热线</b>&#39;)&lt;/script&gt;"
-        );
+        assert_eq!(s.to_html(), "&lt;script&gt;alert(&#39;<b>热线</b>&#39;)&lt;/script&gt;");
     }
 
     #[test]

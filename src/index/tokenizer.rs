@@ -43,9 +43,7 @@ impl TokenStream for VecTokenStream<'_> {
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        unreachable!(
-            "token_mut is only used by token filters, and none is installed on these tokenizers"
-        )
+        unreachable!("token_mut is only used by token filters, and none is installed on these tokenizers")
     }
 }
 
@@ -60,10 +58,7 @@ impl Tokenizer for CjkNgram {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
         self.tokens.clear();
         ngram_tokens(text, |t| self.tokens.push(t));
-        VecTokenStream {
-            tokens: &self.tokens,
-            index: 0,
-        }
+        VecTokenStream { tokens: &self.tokens, index: 0 }
     }
 }
 
@@ -82,11 +77,7 @@ pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
         offset_from: from,
         offset_to: to,
         position,
-        text: if lower {
-            text[from..to].to_lowercase()
-        } else {
-            text[from..to].to_string()
-        },
+        text: if lower { text[from..to].to_lowercase() } else { text[from..to].to_string() },
         position_length: 1,
     };
     // The previous Han character of the current run: (char offset, byte offset, byte length).
@@ -153,10 +144,7 @@ pub struct JiebaSearch {
 
 impl JiebaSearch {
     pub fn new(jieba: Arc<Jieba>) -> Self {
-        JiebaSearch {
-            jieba,
-            tokens: Vec::new(),
-        }
+        JiebaSearch { jieba, tokens: Vec::new() }
     }
 }
 
@@ -177,10 +165,7 @@ impl Tokenizer for JiebaSearch {
                 position_length: t.end - t.start,
             });
         }
-        VecTokenStream {
-            tokens: &self.tokens,
-            index: 0,
-        }
+        VecTokenStream { tokens: &self.tokens, index: 0 }
     }
 }
 
@@ -208,13 +193,7 @@ mod tests {
     fn han_runs_become_bigrams_at_char_offsets() {
         assert_eq!(
             ngrams("政务公开"),
-            vec![
-                ("政".into(), 0),
-                ("政务".into(), 0),
-                ("务公".into(), 1),
-                ("公开".into(), 2),
-                ("开".into(), 3)
-            ]
+            vec![("政".into(), 0), ("政务".into(), 0), ("务公".into(), 1), ("公开".into(), 2), ("开".into(), 3)]
         );
         assert_eq!(ngrams("热，线"), vec![("热".into(), 0), ("线".into(), 2)]);
     }

@@ -146,10 +146,7 @@ pub fn normalize_field(value: &str) -> Option<DocNo> {
 /// True for the values pages put in a 文号 field when there is none.
 pub fn is_none_marker(value: &str) -> bool {
     let v = fold_width_and_space(value);
-    matches!(
-        v.trim(),
-        "" | "无" | "無" | "-" | "—" | "/" | "暂无" | "null"
-    )
+    matches!(v.trim(), "" | "无" | "無" | "-" | "—" | "/" | "暂无" | "null")
 }
 
 #[cfg(test)]
@@ -182,10 +179,7 @@ mod tests {
 
     #[test]
     fn no_brackets_at_all() {
-        assert_eq!(
-            norm("甘区政办发201756号").as_deref(),
-            Some("甘区政办发〔2017〕56号")
-        );
+        assert_eq!(norm("甘区政办发201756号").as_deref(), Some("甘区政办发〔2017〕56号"));
     }
 
     #[test]
@@ -209,11 +203,6 @@ mod tests {
         assert_eq!(norm("2020年53号楼"), None);
         assert_eq!(norm("第三十二条"), None);
         assert_eq!(normalize_field("无"), None);
-        assert_eq!(
-            normalize_field(" 冀政办字〔2020〕6号 ")
-                .map(|d| d.norm)
-                .as_deref(),
-            Some("冀政办字〔2020〕6号")
-        );
+        assert_eq!(normalize_field(" 冀政办字〔2020〕6号 ").map(|d| d.norm).as_deref(), Some("冀政办字〔2020〕6号"));
     }
 }

@@ -41,9 +41,7 @@ const BLOCKS: &[&str] = &[
     "tr",
     "ul",
 ];
-const SKIPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "head", "iframe", "object",
-];
+const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "head", "iframe", "object"];
 
 /// Turns an HTML fragment (a feed description, a page body) into text.
 /// Text without markup is returned with only its whitespace tidied.
@@ -119,26 +117,17 @@ mod tests {
     #[test]
     fn blocks_become_lines_and_scripts_vanish() {
         let html = "来源: 上海市发改委<br/>各区发展改革委：<p>一、适用范围</p><script>alert(1)</script><p>二、&nbsp;价格&amp;标准</p>";
-        assert_eq!(
-            html_to_text(html),
-            "来源: 上海市发改委\n各区发展改革委：\n一、适用范围\n二、 价格&标准"
-        );
+        assert_eq!(html_to_text(html), "来源: 上海市发改委\n各区发展改革委：\n一、适用范围\n二、 价格&标准");
     }
 
     #[test]
     fn plain_text_passes_through() {
-        assert_eq!(
-            html_to_text("  政务公开   工作 \n\n 要点 "),
-            "政务公开 工作\n要点"
-        );
+        assert_eq!(html_to_text("  政务公开   工作 \n\n 要点 "), "政务公开 工作\n要点");
     }
 
     #[test]
     fn escaped_script_is_only_text() {
         // A description that *shows* markup keeps it as inert text.
-        assert_eq!(
-            html_to_text("&lt;script&gt;x&lt;/script&gt;"),
-            "<script>x</script>"
-        );
+        assert_eq!(html_to_text("&lt;script&gt;x&lt;/script&gt;"), "<script>x</script>");
     }
 }

@@ -23,10 +23,7 @@ pub fn canonical_link(base: Option<&Url>, href: &str) -> Option<String> {
         return None;
     }
     let lower = href.to_ascii_lowercase();
-    if ["javascript:", "mailto:", "tel:", "data:"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-    {
+    if ["javascript:", "mailto:", "tel:", "data:"].iter().any(|p| lower.starts_with(p)) {
         return None;
     }
     let mut url = match base {
@@ -72,15 +69,8 @@ pub fn item_key(p: &ParsedItem) -> String {
     if let Some(l) = &p.link {
         return l.clone();
     }
-    let date = p
-        .published
-        .map(|d| d.at.date_naive().to_string())
-        .unwrap_or_default();
-    format!(
-        "title:{}:{}",
-        hex16(&[p.title.as_bytes(), date.as_bytes()]),
-        date
-    )
+    let date = p.published.map(|d| d.at.date_naive().to_string()).unwrap_or_default();
+    format!("title:{}:{}", hex16(&[p.title.as_bytes(), date.as_bytes()]), date)
 }
 
 /// Hash of everything that, when changed, makes the item "updated".
@@ -168,10 +158,7 @@ mod tests {
 
     #[test]
     fn key_prefers_guid_then_link_then_title() {
-        let mut p = ParsedItem {
-            title: "通知".into(),
-            ..Default::default()
-        };
+        let mut p = ParsedItem { title: "通知".into(), ..Default::default() };
         let by_title = item_key(&p);
         assert!(by_title.starts_with("title:"));
         p.link = Some("http://a/1".into());
@@ -184,26 +171,16 @@ mod tests {
 
     #[test]
     fn doc_no_from_title_or_stated_field() {
-        let src = SourceInfo {
-            id: "s",
-            unit: "u",
-            kind: SourceKind::Feed,
-            role: Role::Superior,
-            level: Level::National,
-        };
+        let src =
+            SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Superior, level: Level::National };
         let now = time::china().with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
         let p = ParsedItem {
-            title: "关于印发某办法的通知（國辦發〔2020〕53號）".into(),
-            ..Default::default()
+            title: "关于印发某办法的通知（國辦發〔2020〕53號）".into(), ..Default::default()
         };
         let item = to_item(src, p, now);
         assert_eq!(item.doc_no.as_deref(), Some("國辦發〔2020〕53號"));
         assert_eq!(item.doc_no_norm.as_deref(), Some("国办发〔2020〕53号"));
-        let p = ParsedItem {
-            title: "t".into(),
-            doc_no: Some("无".into()),
-            ..Default::default()
-        };
+        let p = ParsedItem { title: "t".into(), doc_no: Some("无".into()), ..Default::default() };
         let item = to_item(src, p, now);
         assert_eq!((item.doc_no, item.doc_no_norm), (None, None));
     }

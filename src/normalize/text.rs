@@ -30,9 +30,7 @@ pub fn fold_width_and_space(s: &str) -> String {
     let mut pending_space = false;
     for c in s.chars() {
         let c = match c {
-            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
-                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
-            }
+            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' | '\u{00A0}' | '\u{2002}'..='\u{200B}' | '\u{FEFF}' => ' ',
             _ => c,
         };
@@ -122,22 +120,13 @@ pub fn strip_pinyin_annotations(s: &str) -> Cow<'_, str> {
                 toned |= is_tone_marked(chars[j]);
                 j += 1;
             }
-            if toned
-                && j > start
-                && j - start <= 6
-                && j < chars.len()
-                && (chars[j] == ')' || chars[j] == '）')
-            {
+            if toned && j > start && j - start <= 6 && j < chars.len() && (chars[j] == ')' || chars[j] == '）') {
                 i = j + 1;
                 changed = true;
             }
         }
     }
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(s)
-    }
+    if changed { Cow::Owned(out) } else { Cow::Borrowed(s) }
 }
 
 #[cfg(test)]
@@ -146,10 +135,7 @@ mod tests {
 
     #[test]
     fn seed_000_style_mangling_is_undone() {
-        assert_eq!(
-            normalize("咸寧高新區(qū)2016年政務(wù)公開年度報(bào)告"),
-            "咸宁高新区2016年政务公开年度报告"
-        );
+        assert_eq!(normalize("咸寧高新區(qū)2016年政務(wù)公開年度報(bào)告"), "咸宁高新区2016年政务公开年度报告");
         assert_eq!(normalize("索引號(hào) : 文 號（hào）"), "索引号 : 文 号");
     }
 
@@ -161,14 +147,8 @@ mod tests {
 
     #[test]
     fn width_and_space_fold() {
-        assert_eq!(
-            normalize("　１２３４５热线　 ＡＢＣ\t\n办结率 "),
-            "12345热线 abc 办结率"
-        );
-        assert_eq!(
-            normalize("（国办发〔２０２０〕53号），"),
-            "（国办发〔2020〕53号），"
-        );
+        assert_eq!(normalize("　１２３４５热线　 ＡＢＣ\t\n办结率 "), "12345热线 abc 办结率");
+        assert_eq!(normalize("（国办发〔２０２０〕53号），"), "（国办发〔2020〕53号），");
     }
 
     #[test]

@@ -21,25 +21,17 @@ pub fn china() -> FixedOffset {
 /// Parses a date or date-time in any of the forms government sites use.
 /// Returns `None` when the text holds no valid date.
 pub fn parse(text: &str) -> Option<Published> {
-    let s = text
-        .trim()
-        .trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | '（' | '）' | '【' | '】'));
+    let s = text.trim().trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | '（' | '）' | '【' | '】'));
     let s = s.trim();
     if s.is_empty() {
         return None;
     }
-    parse_rfc3339(s)
-        .or_else(|| parse_rfc2822(s))
-        .or_else(|| parse_local(s))
+    parse_rfc3339(s).or_else(|| parse_rfc2822(s)).or_else(|| parse_local(s))
 }
 
 fn parse_rfc3339(s: &str) -> Option<Published> {
     let at = DateTime::parse_from_rfc3339(s).ok()?;
-    Some(Published {
-        at,
-        precision: Precision::Time,
-        zone_assumed: false,
-    })
+    Some(Published { at, precision: Precision::Time, zone_assumed: false })
 }
 
 /// RFC 822/2822 as feeds write it, with the usual faults: missing weekday,
@@ -47,13 +39,8 @@ fn parse_rfc3339(s: &str) -> Option<Published> {
 /// GMT/UT/Z/CST is read as written by chrono (EST, PDT, …).
 fn parse_rfc2822(s: &str) -> Option<Published> {
     static WEEKDAY: OnceLock<Regex> = OnceLock::new();
-    let weekday =
-        WEEKDAY.get_or_init(|| Regex::new(r"^[A-Za-z]{3,9},?\s*").expect("weekday pattern"));
-    if !s
-        .as_bytes()
-        .first()
-        .is_some_and(|b| b.is_ascii_alphanumeric())
-    {
+    let weekday = WEEKDAY.get_or_init(|| Regex::new(r"^[A-Za-z]{3,9},?\s*").expect("weekday pattern"));
+    if !s.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let mut t = weekday.replace(s, "").into_owned();
@@ -73,17 +60,14 @@ fn parse_rfc2822(s: &str) -> Option<Published> {
         }
     }
     // "2 Jan 2006 15:04" with no zone: local time.
-    let has_zone = t.rsplit(' ').next().is_some_and(|z| {
-        z.starts_with('+') || z.starts_with('-') || z.chars().all(|c| c.is_ascii_uppercase())
-    });
+    let has_zone = t
+        .rsplit(' ')
+        .next()
+        .is_some_and(|z| z.starts_with('+') || z.starts_with('-') || z.chars().all(|c| c.is_ascii_uppercase()));
     if has_zone {
         // chrono wants a weekday-less form fine; seconds are optional there.
         if let Ok(at) = DateTime::parse_from_rfc2822(&t) {
-            return Some(Published {
-                at,
-                precision: Precision::Time,
-                zone_assumed: false,
-            });
+            return Some(Published { at, precision: Precision::Time, zone_assumed: false });
         }
         return None;
     }
@@ -92,18 +76,12 @@ fn parse_rfc2822(s: &str) -> Option<Published> {
             return local(n, Precision::Time);
         }
     }
-    NaiveDate::parse_from_str(&t, "%d %b %Y")
-        .ok()
-        .and_then(|d| local(d.and_time(NaiveTime::MIN), Precision::Date))
+    NaiveDate::parse_from_str(&t, "%d %b %Y").ok().and_then(|d| local(d.and_time(NaiveTime::MIN), Precision::Date))
 }
 
 fn local(n: NaiveDateTime, precision: Precision) -> Option<Published> {
     let at = china().from_local_datetime(&n).single()?;
-    Some(Published {
-        at,
-        precision,
-        zone_assumed: true,
-    })
+    Some(Published { at, precision, zone_assumed: true })
 }
 
 /// Numeric local forms: `2017-07-03 09:06:34`, `2017-07-03T09:06`,
@@ -151,11 +129,7 @@ fn parse_local(s: &str) -> Option<Published> {
                 FixedOffset::east_opt(sign * (hh * 3600 + mm * 60))?
             };
             let at = offset.from_local_datetime(&n).single()?;
-            Some(Published {
-                at,
-                precision,
-                zone_assumed: false,
-            })
+            Some(Published { at, precision, zone_assumed: false })
         }
     }
 }
@@ -179,11 +153,7 @@ pub fn parse_with_format(text: &str, format: &str) -> Option<Published> {
     let s = text.trim();
     if format.contains("%z") || format.contains("%:z") {
         let at = DateTime::parse_from_str(s, format).ok()?;
-        return Some(Published {
-            at,
-            precision: Precision::Time,
-            zone_assumed: false,
-        });
+        return Some(Published { at, precision: Precision::Time, zone_assumed: false });
     }
     if let Ok(n) = NaiveDateTime::parse_from_str(s, format) {
         return local(n, Precision::Time);
@@ -197,9 +167,7 @@ mod tests {
     use super::*;
 
     fn iso(s: &str) -> String {
-        parse(s)
-            .map(|p| p.at.to_rfc3339())
-            .unwrap_or_else(|| "none".into())
+        parse(s).map(|p| p.at.to_rfc3339()).unwrap_or_else(|| "none".into())
     }
 
     #[test]
@@ -218,32 +186,17 @@ mod tests {
     #[test]
     fn rfc822_with_chinese_cst() {
         assert_eq!(iso("31 Dec 2002 14:20:20 CST"), "2002-12-31T14:20:20+08:00");
-        assert_eq!(
-            iso("Tue, 14 Apr 2026 00:00:00 +0800"),
-            "2026-04-14T00:00:00+08:00"
-        );
-        assert_eq!(
-            iso("Wed, 15 Apr 2026 04:52:10 +0000"),
-            "2026-04-15T04:52:10+00:00"
-        );
-        assert_eq!(
-            iso("Sat, 08 Jun 2024 06:24:01 GMT"),
-            "2024-06-08T06:24:01+00:00"
-        );
-        assert_eq!(
-            iso("Sat, 8 Jun 2024 06:24:01 UT"),
-            "2024-06-08T06:24:01+00:00"
-        );
+        assert_eq!(iso("Tue, 14 Apr 2026 00:00:00 +0800"), "2026-04-14T00:00:00+08:00");
+        assert_eq!(iso("Wed, 15 Apr 2026 04:52:10 +0000"), "2026-04-15T04:52:10+00:00");
+        assert_eq!(iso("Sat, 08 Jun 2024 06:24:01 GMT"), "2024-06-08T06:24:01+00:00");
+        assert_eq!(iso("Sat, 8 Jun 2024 06:24:01 UT"), "2024-06-08T06:24:01+00:00");
         assert_eq!(iso("8 Jun 2024 06:24"), "2024-06-08T06:24:00+08:00");
     }
 
     #[test]
     fn rfc3339_and_explicit_offsets() {
         assert_eq!(iso("2003-12-13T18:30:02Z"), "2003-12-13T18:30:02+00:00");
-        assert_eq!(
-            iso("2003-07-01 01:55:07-05:00"),
-            "2003-07-01T01:55:07-05:00"
-        );
+        assert_eq!(iso("2003-07-01 01:55:07-05:00"), "2003-07-01T01:55:07-05:00");
         assert!(!parse("2003-07-01 01:55:07-05:00").unwrap().zone_assumed);
     }
 
@@ -265,15 +218,11 @@ mod tests {
     #[test]
     fn found_in_text() {
         assert_eq!(
-            find_in("发布日期：2020年08月02日 有效性")
-                .map(|p| p.at.to_rfc3339())
-                .as_deref(),
+            find_in("发布日期：2020年08月02日 有效性").map(|p| p.at.to_rfc3339()).as_deref(),
             Some("2020-08-02T00:00:00+08:00")
         );
         assert_eq!(
-            find_in("更新时间:2017-07-03 09:06:34")
-                .map(|p| p.at.to_rfc3339())
-                .as_deref(),
+            find_in("更新时间:2017-07-03 09:06:34").map(|p| p.at.to_rfc3339()).as_deref(),
             Some("2017-07-03T09:06:34+08:00")
         );
         assert_eq!(find_in("没有日期"), None);
@@ -282,9 +231,7 @@ mod tests {
     #[test]
     fn explicit_format() {
         assert_eq!(
-            parse_with_format("07/09/2020", "%m/%d/%Y")
-                .map(|p| p.at.to_rfc3339())
-                .as_deref(),
+            parse_with_format("07/09/2020", "%m/%d/%Y").map(|p| p.at.to_rfc3339()).as_deref(),
             Some("2020-07-09T00:00:00+08:00")
         );
     }

@@ -44,8 +44,7 @@ pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
 pub fn header_charset(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("charset"))
-            .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
     })
 }
 
@@ -56,23 +55,19 @@ pub fn markup_charset(bytes: &[u8]) -> Option<String> {
     static META: OnceLock<Regex> = OnceLock::new();
     let head = &bytes[..bytes.len().min(2048)];
     let xml = XML.get_or_init(|| {
-        Regex::new(r#"(?i)^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#)
-            .expect("xml decl pattern")
+        Regex::new(r#"(?i)^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#).expect("xml decl pattern")
     });
     if let Some(c) = xml.captures(head) {
         return Some(String::from_utf8_lossy(&c[1]).into_owned());
     }
     let meta = META.get_or_init(|| {
-        Regex::new(r#"(?i)<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)"#)
-            .expect("meta charset pattern")
+        Regex::new(r#"(?i)<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)"#).expect("meta charset pattern")
     });
-    meta.captures(head)
-        .map(|c| String::from_utf8_lossy(&c[1]).into_owned())
+    meta.captures(head).map(|c| String::from_utf8_lossy(&c[1]).into_owned())
 }
 
 fn decode_clean(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
-    enc.decode_without_bom_handling_and_without_replacement(bytes)
-        .map(Cow::into_owned)
+    enc.decode_without_bom_handling_and_without_replacement(bytes).map(Cow::into_owned)
 }
 
 /// Decodes a fetched document (see the module doc for the order of evidence).
@@ -81,17 +76,9 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         if had_errors {
-            warnings.push(format!(
-                "invalid {} byte sequences after the byte-order mark were replaced",
-                enc.name()
-            ));
+            warnings.push(format!("invalid {} byte sequences after the byte-order mark were replaced", enc.name()));
         }
-        return Decoded {
-            text: text.into_owned(),
-            encoding: enc,
-            source: CharsetSource::Bom,
-            warnings,
-        };
+        return Decoded { text: text.into_owned(), encoding: enc, source: CharsetSource::Bom, warnings };
     }
 
     let header_label = content_type.and_then(header_charset);
@@ -100,9 +87,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         let label = label.as_deref()?;
         let enc = encoding_for_label(label);
         if enc.is_none() {
-            warnings.push(format!(
-                "{what} names an unknown charset {label:?}; ignored"
-            ));
+            warnings.push(format!("{what} names an unknown charset {label:?}; ignored"));
         }
         enc
     };
@@ -116,39 +101,23 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
                 && !s.is_ascii()
                 && enc.is_ascii_compatible()
             {
-                warnings.push(format!(
-                    "{what} says {} but the content is valid UTF-8; read as UTF-8",
-                    enc.name()
-                ));
+                warnings.push(format!("{what} says {} but the content is valid UTF-8; read as UTF-8", enc.name()));
             }
         }
-        return Decoded {
-            text: s.to_string(),
-            encoding: UTF_8,
-            source: CharsetSource::ValidUtf8,
-            warnings,
-        };
+        return Decoded { text: s.to_string(), encoding: UTF_8, source: CharsetSource::ValidUtf8, warnings };
     }
 
-    for (enc, source, what) in [
-        (header, CharsetSource::Header, "the HTTP header"),
-        (markup, CharsetSource::Markup, "the document"),
-    ] {
+    for (enc, source, what) in
+        [(header, CharsetSource::Header, "the HTTP header"), (markup, CharsetSource::Markup, "the document")]
+    {
         let Some(enc) = enc else { continue };
         match decode_clean(enc, bytes) {
             Some(text) => {
-                return Decoded {
-                    text,
-                    encoding: enc,
-                    source,
-                    warnings,
-                };
+                return Decoded { text, encoding: enc, source, warnings };
             }
-            None => warnings.push(format!(
-                "{what} says {} but the content does not decode as {}",
-                enc.name(),
-                enc.name()
-            )),
+            None => {
+                warnings.push(format!("{what} says {} but the content does not decode as {}", enc.name(), enc.name()))
+            }
         }
     }
 
@@ -160,19 +129,11 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     }
     let (text, _, had_errors) = enc.decode(bytes);
     if had_errors {
-        warnings.push(format!(
-            "charset detected as {} but some bytes did not decode and were replaced",
-            enc.name()
-        ));
+        warnings.push(format!("charset detected as {} but some bytes did not decode and were replaced", enc.name()));
     } else if header.is_some() || markup.is_some() {
         warnings.push(format!("charset detected as {}", enc.name()));
     }
-    Decoded {
-        text: text.into_owned(),
-        encoding: enc,
-        source: CharsetSource::Detected,
-        warnings,
-    }
+    Decoded { text: text.into_owned(), encoding: enc, source: CharsetSource::Detected, warnings }
 }
 
 /// A warning when decoded text is full of U+FFFD: the server sent bytes in
@@ -193,7 +154,9 @@ mod tests {
 
     #[test]
     fn gbk_page_with_gb2312_meta() {
-        let mut page = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"></head><body>".to_vec();
+        let mut page =
+            b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"></head><body>"
+                .to_vec();
         page.extend(gbk("通知公告 镕"));
         let d = decode(&page, Some("text/html"));
         assert!(d.text.contains("通知公告 镕"), "{}", d.text);
@@ -246,13 +209,7 @@ mod tests {
         assert_eq!(encoding_for_label("GB2312"), Some(GB18030));
         assert_eq!(encoding_for_label("'gbk'"), Some(GB18030));
         assert_eq!(encoding_for_label("bogus"), None);
-        assert_eq!(
-            header_charset("text/xml;charset = us-ascii").as_deref(),
-            Some("us-ascii")
-        );
-        assert_eq!(
-            header_charset("application/atom+xml; charset='gb2312'").as_deref(),
-            Some("gb2312")
-        );
+        assert_eq!(header_charset("text/xml;charset = us-ascii").as_deref(), Some("us-ascii"));
+        assert_eq!(header_charset("application/atom+xml; charset='gb2312'").as_deref(), Some("gb2312"));
     }
 }

@@ -43,11 +43,7 @@ pub struct FeedOutput {
 
 /// Parses a feed. `content_type` is the HTTP header (for the charset);
 /// `base` resolves relative links.
-pub fn parse(
-    bytes: &[u8],
-    content_type: Option<&str>,
-    base: Option<&Url>,
-) -> Result<FeedOutput, FeedError> {
+pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Result<FeedOutput, FeedError> {
     let decoded = charset::decode(bytes, content_type);
     let mut warnings = decoded.warnings;
     let text = prepare_xml(&decoded.text);
@@ -65,15 +61,11 @@ pub fn parse(
         .timestamp_parser(move |s: &str| match time::parse(s) {
             Some(p) => {
                 let utc = p.at.with_timezone(&Utc);
-                pd.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(utc.timestamp(), p);
+                pd.lock().unwrap_or_else(|e| e.into_inner()).insert(utc.timestamp(), p);
                 Some(utc)
             }
             None => {
-                bd.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(s.trim().to_string());
+                bd.lock().unwrap_or_else(|e| e.into_inner()).push(s.trim().to_string());
                 None
             }
         })
@@ -82,30 +74,16 @@ pub fn parse(
         Ok(Ok(feed)) => feed,
         Ok(Err(e)) => return Err(classify(&e.to_string(), &text)),
         Err(_) => {
-            return Err(FeedError::Broken(
-                "the feed parser gave up on this document".into(),
-            ));
+            return Err(FeedError::Broken("the feed parser gave up on this document".into()));
         }
     };
-    let parsed_dates = parsed_dates
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let parsed_dates = parsed_dates.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for bad in bad_dates.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        warnings.push(format!(
-            "unreadable date {bad:?}: the item is kept without a published time"
-        ));
+        warnings.push(format!("unreadable date {bad:?}: the item is kept without a published time"));
     }
 
-    let chinese = feed
-        .language
-        .as_deref()
-        .is_some_and(|l| l.to_ascii_lowercase().starts_with("zh"))
-        || feed.entries.iter().any(|e| {
-            e.title
-                .as_ref()
-                .is_some_and(|t| t.content.chars().any(is_han))
-        });
+    let chinese = feed.language.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("zh"))
+        || feed.entries.iter().any(|e| e.title.as_ref().is_some_and(|t| t.content.chars().any(is_han)));
     let mut midnight = 0;
     let mut items = Vec::with_capacity(feed.entries.len());
     for (n, e) in feed.entries.into_iter().enumerate() {
@@ -117,26 +95,14 @@ pub fn parse(
             .or(e.links.first())
             .and_then(|l| canonical_link(base, &l.href));
         let summary = e.summary.as_ref().map(text_of).unwrap_or_default();
-        let content = e
-            .content
-            .as_ref()
-            .and_then(|c| c.body.as_deref())
-            .map(html_to_text)
-            .unwrap_or_default();
-        let text = if content.chars().count() > summary.chars().count() {
-            content
-        } else {
-            summary
-        };
+        let content = e.content.as_ref().and_then(|c| c.body.as_deref()).map(html_to_text).unwrap_or_default();
+        let text = if content.chars().count() > summary.chars().count() { content } else { summary };
         let published = e.published.or(e.updated).map(|utc| {
-            let p = parsed_dates
-                .get(&utc.timestamp())
-                .copied()
-                .unwrap_or(Published {
-                    at: utc.fixed_offset(),
-                    precision: Precision::Time,
-                    zone_assumed: false,
-                });
+            let p = parsed_dates.get(&utc.timestamp()).copied().unwrap_or(Published {
+                at: utc.fixed_offset(),
+                precision: Precision::Time,
+                zone_assumed: false,
+            });
             if chinese && is_utc_midnight(&p.at) {
                 midnight += 1;
                 beijing_date(&p.at)
@@ -145,17 +111,10 @@ pub fn parse(
             }
         });
         if title.is_empty() && link.is_none() && text.is_empty() {
-            warnings.push(format!(
-                "item {} has no title, link or text; skipped",
-                n + 1
-            ));
+            warnings.push(format!("item {} has no title, link or text; skipped", n + 1));
             continue;
         }
-        let publisher = e
-            .source
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| source_line(&text));
+        let publisher = e.source.clone().filter(|s| !s.trim().is_empty()).or_else(|| source_line(&text));
         items.push(ParsedItem {
             guid: Some(e.id).filter(|g| !g.trim().is_empty()),
             title,
@@ -164,11 +123,7 @@ pub fn parse(
             published,
             doc_no: None,
             publisher,
-            categories: e
-                .categories
-                .iter()
-                .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()))
-                .collect(),
+            categories: e.categories.iter().map(|c| c.label.clone().unwrap_or_else(|| c.term.clone())).collect(),
         });
     }
     if midnight > 0 {
@@ -182,59 +137,34 @@ pub fn parse(
     if items.is_empty() {
         warnings.push("the feed has no items".into());
     }
-    Ok(FeedOutput {
-        title: feed.title.as_ref().map(text_of),
-        items,
-        warnings,
-    })
+    Ok(FeedOutput { title: feed.title.as_ref().map(text_of), items, warnings })
 }
 
 /// Text of a feed `Text`: HTML turned into text, plain text tidied.
 fn text_of(t: &feed_rs::model::Text) -> String {
     let sub = t.content_type.subty();
-    if sub == "html" || sub == "xhtml" {
-        html_to_text(&t.content)
-    } else {
-        tidy_text(&t.content)
-    }
+    if sub == "html" || sub == "xhtml" { html_to_text(&t.content) } else { tidy_text(&t.content) }
 }
 
 fn is_utc_midnight(at: &DateTime<FixedOffset>) -> bool {
-    at.offset().local_minus_utc() == 0
-        && at.time().num_seconds_from_midnight() == 0
-        && at.nanosecond() == 0
+    at.offset().local_minus_utc() == 0 && at.time().num_seconds_from_midnight() == 0 && at.nanosecond() == 0
 }
 
 /// `2026-04-14 00:00:00 +0000` from a Chinese site means the date 2026-04-14 in Beijing.
 fn beijing_date(at: &DateTime<FixedOffset>) -> Published {
-    let local = at
-        .date_naive()
-        .and_time(NaiveTime::MIN)
-        .and_local_timezone(china())
-        .single();
+    let local = at.date_naive().and_time(NaiveTime::MIN).and_local_timezone(china()).single();
     match local {
-        Some(at) => Published {
-            at,
-            precision: Precision::Date,
-            zone_assumed: true,
-        },
-        None => Published {
-            at: *at,
-            precision: Precision::Time,
-            zone_assumed: false,
-        },
+        Some(at) => Published { at, precision: Precision::Date, zone_assumed: true },
+        None => Published { at: *at, precision: Precision::Time, zone_assumed: false },
     }
 }
 
 /// `来源: 上海市发改委` on the first line of a description.
 fn source_line(text: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r"^(?:来源|信息来源|发布机构)\s*[:：]\s*(\S{2,30})")
-            .expect("source line pattern")
-    });
-    re.captures(text.lines().next()?.trim())
-        .map(|c| c[1].to_string())
+    let re = RE
+        .get_or_init(|| Regex::new(r"^(?:来源|信息来源|发布机构)\s*[:：]\s*(\S{2,30})").expect("source line pattern"));
+    re.captures(text.lines().next()?.trim()).map(|c| c[1].to_string())
 }
 
 /// Two items with the same guid would overwrite each other: identify them by
@@ -245,13 +175,8 @@ fn dedupe_guids(items: &mut [ParsedItem], warnings: &mut Vec<String>) {
         *count.entry(g).or_default() += 1;
     }
     for (g, n) in count.into_iter().filter(|(_, n)| *n > 1) {
-        warnings.push(format!(
-            "{n} items share the id {g:?}; they are told apart by their links"
-        ));
-        for it in items
-            .iter_mut()
-            .filter(|i| i.guid.as_deref() == Some(g.as_str()))
-        {
+        warnings.push(format!("{n} items share the id {g:?}; they are told apart by their links"));
+        for it in items.iter_mut().filter(|i| i.guid.as_deref() == Some(g.as_str())) {
             it.guid = None;
         }
     }
@@ -263,9 +188,8 @@ fn dedupe_guids(items: &mut [ParsedItem], warnings: &mut Vec<String>) {
 fn prepare_xml(text: &str) -> String {
     static DECL: OnceLock<Regex> = OnceLock::new();
     static RSS: OnceLock<Regex> = OnceLock::new();
-    let decl = DECL.get_or_init(|| {
-        Regex::new(r#"^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']"#).expect("decl pattern")
-    });
+    let decl =
+        DECL.get_or_init(|| Regex::new(r#"^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']"#).expect("decl pattern"));
     let rss = RSS.get_or_init(|| Regex::new(r"<rss(\s[^>]*)?>").expect("rss pattern"));
     let mut out = decl.replace(text, r#"${1}"UTF-8""#).into_owned();
     if let Some(m) = rss.find(&out)
@@ -278,22 +202,17 @@ fn prepare_xml(text: &str) -> String {
 }
 
 fn classify(msg: &str, text: &str) -> FeedError {
-    let head: String = text
-        .trim_start()
-        .chars()
-        .take(200)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if msg.contains("NoFeedRoot")
-        || msg.contains("no root")
-        || msg.to_ascii_lowercase().contains("unable to find")
-    {
-        if head.contains("<html") || head.contains("<!doctype html") {
-            return FeedError::NotAFeed("the server returned an HTML page, not a feed (is the URL a column page? use kind = \"page\")".into());
+    let head: String = text.trim_start().chars().take(200).collect::<String>().to_ascii_lowercase();
+    if msg.contains("NoFeedRoot") || msg.contains("no root") || msg.to_ascii_lowercase().contains("unable to find") {
+        if text.contains("<rss") && !text.contains("<channel") {
+            return FeedError::NotAFeed("the <rss> element has no <channel>".into());
         }
-        return FeedError::NotAFeed(format!(
-            "no <rss>, <feed> or <rdf:RDF> root element ({msg})"
-        ));
+        if head.contains("<html") || head.contains("<!doctype html") {
+            return FeedError::NotAFeed(
+                "the server returned an HTML page, not a feed (is the URL a column page? use kind = \"page\")".into(),
+            );
+        }
+        return FeedError::NotAFeed(format!("no <rss>, <feed> or <rdf:RDF> root element ({msg})"));
     }
     FeedError::Broken(msg.to_string())
 }
@@ -321,37 +240,18 @@ mod tests {
         assert_eq!(out.items.len(), 4);
         let a = &out.items[0];
         assert_eq!(a.title, "关于优化供电配套工程收费政策的通知");
-        assert_eq!(
-            a.link.as_deref(),
-            Some("http://fgw.sh.gov.cn/fgw/20260414/d217.html")
-        );
-        assert_eq!(
-            a.text,
-            "来源: 上海市发改委\n根据《通知》（国办函〔2020〕129号）"
-        );
+        assert_eq!(a.link.as_deref(), Some("http://fgw.sh.gov.cn/fgw/20260414/d217.html"));
+        assert_eq!(a.text, "来源: 上海市发改委\n根据《通知》（国办函〔2020〕129号）");
         assert_eq!(a.publisher.as_deref(), Some("上海市发改委"));
         assert_eq!(a.guid.as_deref(), Some("g1"));
         let p = a.published.unwrap();
-        assert_eq!(
-            (p.at.to_rfc3339().as_str(), p.precision),
-            ("2026-04-14T00:00:00+08:00", Precision::Date)
-        );
-        assert_eq!(
-            out.items[1].published.unwrap().at.to_rfc3339(),
-            "2017-07-03T09:06:34+08:00"
-        );
+        assert_eq!((p.at.to_rfc3339().as_str(), p.precision), ("2026-04-14T00:00:00+08:00", Precision::Date));
+        assert_eq!(out.items[1].published.unwrap().at.to_rfc3339(), "2017-07-03T09:06:34+08:00");
         assert!(out.items[1].published.unwrap().zone_assumed);
-        assert_eq!(
-            out.items[2].published.unwrap().at.to_rfc3339(),
-            "2002-12-31T14:20:20+08:00"
-        );
+        assert_eq!(out.items[2].published.unwrap().at.to_rfc3339(), "2002-12-31T14:20:20+08:00");
         assert_eq!(out.items[3].published, None);
         assert_eq!(out.items[1].guid, None, "no guid given");
-        assert!(
-            out.warnings.iter().any(|w| w.contains("31 Jun 2006")),
-            "{:?}",
-            out.warnings
-        );
+        assert!(out.warnings.iter().any(|w| w.contains("31 Jun 2006")), "{:?}", out.warnings);
     }
 
     #[test]
@@ -377,11 +277,7 @@ mod tests {
         assert_eq!(parse(b"   ", None, None).unwrap_err(), FeedError::Empty);
         let e = parse(b"<!DOCTYPE html><html><body>hi</body></html>", None, None).unwrap_err();
         assert!(e.to_string().contains("HTML page"), "{e}");
-        let e = parse(
-            b"<rss version=\"2.0\"><channel><item><title>x</title>",
-            None,
-            None,
-        );
+        let e = parse(b"<rss version=\"2.0\"><channel><item><title>x</title>", None, None);
         // Truncated: either parsed partially or a clear error, never a panic.
         if let Err(e) = e {
             assert!(!e.to_string().is_empty());

@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
-};
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -98,62 +96,38 @@ impl Fetcher {
             .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs.max(1)))
             .redirect(reqwest::redirect::Policy::limited(10))
             .build()?;
-        Ok(Fetcher {
-            client,
-            cfg: cfg.clone(),
-            hosts: Mutex::new(HashMap::new()),
-        })
+        Ok(Fetcher { client, cfg: cfg.clone(), hosts: Mutex::new(HashMap::new()) })
     }
 
     fn host_permit(&self, url: &Url) -> Arc<Semaphore> {
-        let host = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
+        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_host.max(1))))
-            .clone()
+        hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_host.max(1)))).clone()
     }
 
     /// Gets `location` (an http(s) URL or a file path), conditionally on
     /// `validators`, retrying what may pass.
-    pub async fn get(
-        &self,
-        location: &str,
-        validators: &Validators,
-    ) -> Result<Fetched, FetchError> {
+    pub async fn get(&self, location: &str, validators: &Validators) -> Result<Fetched, FetchError> {
         let location = location.trim();
         let lower = location.to_ascii_lowercase();
         if lower.starts_with("file://") {
-            let path = Url::parse(location)
-                .ok()
-                .and_then(|u| u.to_file_path().ok())
-                .ok_or_else(|| FetchError::File {
-                    path: location.to_string(),
-                    message: "not a usable file URL".into(),
-                })?;
+            let path = Url::parse(location).ok().and_then(|u| u.to_file_path().ok()).ok_or_else(|| {
+                FetchError::File { path: location.to_string(), message: "not a usable file URL".into() }
+            })?;
             return read_file(&path, validators, self.cfg.max_body_bytes).await;
         }
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return read_file(Path::new(location), validators, self.cfg.max_body_bytes).await;
         }
-        let url = Url::parse(location).map_err(|e| FetchError::Other {
-            url: location.to_string(),
-            message: e.to_string(),
-        })?;
+        let url = Url::parse(location)
+            .map_err(|e| FetchError::Other { url: location.to_string(), message: e.to_string() })?;
         let mut attempt = 0;
         loop {
             match self.get_once(&url, validators).await {
                 Ok(f) => return Ok(f),
                 Err((e, retry_after)) if e.retryable() && attempt < self.cfg.retries => {
-                    let backoff = Duration::from_millis(
-                        self.cfg.retry_base_ms.saturating_mul(1 << attempt.min(16)),
-                    );
-                    let wait = retry_after
-                        .map_or(backoff, |r| r.min(Duration::from_secs(60)).max(backoff));
+                    let backoff = Duration::from_millis(self.cfg.retry_base_ms.saturating_mul(1 << attempt.min(16)));
+                    let wait = retry_after.map_or(backoff, |r| r.min(Duration::from_secs(60)).max(backoff));
                     tracing::debug!(url = %url, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -175,21 +149,12 @@ impl Fetcher {
         }
     }
 
-    async fn get_once(
-        &self,
-        url: &Url,
-        v: &Validators,
-    ) -> Result<Fetched, (FetchError, Option<Duration>)> {
+    async fn get_once(&self, url: &Url, v: &Validators) -> Result<Fetched, (FetchError, Option<Duration>)> {
         let sem = self.host_permit(url);
-        let _permit = sem.acquire_owned().await.map_err(|e| {
-            (
-                FetchError::Other {
-                    url: url.to_string(),
-                    message: e.to_string(),
-                },
-                None,
-            )
-        })?;
+        let _permit = sem
+            .acquire_owned()
+            .await
+            .map_err(|e| (FetchError::Other { url: url.to_string(), message: e.to_string() }, None))?;
         let mut req = self.client.get(url.clone());
         if let Some(etag) = &v.etag {
             req = req.header(IF_NONE_MATCH, etag);
@@ -201,28 +166,16 @@ impl Fetcher {
         let map_err = |e: reqwest::Error| {
             let message = chain(&e);
             if e.is_timeout() {
-                FetchError::Timeout {
-                    url: u.clone(),
-                    secs: self.cfg.timeout_secs,
-                }
+                FetchError::Timeout { url: u.clone(), secs: self.cfg.timeout_secs }
             } else if message.contains("certificate")
                 || message.contains("handshake")
                 || message.to_ascii_lowercase().contains("tls")
             {
-                FetchError::Tls {
-                    url: u.clone(),
-                    message,
-                }
+                FetchError::Tls { url: u.clone(), message }
             } else if e.is_connect() || e.is_request() {
-                FetchError::Connect {
-                    url: u.clone(),
-                    message,
-                }
+                FetchError::Connect { url: u.clone(), message }
             } else {
-                FetchError::Other {
-                    url: u.clone(),
-                    message,
-                }
+                FetchError::Other { url: u.clone(), message }
             }
         };
         let mut resp = req.send().await.map_err(|e| (map_err(e), None))?;
@@ -232,74 +185,40 @@ impl Fetcher {
         }
         if !status.is_success() {
             let retry_after = retry_after(resp.headers());
-            return Err((
-                FetchError::Status {
-                    url: u.clone(),
-                    status: status.as_u16(),
-                },
-                retry_after,
-            ));
+            return Err((FetchError::Status { url: u.clone(), status: status.as_u16() }, retry_after));
         }
         let limit = self.cfg.max_body_bytes;
         if resp.content_length().is_some_and(|n| n > limit) {
-            return Err((
-                FetchError::TooLarge {
-                    url: u.clone(),
-                    limit,
-                },
-                None,
-            ));
+            return Err((FetchError::TooLarge { url: u.clone(), limit }, None));
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| (map_err(e), None))? {
             if bytes.len() as u64 + chunk.len() as u64 > limit {
-                return Err((
-                    FetchError::TooLarge {
-                        url: u.clone(),
-                        limit,
-                    },
-                    None,
-                ));
+                return Err((FetchError::TooLarge { url: u.clone(), limit }, None));
             }
             bytes.extend_from_slice(&chunk);
         }
-        let header = |name| {
-            headers
-                .get(name)
-                .and_then(|h: &reqwest::header::HeaderValue| h.to_str().ok())
-                .map(str::to_string)
-        };
+        let header =
+            |name| headers.get(name).and_then(|h: &reqwest::header::HeaderValue| h.to_str().ok()).map(str::to_string);
         Ok(Fetched::Body(Body {
             bytes,
             content_type: header(CONTENT_TYPE),
             url: final_url,
-            validators: Validators {
-                etag: header(ETAG),
-                last_modified: header(LAST_MODIFIED),
-            },
+            validators: Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) },
         }))
     }
 }
 
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    h.get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    h.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// A local file as a document. Its modification time plays Last-Modified.
 async fn read_file(path: &Path, v: &Validators, limit: u64) -> Result<Fetched, FetchError> {
     let shown = path.display().to_string();
-    let ferr = |e: std::io::Error| FetchError::File {
-        path: shown.clone(),
-        message: e.to_string(),
-    };
+    let ferr = |e: std::io::Error| FetchError::File { path: shown.clone(), message: e.to_string() };
     let meta = tokio::fs::metadata(path).await.map_err(ferr)?;
     let mtime = meta.modified().ok().map(http_date);
     if mtime.is_some() && mtime == v.last_modified {
@@ -313,18 +232,13 @@ async fn read_file(path: &Path, v: &Validators, limit: u64) -> Result<Fetched, F
     }
     let bytes = tokio::fs::read(path).await.map_err(ferr)?;
     let abs: PathBuf = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let url = Url::from_file_path(&abs).map_err(|_| FetchError::File {
-        path: shown.clone(),
-        message: "not a usable path".into(),
-    })?;
+    let url = Url::from_file_path(&abs)
+        .map_err(|_| FetchError::File { path: shown.clone(), message: "not a usable path".into() })?;
     Ok(Fetched::Body(Body {
         bytes,
         content_type: None,
         url,
-        validators: Validators {
-            etag: None,
-            last_modified: mtime,
-        },
+        validators: Validators { etag: None, last_modified: mtime },
     }))
 }
 

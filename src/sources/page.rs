@@ -22,21 +22,13 @@ use crate::normalize::{canonical_link, time};
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PageError {
     #[error("selector {selector:?} ({role}) matched nothing on {url}")]
-    NothingMatched {
-        selector: String,
-        role: &'static str,
-        url: String,
-    },
+    NothingMatched { selector: String, role: &'static str, url: String },
     #[error(
         "no list entries on {url}: no <li> holds both a link and a date; set the source's page.item, page.title, page.link and page.date selectors"
     )]
     NoDefaultEntries { url: String },
     #[error("invalid selector {selector:?} for {role}: {message}")]
-    BadSelector {
-        selector: String,
-        role: &'static str,
-        message: String,
-    },
+    BadSelector { selector: String, role: &'static str, message: String },
 }
 
 /// The compiled selectors of one page source.
@@ -52,39 +44,23 @@ pub struct Selectors {
 }
 
 fn compile(css: &str, role: &'static str) -> Result<(Selector, String), PageError> {
-    Selector::parse(css)
-        .map(|s| (s, css.to_string()))
-        .map_err(|e| PageError::BadSelector {
-            selector: css.to_string(),
-            role,
-            message: e.to_string(),
-        })
+    Selector::parse(css).map(|s| (s, css.to_string())).map_err(|e| PageError::BadSelector {
+        selector: css.to_string(),
+        role,
+        message: e.to_string(),
+    })
 }
 
 impl Selectors {
     pub fn new(cfg: &PageConfig) -> Result<Selectors, PageError> {
         Ok(Selectors {
-            item: cfg
-                .item
-                .as_deref()
-                .map(|s| compile(s, "item"))
-                .transpose()?,
+            item: cfg.item.as_deref().map(|s| compile(s, "item")).transpose()?,
             title: compile(cfg.title.as_deref().unwrap_or("a"), "title")?,
             link: compile(cfg.link.as_deref().unwrap_or("a"), "link")?,
             date: compile(cfg.date.as_deref().unwrap_or("span"), "date")?,
             date_format: cfg.date_format.clone(),
-            next: cfg
-                .next
-                .as_deref()
-                .map(|s| compile(s, "next"))
-                .transpose()?
-                .map(|s| s.0),
-            body: cfg
-                .body
-                .as_deref()
-                .map(|s| compile(s, "body"))
-                .transpose()?
-                .map(|s| s.0),
+            next: cfg.next.as_deref().map(|s| compile(s, "next")).transpose()?.map(|s| s.0),
+            body: cfg.body.as_deref().map(|s| compile(s, "body")).transpose()?.map(|s| s.0),
         })
     }
 }
@@ -116,11 +92,7 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     if let Some((_, css)) = &sel.item
         && entries.is_empty()
     {
-        return Err(PageError::NothingMatched {
-            selector: css.clone(),
-            role: "item",
-            url: url.to_string(),
-        });
+        return Err(PageError::NothingMatched { selector: css.clone(), role: "item", url: url.to_string() });
     }
     let (mut no_title, mut no_link, mut no_date) = (0, 0, 0);
     for entry in &entries {
@@ -147,46 +119,25 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
         if published.is_none() {
             no_date += 1;
         }
-        out.items.push(ParsedItem {
-            title,
-            link,
-            published,
-            ..Default::default()
-        });
+        out.items.push(ParsedItem { title, link, published, ..Default::default() });
     }
     if !explicit && out.items.is_empty() {
-        return Err(PageError::NoDefaultEntries {
-            url: url.to_string(),
-        });
+        return Err(PageError::NoDefaultEntries { url: url.to_string() });
     }
     if explicit && out.items.is_empty() {
-        return Err(PageError::NothingMatched {
-            selector: sel.title.1.clone(),
-            role: "title",
-            url: url.to_string(),
-        });
+        return Err(PageError::NothingMatched { selector: sel.title.1.clone(), role: "title", url: url.to_string() });
     }
     if no_title > 0 {
-        out.warnings.push(format!(
-            "{no_title} entries had no title (selector {:?}); skipped",
-            sel.title.1
-        ));
+        out.warnings.push(format!("{no_title} entries had no title (selector {:?}); skipped", sel.title.1));
     }
     if no_link > 0 {
-        out.warnings.push(format!(
-            "{no_link} entries had no link (selector {:?})",
-            sel.link.1
-        ));
+        out.warnings.push(format!("{no_link} entries had no link (selector {:?})", sel.link.1));
     }
     if no_date > 0 {
-        out.warnings.push(format!(
-            "{no_date} entries had no readable date (selector {:?})",
-            sel.date.1
-        ));
+        out.warnings.push(format!("{no_date} entries had no readable date (selector {:?})", sel.date.1));
     }
-    out.next = next_link(&doc, sel.next.as_ref())
-        .and_then(|h| canonical_link(Some(&base), &h))
-        .filter(|n| n != url.as_str());
+    out.next =
+        next_link(&doc, sel.next.as_ref()).and_then(|h| canonical_link(Some(&base), &h)).filter(|n| n != url.as_str());
     Ok(out)
 }
 
@@ -204,11 +155,7 @@ fn base_url(doc: &Html, url: &Url) -> Url {
 fn title_of(entry: &ElementRef<'_>, sel: &Selector) -> Option<String> {
     entry.select(sel).find_map(|e| {
         let text = tidy_text(&e.text().collect::<String>());
-        let attr = e
-            .value()
-            .attr("title")
-            .map(tidy_text)
-            .filter(|t| !t.is_empty());
+        let attr = e.value().attr("title").map(tidy_text).filter(|t| !t.is_empty());
         let cut = text.ends_with('…') || text.ends_with("...") || text.is_empty();
         match attr {
             Some(a) if cut || a.chars().count() > text.chars().count() => Some(a),
@@ -235,29 +182,15 @@ fn date_of(entry: &ElementRef<'_>, sel: &Selector, format: Option<&str>) -> Opti
 
 fn next_link(doc: &Html, sel: Option<&Selector>) -> Option<String> {
     if let Some(sel) = sel {
-        return doc
-            .select(sel)
-            .find_map(|e| e.value().attr("href").map(str::to_string));
+        return doc.select(sel).find_map(|e| e.value().attr("href").map(str::to_string));
     }
     doc.select(&selector("a[href]")).find_map(|a| {
         let text = a.text().collect::<String>();
         let t = text.trim();
-        matches!(
-            t,
-            "下一页"
-                | "下页"
-                | "下一頁"
-                | "后一页"
-                | "下一页>"
-                | "下一页>>"
-                | "Next"
-                | "next"
-                | "›"
-                | ">"
-        )
-        .then(|| a.value().attr("href").map(str::to_string))
-        .flatten()
-        .filter(|h| !h.trim_start().starts_with("javascript"))
+        matches!(t, "下一页" | "下页" | "下一頁" | "后一页" | "下一页>" | "下一页>>" | "Next" | "next" | "›" | ">")
+            .then(|| a.value().attr("href").map(str::to_string))
+            .flatten()
+            .filter(|h| !h.trim_start().starts_with("javascript"))
     })
 }
 
@@ -296,27 +229,19 @@ pub fn parse_detail(html: &str, sel: &Selectors) -> Detail {
     let doc = Html::parse_document(html);
     let meta = |name: &str| -> Option<String> {
         let s = Selector::parse(&format!("meta[name=\"{name}\" i]")).ok()?;
-        doc.select(&s)
-            .find_map(|m| m.value().attr("content"))
-            .map(tidy_text)
-            .filter(|v| !v.is_empty())
+        doc.select(&s).find_map(|m| m.value().attr("content")).map(tidy_text).filter(|v| !v.is_empty())
     };
     let body_el = match &sel.body {
         Some(s) => doc.select(s).next(),
-        None => BODY_CANDIDATES.iter().find_map(|c| {
-            doc.select(&selector(c))
-                .find(|e| !element_text(*e).is_empty())
-        }),
+        None => BODY_CANDIDATES.iter().find_map(|c| doc.select(&selector(c)).find(|e| !element_text(*e).is_empty())),
     };
     let page_text = element_text(doc.root_element());
     let field = |labels: &str| -> Option<String> {
-        static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
-            OnceLock::new();
+        static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
         let re = cache.entry(labels.to_string()).or_insert_with(|| {
-            Regex::new(&format!(r"(?:{labels})\s*[:：]\s*([^\s，,；;|]{{1,60}})"))
-                .expect("field pattern")
+            Regex::new(&format!(r"(?:{labels})\s*[:：]\s*([^\s，,；;|]{{1,60}})")).expect("field pattern")
         });
         re.captures(&page_text).map(|c| c[1].to_string())
     };
@@ -374,53 +299,23 @@ mod tests {
         let url = Url::parse("http://hdzfxxgk.hd.gov.cn/zfwj/index.html").unwrap();
         let out = parse_list(LIST, &url, &sel(PageConfig::default())).unwrap();
         assert_eq!(out.items.len(), 2, "navigation entries have no date");
-        assert_eq!(
-            out.items[0].title,
-            "邯郸市教育局关于印发《邯郸市学校安全工作目标管理考核办法》的通知"
-        );
-        assert_eq!(
-            out.items[0].link.as_deref(),
-            Some("http://hdzfxxgk.hd.gov.cn/zfwj/202008/t1.html")
-        );
-        assert_eq!(
-            out.items[0].published.unwrap().at.to_rfc3339(),
-            "2020-08-05T00:00:00+08:00"
-        );
-        assert_eq!(
-            out.items[1].published.unwrap().at.to_rfc3339(),
-            "2020-07-09T00:00:00+08:00"
-        );
-        assert_eq!(
-            out.next.as_deref(),
-            Some("http://hdzfxxgk.hd.gov.cn/zfwj/index_1.html")
-        );
+        assert_eq!(out.items[0].title, "邯郸市教育局关于印发《邯郸市学校安全工作目标管理考核办法》的通知");
+        assert_eq!(out.items[0].link.as_deref(), Some("http://hdzfxxgk.hd.gov.cn/zfwj/202008/t1.html"));
+        assert_eq!(out.items[0].published.unwrap().at.to_rfc3339(), "2020-08-05T00:00:00+08:00");
+        assert_eq!(out.items[1].published.unwrap().at.to_rfc3339(), "2020-07-09T00:00:00+08:00");
+        assert_eq!(out.next.as_deref(), Some("http://hdzfxxgk.hd.gov.cn/zfwj/index_1.html"));
     }
 
     #[test]
     fn a_selector_that_matches_nothing_is_an_error_naming_it() {
         let url = Url::parse("http://x.gov.cn/tzgg/").unwrap();
-        let cfg = PageConfig {
-            item: Some("ul.news li".into()),
-            ..Default::default()
-        };
+        let cfg = PageConfig { item: Some("ul.news li".into()), ..Default::default() };
         let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "selector \"ul.news li\" (item) matched nothing on http://x.gov.cn/tzgg/"
-        );
-        let cfg = PageConfig {
-            item: Some("ul.list li".into()),
-            title: Some("h3".into()),
-            ..Default::default()
-        };
+        assert_eq!(e.to_string(), "selector \"ul.news li\" (item) matched nothing on http://x.gov.cn/tzgg/");
+        let cfg = PageConfig { item: Some("ul.list li".into()), title: Some("h3".into()), ..Default::default() };
         let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
         assert!(e.to_string().contains("\"h3\" (title)"), "{e}");
-        let e = parse_list(
-            "<html><p>改版中</p></html>",
-            &url,
-            &sel(PageConfig::default()),
-        )
-        .unwrap_err();
+        let e = parse_list("<html><p>改版中</p></html>", &url, &sel(PageConfig::default())).unwrap_err();
         assert!(matches!(e, PageError::NoDefaultEntries { .. }));
     }
 
@@ -434,15 +329,9 @@ mod tests {
             <div class="TRS_Editor"><p>各县（市、区）教育局：</p><p>现将方案印发给你们。</p></div></body></html>"#;
         let d = parse_detail(html, &sel(PageConfig::default()));
         assert_eq!(d.title.as_deref(), Some("关于印发《实施方案》的通知"));
-        assert_eq!(
-            d.published.unwrap().at.to_rfc3339(),
-            "2020-08-02T00:00:00+08:00"
-        );
+        assert_eq!(d.published.unwrap().at.to_rfc3339(), "2020-08-02T00:00:00+08:00");
         assert_eq!(d.publisher.as_deref(), Some("邯郸市教育局"));
         assert_eq!(d.doc_no.as_deref(), Some("冀教办〔2020〕012号"));
-        assert_eq!(
-            d.text.as_deref(),
-            Some("各县（市、区）教育局：\n现将方案印发给你们。")
-        );
+        assert_eq!(d.text.as_deref(), Some("各县（市、区）教育局：\n现将方案印发给你们。"));
     }
 }

@@ -28,9 +28,7 @@ const COLUMNS: &str = "id, source, key, unit, kind, role, level, title, text, li
      last_changed_at, content_hash";
 
 fn next_rev(tx: &Transaction<'_>) -> Result<i64> {
-    let v: String = tx.query_row("SELECT value FROM meta WHERE key = 'next_rev'", [], |r| {
-        r.get(0)
-    })?;
+    let v: String = tx.query_row("SELECT value FROM meta WHERE key = 'next_rev'", [], |r| r.get(0))?;
     v.parse().context("meta.next_rev is not a number")
 }
 
@@ -45,9 +43,7 @@ impl Store {
         let first_rev = rev;
         let mut counts = UpsertCounts::default();
         {
-            let mut lookup = tx.prepare_cached(
-                "SELECT content_hash, unit, role, level FROM items WHERE id = ?1",
-            )?;
+            let mut lookup = tx.prepare_cached("SELECT content_hash, unit, role, level FROM items WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO items ({COLUMNS}, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
                  ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
@@ -60,9 +56,7 @@ impl Store {
             )?;
             for it in items {
                 let existing: Option<(String, String, String, String)> = lookup
-                    .query_row([it.id.as_i64()], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
+                    .query_row([it.id.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                     .optional()?;
                 let p = published_columns(it.published.as_ref());
                 let categories = serde_json::to_string(&it.categories)?;
@@ -132,36 +126,25 @@ impl Store {
             }
         }
         if rev != first_rev {
-            tx.execute(
-                "UPDATE meta SET value = ?1 WHERE key = 'next_rev'",
-                [rev.to_string()],
-            )?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'next_rev'", [rev.to_string()])?;
         }
         tx.commit()?;
-        Ok(UpsertOutcome {
-            counts,
-            max_rev: if rev != first_rev { rev - 1 } else { 0 },
-        })
+        Ok(UpsertOutcome { counts, max_rev: if rev != first_rev { rev - 1 } else { 0 } })
     }
 
     /// Items with a revision above `after`, oldest revision first, at most `limit`.
     pub fn items_after_rev(&self, after: i64, limit: usize) -> Result<Vec<(i64, Item)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS}, rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![after, limit as i64], |r| {
-            Ok((r.get::<_, i64>(21)?, row_to_item(r)?))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .context("failed to read items from the store")
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS}, rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| Ok((r.get::<_, i64>(21)?, row_to_item(r)?)))?;
+        rows.collect::<Result<Vec<_>, _>>().context("failed to read items from the store")
     }
 
     /// One item by id.
     pub fn item(&self, id: ItemId) -> Result<Option<Item>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = ?1"))?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = ?1"))?;
         Ok(stmt.query_row([id.as_i64()], row_to_item).optional()?)
     }
 
@@ -180,19 +163,12 @@ impl Store {
     pub fn count_items_by_source(&self) -> Result<std::collections::HashMap<String, u64>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT source, COUNT(*) FROM items GROUP BY source")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
-type PublishedCols = (
-    Option<String>,
-    Option<i64>,
-    Option<&'static str>,
-    Option<bool>,
-);
+type PublishedCols = (Option<String>, Option<i64>, Option<&'static str>, Option<bool>);
 
 fn published_columns(p: Option<&Published>) -> PublishedCols {
     match p {
@@ -211,18 +187,12 @@ fn published_columns(p: Option<&Published>) -> PublishedCols {
 
 fn parse_time(s: &str, column: &str) -> rusqlite::Result<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("items.{column}: {e}").into(),
-        )
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("items.{column}: {e}").into())
     })
 }
 
 fn parse_enum<T: std::str::FromStr<Err = String>>(s: String) -> rusqlite::Result<T> {
-    s.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-    })
+    s.parse().map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
 }
 
 fn row_to_item(r: &Row<'_>) -> rusqlite::Result<Item> {
@@ -270,23 +240,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn item(title: &str, link: &str, now_day: u32) -> Item {
-        let src = SourceInfo {
-            id: "s1",
-            unit: "u1",
-            kind: SourceKind::Feed,
-            role: Role::Portal,
-            level: Level::County,
-        };
+        let src = SourceInfo { id: "s1", unit: "u1", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
         let now = china().with_ymd_and_hms(2026, 3, now_day, 9, 0, 0).unwrap();
-        to_item(
-            src,
-            ParsedItem {
-                title: title.into(),
-                link: Some(link.into()),
-                ..Default::default()
-            },
-            now,
-        )
+        to_item(src, ParsedItem { title: title.into(), link: Some(link.into()), ..Default::default() }, now)
     }
 
     #[test]
@@ -295,24 +251,10 @@ mod tests {
         let a = item("关于政务公开的通知", "http://x/1", 2);
         let b = item("热线办结率通报", "http://x/2", 2);
         let out = store.upsert_items(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(
-            out.counts,
-            UpsertCounts {
-                new: 2,
-                updated: 0,
-                unchanged: 0
-            }
-        );
+        assert_eq!(out.counts, UpsertCounts { new: 2, updated: 0, unchanged: 0 });
         assert_eq!(out.max_rev, 2);
         let again = store.upsert_items(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(
-            again.counts,
-            UpsertCounts {
-                new: 0,
-                updated: 0,
-                unchanged: 2
-            }
-        );
+        assert_eq!(again.counts, UpsertCounts { new: 0, updated: 0, unchanged: 2 });
         assert_eq!(again.max_rev, 0);
         assert_eq!(store.max_rev().unwrap(), 2);
 
@@ -322,10 +264,7 @@ mod tests {
         assert_eq!(store.count_items().unwrap(), 2);
         let got = store.item(a.id).unwrap().unwrap();
         assert_eq!(got.title, "关于政务公开的通知（修订）");
-        assert_eq!(
-            got.first_seen_at, a.first_seen_at,
-            "first-seen survives an update"
-        );
+        assert_eq!(got.first_seen_at, a.first_seen_at, "first-seen survives an update");
         assert_eq!(got.last_changed_at.date_naive().to_string(), "2026-03-05");
         let after = store.items_after_rev(2, 10).unwrap();
         assert_eq!(after.len(), 1);

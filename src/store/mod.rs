@@ -92,8 +92,7 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("failed to create the data folder {}", data_dir.display()))?;
         let path = data_dir.join("govwatch.sqlite3");
-        let conn = Connection::open(&path)
-            .with_context(|| format!("failed to open the store {}", path.display()))?;
+        let conn = Connection::open(&path).with_context(|| format!("failed to open the store {}", path.display()))?;
         Self::setup(conn, path)
     }
 
@@ -108,12 +107,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        migrate(&mut conn)
-            .with_context(|| format!("failed to migrate the store {}", path.display()))?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-            path,
-        })
+        migrate(&mut conn).with_context(|| format!("failed to migrate the store {}", path.display()))?;
+        Ok(Store { conn: Mutex::new(conn), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -128,8 +123,7 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
         anyhow::bail!(
             "the store is at schema version {current}, newer than this govwatch knows ({}); use a newer govwatch",
@@ -138,8 +132,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {} failed", i + 1))?;
+        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -155,10 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path()).unwrap());
         let store = Store::open(dir.path()).unwrap();
-        let v: i64 = store
-            .conn()
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
+        let v: i64 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
     }
 }

@@ -37,9 +37,7 @@ pub struct SourceHealth {
 impl SourceHealth {
     /// The time before which the source should not be polled again (backoff).
     pub fn next_attempt(&self) -> Option<DateTime<FixedOffset>> {
-        self.next_attempt_at
-            .as_deref()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        self.next_attempt_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok())
     }
 }
 
@@ -47,23 +45,15 @@ impl Store {
     pub fn validators(&self, source: &str) -> Result<Validators> {
         let conn = self.conn();
         let v = conn
-            .query_row(
-                "SELECT etag, last_modified FROM sources WHERE id = ?1",
-                [source],
-                |r| {
-                    Ok(Validators {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                    })
-                },
-            )
+            .query_row("SELECT etag, last_modified FROM sources WHERE id = ?1", [source], |r| {
+                Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
+            })
             .optional()?;
         Ok(v.unwrap_or_default())
     }
 
     fn ensure_source(&self, source: &str) -> Result<()> {
-        self.conn()
-            .execute("INSERT OR IGNORE INTO sources (id) VALUES (?1)", [source])?;
+        self.conn().execute("INSERT OR IGNORE INTO sources (id) VALUES (?1)", [source])?;
         Ok(())
     }
 
@@ -113,11 +103,9 @@ impl Store {
     ) -> Result<u32> {
         self.ensure_source(source)?;
         let conn = self.conn();
-        let failures: u32 = conn.query_row(
-            "SELECT consecutive_failures FROM sources WHERE id = ?1",
-            [source],
-            |r| r.get::<_, i64>(0),
-        )? as u32
+        let failures: u32 = conn
+            .query_row("SELECT consecutive_failures FROM sources WHERE id = ?1", [source], |r| r.get::<_, i64>(0))?
+            as u32
             + 1;
         let now_s = now.to_rfc3339();
         conn.execute(
@@ -168,49 +156,22 @@ mod tests {
     fn failures_count_up_and_success_resets() {
         let store = Store::open_in_memory().unwrap();
         let now = china().with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let n = store
-            .record_failure("s", now, "connection refused", |n| {
-                now + Duration::minutes(n as i64)
-            })
-            .unwrap();
+        let n = store.record_failure("s", now, "connection refused", |n| now + Duration::minutes(n as i64)).unwrap();
         assert_eq!(n, 1);
-        let n = store
-            .record_failure("s", now, "timed out", |n| now + Duration::minutes(n as i64))
-            .unwrap();
+        let n = store.record_failure("s", now, "timed out", |n| now + Duration::minutes(n as i64)).unwrap();
         assert_eq!(n, 2);
         let h = store.health_of("s").unwrap().unwrap();
         assert_eq!(h.last_error.as_deref(), Some("timed out"));
         assert_eq!(h.next_attempt(), Some(now + Duration::minutes(2)));
-        let v = Validators {
-            etag: Some("\"abc\"".into()),
-            last_modified: None,
-        };
-        store
-            .record_success("s", now, false, Some(7), Some(&v), &["w".into()])
-            .unwrap();
+        let v = Validators { etag: Some("\"abc\"".into()), last_modified: None };
+        store.record_success("s", now, false, Some(7), Some(&v), &["w".into()]).unwrap();
         let h = store.health_of("s").unwrap().unwrap();
-        assert_eq!(
-            (h.consecutive_failures, h.items_seen, h.next_attempt()),
-            (0, Some(7), None)
-        );
-        assert_eq!(
-            h.last_error.as_deref(),
-            Some("timed out"),
-            "the last error stays visible"
-        );
+        assert_eq!((h.consecutive_failures, h.items_seen, h.next_attempt()), (0, Some(7), None));
+        assert_eq!(h.last_error.as_deref(), Some("timed out"), "the last error stays visible");
         assert_eq!(store.validators("s").unwrap(), v);
-        store
-            .record_success("s", now, true, None, None, &[])
-            .unwrap();
+        store.record_success("s", now, true, None, None, &[]).unwrap();
         let h = store.health_of("s").unwrap().unwrap();
-        assert_eq!(
-            (h.last_status.as_deref(), h.items_seen),
-            (Some("not_modified"), Some(7))
-        );
-        assert_eq!(
-            store.validators("s").unwrap(),
-            v,
-            "a 304 keeps the validators"
-        );
+        assert_eq!((h.last_status.as_deref(), h.items_seen), (Some("not_modified"), Some(7)));
+        assert_eq!(store.validators("s").unwrap(), v, "a 304 keeps the validators");
     }
 }

@@ -89,12 +89,7 @@ impl Canned {
     }
 
     pub fn status(status: u16) -> Canned {
-        Canned {
-            status,
-            headers: vec![],
-            body: Vec::new(),
-            delay_ms: 0,
-        }
+        Canned { status, headers: vec![], body: Vec::new(), delay_ms: 0 }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Canned {
@@ -139,11 +134,7 @@ impl TestServer {
         let (tx, rx) = std::sync::mpsc::channel();
         let st = state.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
@@ -161,22 +152,11 @@ impl TestServer {
 
     /// Answers `path` with these responses in turn (the last repeats).
     pub fn route(&self, path: &str, responses: Vec<Canned>) {
-        self.state
-            .lock()
-            .unwrap()
-            .routes
-            .insert(path.to_string(), responses);
+        self.state.lock().unwrap().routes.insert(path.to_string(), responses);
     }
 
     pub fn seen(&self, path: &str) -> Vec<Seen> {
-        self.state
-            .lock()
-            .unwrap()
-            .seen
-            .iter()
-            .filter(|s| s.path == path)
-            .cloned()
-            .collect()
+        self.state.lock().unwrap().seen.iter().filter(|s| s.path == path).cloned().collect()
     }
 
     pub fn max_in_flight(&self) -> usize {
@@ -188,10 +168,7 @@ async fn handle(State(st): State<Arc<Mutex<ServerState>>>, req: Request) -> Resp
     let path = req.uri().path().to_string();
     let canned = {
         let mut s = st.lock().unwrap();
-        s.seen.push(Seen {
-            path: path.clone(),
-            headers: req.headers().clone(),
-        });
+        s.seen.push(Seen { path: path.clone(), headers: req.headers().clone() });
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
         match s.routes.get_mut(&path) {
@@ -201,28 +178,15 @@ async fn handle(State(st): State<Arc<Mutex<ServerState>>>, req: Request) -> Resp
         }
     };
     let resp = match canned {
-        None => Response::builder()
-            .status(404)
-            .body(Body::from("not found"))
-            .unwrap(),
+        None => Response::builder().status(404).body(Body::from("not found")).unwrap(),
         Some(c) => {
             if c.delay_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(c.delay_ms)).await;
             }
-            let etag = c
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
-                .map(|(_, v)| v.clone());
-            let inm = req
-                .headers()
-                .get("if-none-match")
-                .and_then(|v| v.to_str().ok());
+            let etag = c.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("etag")).map(|(_, v)| v.clone());
+            let inm = req.headers().get("if-none-match").and_then(|v| v.to_str().ok());
             if c.status == 200 && etag.is_some() && inm == etag.as_deref() {
-                Response::builder()
-                    .status(StatusCode::NOT_MODIFIED)
-                    .body(Body::empty())
-                    .unwrap()
+                Response::builder().status(StatusCode::NOT_MODIFIED).body(Body::empty()).unwrap()
             } else {
                 let mut b = Response::builder().status(c.status);
                 for (k, v) in &c.headers {
@@ -238,11 +202,7 @@ async fn handle(State(st): State<Arc<Mutex<ServerState>>>, req: Request) -> Resp
 
 /// An RSS 2.0 feed of (title, link, description, pubDate) items, XML-escaped.
 pub fn rss(title: &str, items: &[(String, String, String, String)]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let mut x = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{}</title><language>zh-CN</language>\n",
         esc(title)
