@@ -69,7 +69,8 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words must all occur; "quoted phrase"; -word excludes
+    /// Words must all occur; "quoted phrase"; -word excludes (quote the whole query: "热线 -微信")
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     #[arg(long = "source", value_name = "ID")]
     pub sources: Vec<String>,

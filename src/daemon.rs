@@ -143,9 +143,10 @@ async fn index_loop(shared: Arc<Shared>) {
         tokio::time::sleep(INDEX_DEBOUNCE).await;
         let (s, i) = (shared.store.clone(), shared.index.clone());
         match tokio::task::spawn_blocking(move || i.sync(&s)).await {
-            Ok(Ok(stats)) => {
+            Ok(Ok(stats)) if stats.indexed > 0 => {
                 tracing::info!(indexed = stats.indexed, rev = stats.rev, "index updated")
             }
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %format!("{e:#}"), "index update failed; it is retried after the next poll")
             }

@@ -7,3 +7,4 @@ mod support;
 mod conformance;
 mod fetch_http;
 mod search_exact;
+mod cli;

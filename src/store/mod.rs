@@ -102,11 +102,12 @@ impl Store {
     }
 
     fn setup(mut conn: Connection, path: PathBuf) -> Result<Store> {
+        // First, so that the pragmas below wait for another process's lock too.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn).with_context(|| format!("failed to migrate the store {}", path.display()))?;
         Ok(Store { conn: Mutex::new(conn), path })
     }
@@ -122,8 +123,12 @@ impl Store {
     }
 }
 
+/// Applies the migrations the store lacks. The version is read inside an
+/// IMMEDIATE transaction, so two processes opening a new store at once (the
+/// daemon and a CLI command) cannot both apply the same migration.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: usize = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
         anyhow::bail!(
             "the store is at schema version {current}, newer than this govwatch knows ({}); use a newer govwatch",
@@ -131,17 +136,30 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         );
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_opens_of_a_new_store_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = dir.path().to_path_buf();
+                std::thread::spawn(move || Store::open(&p).map(|_| ()).map_err(|e| format!("{e:#}")))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+    }
 
     #[test]
     fn migrations_apply_once() {
