@@ -86,10 +86,7 @@ level = "county"
     let o = govwatch(dir.path(), &["config", "check", "--config", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let out = stdout(&o);
-    assert!(
-        out.contains("error: sources[3].unit: no unit \"jiaoyuju\"; known units: bangongshi, gongkaiban"),
-        "{out}"
-    );
+    assert!(out.contains("error: sources[3].unit: no unit \"jiaoyuju\"; known units: bangongshi, gongkaiban"), "{out}");
     assert!(out.contains("error: units[0].emails[0]: \"not-an-address\" is not an email address"), "{out}");
     assert!(out.contains("error: sources[2].schedule: \"*/30 * * * *\" has 5 fields"), "{out}");
     assert!(out.contains("3 error(s)"), "{out}");
@@ -126,7 +123,8 @@ fn demo_poll_search_sources_reindex() {
     let o = govwatch(s, &["poll", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    for line in ["sheng-zhengce  成功  新增 4", "xian-portal    成功  新增 4", "xian-tzgg      成功  新增 5"] {
+    for line in ["sheng-zhengce  成功  新增 4", "xian-portal    成功  新增 4", "xian-tzgg      成功  新增 5"]
+    {
         assert!(out.contains(line), "{out}");
     }
     let o = govwatch(s, &["poll", "--config", DEMO, "--json"]);
@@ -146,7 +144,9 @@ fn demo_poll_search_sources_reindex() {
         for key in ["id", "title", "url", "source", "unit", "kind", "published_at", "score", "snippet"] {
             assert!(h.get(key).is_some(), "missing {key} in {h}");
         }
-        assert!(h["snippet"].as_str().unwrap().contains("<b>热线</b>") || h["title"].as_str().unwrap().contains("热线"));
+        assert!(
+            h["snippet"].as_str().unwrap().contains("<b>热线</b>") || h["title"].as_str().unwrap().contains("热线")
+        );
     }
     // Title matches first.
     let titles: Vec<&str> = hits.iter().map(|h| h["title"].as_str().unwrap()).collect();
@@ -211,7 +211,11 @@ fn a_failing_source_makes_poll_exit_1_and_shows_in_sources() {
     let o = govwatch(dir.path(), &["poll", "--config", cfg.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("ok       成功  新增 4"), "{}", stdout(&o));
-    assert!(stdout(&o).contains("missing  失败  config/demo/no-such-file.xml: No such file or directory"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("missing  失败  config/demo/no-such-file.xml: No such file or directory"),
+        "{}",
+        stdout(&o)
+    );
     let o = govwatch(dir.path(), &["sources", "--config", cfg.to_str().unwrap()]);
     assert!(stdout(&o).contains("失败（连续 1 次）"), "{}", stdout(&o));
 }
@@ -243,7 +247,11 @@ fn run_polls_the_demo_and_stops_cleanly_on_sigterm() {
             child.kill().unwrap();
             let mut log = String::new();
             std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
-            panic!("the daemon did not poll the demo sources in time; sources: {}{}\ndaemon log:\n{log}", stdout(&o), stderr(&o));
+            panic!(
+                "the daemon did not poll the demo sources in time; sources: {}{}\ndaemon log:\n{log}",
+                stdout(&o),
+                stderr(&o)
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -69,7 +69,9 @@ fn chinese_and_unicode_encodings_decode() {
     let Some(root) = support::shared("data/feed-conformance/feedparser") else { return };
     let out = parse_file(&root.join("illformed__chardet__gb2312.xml")).unwrap();
     assert_eq!(out.items[0].title, "不归移民漫画系列：专业工作", "GB2312 with no encoding information");
-    assert!(parse_file(&root.join("encoding__http_application_atom_xml_gb2312_charset_overrides_encoding.xml")).is_ok());
+    assert!(
+        parse_file(&root.join("encoding__http_application_atom_xml_gb2312_charset_overrides_encoding.xml")).is_ok()
+    );
     // Empty <rss></rss> documents in several encodings: decoded, then refused clearly.
     for f in ["encoding__utf-8-bom.xml", "encoding__utf-16le-bom.xml", "encoding__big5.xml"] {
         let bytes = std::fs::read(root.join(f)).unwrap();
@@ -84,7 +86,11 @@ fn chinese_and_unicode_encodings_decode() {
     // An item with nothing but a date is skipped, and the warning says so.
     let only_date = parse_file(&root.join("wellformed__rss__item_pubDate.xml")).unwrap();
     assert!(only_date.items.is_empty());
-    assert!(only_date.warnings.iter().any(|w| w == "item 1 has no title, link or text; skipped"), "{:?}", only_date.warnings);
+    assert!(
+        only_date.warnings.iter().any(|w| w == "item 1 has no title, link or text; skipped"),
+        "{:?}",
+        only_date.warnings
+    );
 }
 
 /// feed-rs ships expected output for its fixtures: titles and links must agree.

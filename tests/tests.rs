@@ -4,7 +4,7 @@
 
 mod support;
 
+mod cli;
 mod conformance;
 mod fetch_http;
 mod search_exact;
-mod cli;
