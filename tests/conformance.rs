@@ -204,6 +204,27 @@ fn mis_encoded_fragments_are_flagged_not_fatal() {
     }
 }
 
+/// "UTF-8 read as GBK" is reversible: closed into whole documents, these
+/// fragments come out in readable Chinese.
+#[test]
+fn utf8_read_as_gbk_upstream_is_turned_back() {
+    let Some(dir) = support::shared("data/feeds/issue-fragments") else { return };
+    let read = |name: &str, close: &str| {
+        let mut b = std::fs::read(dir.join(name)).unwrap();
+        b.extend_from_slice(close.as_bytes());
+        feed::parse(&b, None, None).unwrap()
+    };
+    let out = read("rsshub-16388_people-sn_gbk-decoded-utf8-mojibake.xml.fragment", "</channel></rss>");
+    let titles: Vec<&str> = out.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["网站首页", "党网·时政"]);
+    assert!(out.title.as_deref().unwrap().starts_with("陕西频道--人民网_网上的人民日"), "{:?}", out.title);
+    assert!(out.warnings.iter().any(|w| w.contains("turned back")), "{:?}", out.warnings);
+    let out = read("openrin-rin-150_utf8-declared-double-encoded.xml.fragment", "</item></channel></rss>");
+    assert!(out.items[0].title.starts_with("针"), "{:?}", out.items[0].title);
+    assert!(out.items[0].title.contains("国内配置 CDN"), "{:?}", out.items[0].title);
+    assert!(out.items[0].title.ends_with("Cloudflare Pages 访问"), "{:?}", out.items[0].title);
+}
+
 fn html(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     charset::decode(&bytes, Some("text/html")).text

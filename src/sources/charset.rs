@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use encoding_rs::{Encoding, GB18030, GBK, UTF_8};
 use regex::bytes::Regex;
 
+use crate::normalize::text::is_han;
+
 /// Where the chosen charset came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CharsetSource {
@@ -144,6 +146,44 @@ pub fn replacement_warning(text: &str) -> Option<String> {
     (n >= 3).then(|| format!("{n} characters were already lost upstream (U+FFFD in the content): the site probably served GBK labelled as UTF-8"))
 }
 
+/// Text whose UTF-8 bytes were decoded as GBK somewhere upstream — the
+/// mojibake `鐨勬憜鐑傛棩璁` for `的摆烂日记` — turned back into what it was:
+/// encode as GB18030, decode as UTF-8. Applied only when the text is made of
+/// rare characters and the result of common ones, so that ordinary Chinese is
+/// never touched. Characters lost upstream (U+FFFD) stay lost.
+pub fn repair_utf8_read_as_gbk(s: &str) -> Option<String> {
+    let han = s.chars().filter(|c| is_han(*c)).count();
+    if han < 4 || common_ratio(s) > 0.5 {
+        return None;
+    }
+    let cleaned: String = s.chars().filter(|&c| c != '\u{FFFD}').collect();
+    let (bytes, _, unmappable) = GB18030.encode(&cleaned);
+    if unmappable {
+        return None;
+    }
+    let repaired = String::from_utf8_lossy(&bytes).into_owned();
+    let lost_before = s.chars().filter(|&c| c == '\u{FFFD}').count();
+    let lost_after = repaired.chars().filter(|&c| c == '\u{FFFD}').count();
+    if lost_after > lost_before + 2 || common_ratio(&repaired) < 0.8 {
+        return None;
+    }
+    Some(repaired)
+}
+
+/// The share of Han characters among the 3,755 most common (GB2312 level 1).
+fn common_ratio(s: &str) -> f64 {
+    let (mut han, mut common) = (0usize, 0usize);
+    let mut buf = [0u8; 4];
+    for c in s.chars().filter(|c| is_han(*c)) {
+        han += 1;
+        let (b, _, unmappable) = GBK.encode(c.encode_utf8(&mut buf));
+        if !unmappable && b.len() == 2 && (0xB0..=0xD7).contains(&b[0]) && b[1] >= 0xA1 {
+            common += 1;
+        }
+    }
+    if han == 0 { 1.0 } else { common as f64 / han as f64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +242,17 @@ mod tests {
         let mut b = vec![0xEF, 0xBB, 0xBF];
         b.extend("办结率".as_bytes());
         assert_eq!(decode(&b, Some("text/html; charset=gbk")).text, "办结率");
+    }
+
+    #[test]
+    fn mojibake_is_repaired_and_chinese_left_alone() {
+        assert_eq!(
+            repair_utf8_read_as_gbk("闄曡タ棰戦亾--浜烘皯缃慱缃戜笂鐨勪汉姘戞棩鎶").as_deref(),
+            Some("陕西频道--人民网_网上的人民日\u{FFFD}")
+        );
+        assert_eq!(repair_utf8_read_as_gbk("关于进一步做好政务公开工作的通知"), None);
+        assert_eq!(repair_utf8_read_as_gbk("镕铖堃：生僻字也要读对，不能当成乱码"), None);
+        assert_eq!(repair_utf8_read_as_gbk("abc"), None);
     }
 
     #[test]

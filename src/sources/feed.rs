@@ -131,13 +131,15 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
             "{midnight} dates written as 00:00:00 UTC were read as Beijing dates (the site writes local dates with a +0000 zone)"
         ));
     }
+    let mut title = feed.title.as_ref().map(text_of);
+    repair_mojibake(title.as_mut(), &mut items, &mut warnings);
     dedupe_guids(&mut items, &mut warnings);
     let titles: String = items.iter().map(|i| i.title.as_str()).collect();
     warnings.extend(charset::replacement_warning(&titles));
     if items.is_empty() {
         warnings.push("the feed has no items".into());
     }
-    Ok(FeedOutput { title: feed.title.as_ref().map(text_of), items, warnings })
+    Ok(FeedOutput { title, items, warnings })
 }
 
 /// Text of a feed `Text`: HTML turned into text, plain text tidied.
@@ -165,6 +167,34 @@ fn source_line(text: &str) -> Option<String> {
     let re = RE
         .get_or_init(|| Regex::new(r"^(?:来源|信息来源|发布机构)\s*[:：]\s*(\S{2,30})").expect("source line pattern"));
     re.captures(text.lines().next()?.trim()).map(|c| c[1].to_string())
+}
+
+/// When the feed's titles as a whole are UTF-8 read as GBK upstream (see
+/// `charset::repair_utf8_read_as_gbk`), every text field is turned back.
+fn repair_mojibake(title: Option<&mut String>, items: &mut [ParsedItem], warnings: &mut Vec<String>) {
+    let sample: String =
+        title.as_deref().map(String::as_str).into_iter().chain(items.iter().map(|i| i.title.as_str())).collect();
+    if charset::repair_utf8_read_as_gbk(&sample).is_none() {
+        return;
+    }
+    let fix = |s: &mut String| {
+        if let Some(r) = charset::repair_utf8_read_as_gbk(s) {
+            *s = r;
+        }
+    };
+    if let Some(t) = title {
+        fix(t);
+    }
+    for it in items.iter_mut() {
+        fix(&mut it.title);
+        fix(&mut it.text);
+        it.publisher.iter_mut().for_each(fix);
+        it.categories.iter_mut().for_each(fix);
+    }
+    warnings.push(
+        "the feed's text had been decoded as GBK although it was UTF-8 (mojibake such as 鐨勬憜); it was turned back"
+            .into(),
+    );
 }
 
 /// Two items with the same guid would overwrite each other: identify them by
@@ -270,6 +300,17 @@ mod tests {
         assert_eq!(out.items.len(), 2);
         assert!(out.items.iter().all(|i| i.guid.is_none()));
         assert!(out.warnings.iter().any(|w| w.contains("share the id")));
+    }
+
+    #[test]
+    fn json_feed() {
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "县政府", "items": [
+            {"id": "1", "url": "https://x.gov.cn/a.html", "title": "关于政务公开的通知",
+             "content_html": "<p>依申请公开</p>", "date_published": "2026-11-20T10:00:00+08:00"}]}"#;
+        let out = parse(json.as_bytes(), Some("application/feed+json"), None).unwrap();
+        assert_eq!(out.items[0].title, "关于政务公开的通知");
+        assert_eq!(out.items[0].text, "依申请公开");
+        assert_eq!(out.items[0].published.unwrap().at.to_rfc3339(), "2026-11-20T10:00:00+08:00");
     }
 
     #[test]
