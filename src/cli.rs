@@ -57,6 +57,11 @@ pub enum Command {
     },
     /// Rebuild the search index from the store
     Reindex,
+    /// Working days of the official calendar
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Poll every source on its schedule until stopped (Ctrl-C / SIGTERM)
     Run,
 }
@@ -65,6 +70,22 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Report every problem in the configuration; exit status 2 if any is an error
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Print true if the date is a working day, else false
+    IsWorkday {
+        /// YYYY-MM-DD
+        date: String,
+    },
+    /// Print the N-th working day strictly after the date (a deadline of N working days)
+    Add {
+        /// YYYY-MM-DD
+        date: String,
+        /// N ≥ 1
+        n: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +150,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Config { command: ConfigCommand::Check } = cli.command {
         return config_check(&path);
     }
+    if let Command::Calendar { command } = &cli.command {
+        // The calendar works without a configuration file (built-in schedules only).
+        let cfg = if cli.config.is_some() || path.exists() { load_checked(&path)? } else { Config::default() };
+        return calendar(&cfg, command);
+    }
     let cfg = load_checked(&path)?;
     match cli.command {
         Command::Poll { sources, json } => poll(&cfg, &sources, json),
@@ -136,7 +162,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sources { json } => sources(&cfg, json),
         Command::Reindex => reindex(&cfg),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
     }
 }
 
@@ -365,7 +391,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             Some(h) if h.last_status.as_deref() == Some("not_modified") => "正常（未变化）".into(),
             Some(_) => "正常".into(),
         };
-        writeln!(out, "{}  {}  [{} / {} / {}]  单位 {}", r.id, r.name, r.kind, r.role, r.level, r.unit)?;
+        let unit = cfg.unit(r.unit).map_or(r.unit, |u| u.name.as_str());
+        writeln!(out, "{}  {}  [{} / {} / {}]  单位 {unit}", r.id, r.name, r.kind, r.role, r.level)?;
         writeln!(out, "    状态 {state}  库中 {} 条  {}", r.items_stored, if r.enabled { "" } else { "（已停用）" })?;
         if let Some(h) = r.health {
             writeln!(
@@ -383,6 +410,48 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             for w in &h.warnings {
                 writeln!(out, "    提示: {w}")?;
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The official calendar with this configuration's additions.
+pub fn calendar_of(cfg: &Config) -> Result<crate::calendar::Calendar> {
+    config::build_calendar(&cfg.calendar).map_err(|problems| {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        Reported(EXIT_CONFIG).into()
+    })
+}
+
+/// Says loudly when an answer used the Monday–Friday rule for want of a schedule.
+pub fn warn_uncovered(cal: &crate::calendar::Calendar, from: chrono::NaiveDate, to: chrono::NaiveDate) {
+    for year in cal.uncovered_years(from, to) {
+        eprintln!(
+            "warning: no official holiday schedule for {year}: counted Monday–Friday; \
+             add the 国务院办公厅 notice for {year} under [calendar] files in the configuration"
+        );
+    }
+}
+
+fn calendar(cfg: &Config, command: &CalendarCommand) -> Result<ExitCode> {
+    let cal = calendar_of(cfg)?;
+    match command {
+        CalendarCommand::IsWorkday { date } => {
+            let d = index::parse_day(date)?;
+            warn_uncovered(&cal, d, d);
+            println!("{}", cal.is_workday(d));
+        }
+        CalendarCommand::Add { date, n } => {
+            let d = index::parse_day(date)?;
+            if *n == 0 {
+                eprintln!("error: N must be at least 1 (the N-th working day after {d})");
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+            let due = cal.add_working_days(d, *n);
+            warn_uncovered(&cal, d, due);
+            println!("{}", due.format("%Y-%m-%d"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -83,6 +83,27 @@ impl Default for Fetch {
     }
 }
 
+/// Additions to the built-in official calendar (see `calendar`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// Schedule files in the built-in format (`YEAR NAME off FROM..TO work DATE`),
+    /// e.g. next year's notice before govwatch ships it.
+    pub files: Vec<PathBuf>,
+    /// Local changes: a day off (a typhoon closure) or a working day.
+    pub days: Vec<LocalDay>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDay {
+    pub date: chrono::NaiveDate,
+    /// true: a day off; false: a working day.
+    pub off: bool,
+    #[serde(default)]
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IndexSettings {
@@ -199,6 +220,7 @@ pub struct Config {
     pub storage: Storage,
     pub fetch: Fetch,
     pub index: IndexSettings,
+    pub calendar: CalendarSettings,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
 }
@@ -320,7 +342,7 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
     Ok(built.try_deserialize()?)
 }
 
-const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "units", "sources"];
+const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "calendar", "units", "sources"];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -341,6 +363,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("index") {
         config.index = part(v, "index", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("calendar") {
+        config.calendar = part(v, "calendar", &mut problems).unwrap_or_default();
     }
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
@@ -493,6 +518,9 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         }
     }
 
+    if let Err(errs) = build_calendar(&c.calendar) {
+        problems.extend(errs);
+    }
     if c.sources.is_empty() {
         problems.push(warning("sources", "no sources are configured: nothing will be polled"));
     }
@@ -601,6 +629,29 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
     {
         problems.push(error(format!("{p}.pages"), format!("{n} is out of range; read 1 to 100 list pages")));
     }
+}
+
+/// The official calendar with the configured additions: schedule files are
+/// read (this is the IO of configuration loading) and every bad line is a
+/// problem at `calendar.files[i]`.
+pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar, Vec<Problem>> {
+    let mut cal = crate::calendar::Calendar::official();
+    let mut problems = Vec::new();
+    for (i, f) in c.files.iter().enumerate() {
+        let path = format!("calendar.files[{i}]");
+        match std::fs::read_to_string(f) {
+            Ok(text) => {
+                if let Err(errs) = cal.add_schedule(&text, &f.display().to_string()) {
+                    problems.extend(errs.into_iter().map(|e| error(&path, e.to_string())));
+                }
+            }
+            Err(e) => problems.push(error(&path, format!("cannot read {}: {e}", f.display()))),
+        }
+    }
+    for d in &c.days {
+        cal.set_day(d.date, d.off, &d.name);
+    }
+    if problems.is_empty() { Ok(cal) } else { Err(problems) }
 }
 
 /// Parses a schedule the way the daemon's scheduler will (six fields,

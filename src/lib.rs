@@ -11,6 +11,7 @@
 //! `poll`, `daemon`, `cli`); everything else is pure and takes `now` and its
 //! configuration as arguments.
 
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod daemon;
