@@ -119,6 +119,9 @@ pub struct SearchArgs {
     /// relevance | newest | oldest
     #[arg(long, default_value = "relevance")]
     pub sort: Sort,
+    /// Count every match even for very broad queries (slower)
+    #[arg(long)]
+    pub exact_count: bool,
     /// Print one JSON array of hits
     #[arg(long)]
     pub json: bool,
@@ -289,6 +292,7 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
     req.limit = a.limit;
     req.offset = a.offset;
     req.sort = a.sort;
+    req.exact_total = a.exact_count;
     let store = open_store(cfg)?;
     let idx = open_index(cfg)?;
     catch_up(&idx, &store);
@@ -303,7 +307,8 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
     let (open, close) = if tty { ("\x1b[1;31m", "\x1b[0m") } else { ("【", "】") };
     writeln!(
         out,
-        "共 {} 条结果，显示第 {}–{} 条（{:.1} 毫秒）",
+        "共 {}{} 条结果，显示第 {}–{} 条（{:.1} 毫秒）",
+        if res.total_is_estimate { "约 " } else { "" },
         res.total,
         a.offset + 1.min(res.hits.len()),
         a.offset + res.hits.len(),

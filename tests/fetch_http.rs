@@ -129,7 +129,7 @@ async fn gbk_page_and_feed_whose_header_and_declaration_disagree() {
     for r in &reports {
         assert_eq!(r.status, PollStatus::Ok, "{r:?}");
     }
-    let items: Vec<_> = e.store.items_after_rev(0, 100).unwrap().into_iter().map(|(_, i)| i).collect();
+    let items: Vec<_> = e.store.items_after_rev(0, 100).unwrap().into_iter().map(|r| r.item).collect();
     let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
     assert!(titles.contains(&"关于开展政府信息公开工作社会评议的公告"), "{titles:?}");
     assert!(titles.contains(&"镕铖堃：生僻字也要读对"), "GBK-only characters survive (read as GB18030): {titles:?}");
@@ -277,7 +277,7 @@ async fn column_pages_follow_next_pages_and_entries_politely() {
     assert_eq!((r.status, r.counts.new, r.items_seen), (PollStatus::Ok, 6, 6), "{r:?}");
     assert!(server.seen("/col/index_2.html").is_empty(), "pages = 2 stops after two list pages");
     assert!(server.max_in_flight() <= 2, "per-host limit held: {}", server.max_in_flight());
-    let items: Vec<_> = e.store.items_after_rev(0, 100).unwrap().into_iter().map(|(_, i)| i).collect();
+    let items: Vec<_> = e.store.items_after_rev(0, 100).unwrap().into_iter().map(|r| r.item).collect();
     let third = items.iter().find(|i| i.link.as_deref() == Some(server.url("/art/3.html").as_str())).unwrap();
     assert_eq!(third.title, "关于第3项工作的通知");
     assert_eq!(third.published.unwrap().at.to_rfc3339(), "2026-11-13T10:30:00+08:00");

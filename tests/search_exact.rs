@@ -20,7 +20,7 @@ fn highlighted(html: &str) -> Vec<String> {
 
 /// Runs every query and compares with a substring scan of the stored items.
 fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
-    let items: Vec<Item> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|(_, i)| i).collect();
+    let items: Vec<Item> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|r| r.item).collect();
     let normalized: Vec<(ItemId, String, String)> =
         items.iter().map(|i| (i.id, normalize_text(&i.title), normalize_text(&i.text))).collect();
     let mut failures = Vec::new();
@@ -31,6 +31,7 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
             normalized.iter().filter(|(_, t, x)| t.contains(&nq) || x.contains(&nq)).map(|(id, _, _)| *id).collect();
         let mut req = SearchRequest::new(*q);
         req.limit = items.len() + 1;
+        req.exact_total = true;
         let res = index.search(&req).unwrap();
         let got: BTreeSet<ItemId> = res.hits.iter().map(|h| h.id).collect();
         total_hits += got.len();
@@ -186,7 +187,7 @@ async fn seed_paragraphs_served_as_a_feed_match_a_substring_scan() {
 
     // Nothing was lost on the way in: each stored text is its paragraph, tidied.
     let stored = store.items_after_rev(0, 1 << 30).unwrap();
-    for (_, it) in &stored {
+    for it in stored.iter().map(|r| &r.item) {
         let i: usize = it.link.as_deref().unwrap().rsplit('/').next().unwrap().parse().unwrap();
         assert_eq!(it.text, govwatch::normalize::html::tidy_text(&paragraphs[i].1), "paragraph {i}");
     }
@@ -229,4 +230,44 @@ async fn seed_paragraphs_served_as_a_feed_match_a_substring_scan() {
     ];
     assert!(queries.len() >= 30);
     check_queries(&store, &index, &queries);
+}
+
+/// A query that matches thousands of items ranks a bounded number of them and
+/// estimates the total; asked for, the total is exact.
+#[test]
+fn broad_queries_estimate_their_total_and_keep_title_matches_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = open(dir.path());
+    let src = SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
+    let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let n = 6_000;
+    let items: Vec<Item> = (0..n)
+        .map(|i| {
+            let title = if i % 1000 == 7 { format!("热线通报第{i}期") } else { format!("第{i}期工作简报") };
+            let p = ParsedItem {
+                title,
+                text: format!("本期热线受理群众诉求{i}件，按时办结。"),
+                link: Some(format!("http://x.gov.cn/{i}")),
+                ..Default::default()
+            };
+            to_item(src, p, now)
+        })
+        .collect();
+    store.upsert_items(&items).unwrap();
+    index.sync(&store).unwrap();
+
+    let res = index.search(&SearchRequest::new("热线")).unwrap();
+    assert!(res.total_is_estimate);
+    assert!((res.total as f64 - n as f64).abs() / (n as f64) < 0.2, "estimate {} for {n}", res.total);
+    assert_eq!(res.hits.len(), 20);
+    let mut req = SearchRequest::new("热线");
+    req.exact_total = true;
+    let exact = index.search(&req).unwrap();
+    assert_eq!((exact.total, exact.total_is_estimate), (n, false));
+    // Title matches rank first among what was ranked.
+    let firsts: Vec<bool> = exact.hits.iter().map(|h| h.title.contains("热线")).collect();
+    assert!(firsts[..6].iter().all(|t| *t), "{firsts:?}");
+    // A narrow query counts exactly without being asked.
+    let narrow = index.search(&SearchRequest::new("第5999期")).unwrap();
+    assert_eq!((narrow.total, narrow.total_is_estimate), (1, false));
 }

@@ -22,7 +22,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
 };
@@ -30,12 +29,12 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, text::is_han, time::china};
 use crate::store::Store;
-use tokenizer::{CjkNgram, JIEBA, JiebaSearch, NGRAM};
+use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
 /// version is rebuilt from the store on open.
@@ -45,6 +44,11 @@ const SCHEMA_VERSION: u32 = 1;
 const TITLE_BOOST: f32 = 50.0;
 /// The same for the jieba (ranking-only) clauses.
 const TITLE_SEG_BOOST: f32 = 3.0;
+/// With relevance ranking, a search stops after this many matching items
+/// (newest segments first) and estimates the total: a query that matches
+/// most of a million items ranks the best of its most recent few thousand
+/// instead of reading position lists for the whole million (see `collect`).
+const MATCH_BUDGET: usize = 2_000;
 /// Rows read from the store per batch while syncing.
 const SYNC_BATCH: usize = 5_000;
 
@@ -115,7 +119,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { threads: 2, heap_bytes: 256 << 20 }
+        WriterOptions { threads: 2, heap_bytes: 512 << 20 }
     }
 }
 
@@ -141,8 +145,8 @@ pub struct SyncStats {
 }
 
 fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(NGRAM, TextAnalyzer::from(CjkNgram::default()));
-    index.tokenizers().register(JIEBA, TextAnalyzer::from(JiebaSearch::new(tokenizer::jieba())));
+    index.tokenizers().register(NGRAM, TextAnalyzer::from(CjkNgram));
+    index.tokenizers().register(JIEBA, TextAnalyzer::from(JiebaWords::new(tokenizer::jieba())));
 }
 
 impl SearchIndex {
@@ -269,12 +273,13 @@ impl SearchIndex {
             if batch.is_empty() {
                 break;
             }
-            for (r, item) in &batch {
-                if !rebuilt {
-                    w.delete_term(Term::from_field_u64(self.f.id, item.id.0));
+            for change in &batch {
+                // An item created after the last commit cannot be in the index yet.
+                if !rebuilt && change.created_rev <= from {
+                    w.delete_term(Term::from_field_u64(self.f.id, change.item.id.0));
                 }
-                w.add_document(self.document(item))?;
-                rev = *r;
+                w.add_document(self.document(&change.item))?;
+                rev = change.rev;
                 indexed += 1;
                 if indexed % 50_000 == 0 {
                     progress(indexed);
@@ -402,34 +407,28 @@ impl SearchIndex {
         if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
             if terms.iter().any(|t| !t.negated) {
                 // Every positive term was punctuation only: nothing can match.
-                return Ok(SearchResults { total: 0, hits: Vec::new(), took_ms: 0.0 });
+                return Ok(SearchResults { total: 0, total_is_estimate: false, hits: Vec::new(), took_ms: 0.0 });
             }
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         let q = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let limit = req.limit.max(1);
+        let want = req.offset + req.limit.max(1);
         let sort = if has_terms { req.sort } else { Sort::Newest };
-        let (addrs, total): (Vec<(f32, DocAddress)>, usize) = match sort {
-            Sort::Relevance => {
-                let top = TopDocs::with_limit(limit).and_offset(req.offset).order_by_score();
-                searcher.search(&q, &(top, Count))?
-            }
-            Sort::Newest | Sort::Oldest => {
-                let order = if sort == Sort::Newest { Order::Desc } else { Order::Asc };
-                let top =
-                    TopDocs::with_limit(limit).and_offset(req.offset).order_by_fast_field::<i64>("published_ts", order);
-                let (docs, total) = searcher.search(&q, &(top, Count))?;
-                (docs.into_iter().map(|(_, a)| (0.0, a)).collect(), total)
-            }
-        };
+        let budget = if req.exact_total || sort != Sort::Relevance { usize::MAX } else { MATCH_BUDGET };
+        let ranked = collect(&searcher, &q, sort, want, budget)?;
         let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
-        let mut hits = Vec::with_capacity(addrs.len());
-        for (score, addr) in addrs {
+        let mut hits = Vec::with_capacity(req.limit);
+        for (score, addr) in ranked.top.into_iter().skip(req.offset) {
             let doc: TantivyDocument = searcher.doc(addr)?;
             hits.push(self.hit(&doc, score, &term_refs, req.snippet_chars));
         }
-        Ok(SearchResults { total, hits, took_ms: started.elapsed().as_secs_f64() * 1000.0 })
+        Ok(SearchResults {
+            total: ranked.total,
+            total_is_estimate: ranked.estimated,
+            hits,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
     }
 
     /// The query that matches exactly the items whose normalized title or
@@ -483,6 +482,110 @@ impl SearchIndex {
             fragment: snippet,
         }
     }
+}
+
+/// The best `want` documents and how many matched.
+struct Ranked {
+    top: Vec<(f32, DocAddress)>,
+    total: usize,
+    estimated: bool,
+}
+
+/// Runs `q` segment by segment, newest segment first (by the largest
+/// published time in it), keeping the best `want` by relevance (ties: newer
+/// first) or by published time. After `budget` matches it stops and
+/// estimates the total from the share of documents it went through; matches
+/// are spread evenly enough over documents for that to be a fair estimate.
+fn collect(searcher: &tantivy::Searcher, q: &dyn Query, sort: Sort, want: usize, budget: usize) -> Result<Ranked> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use tantivy::query::EnableScoring;
+    use tantivy::{DocSet, TERMINATED};
+
+    /// Ranking key: score, then published time, then the earlier document.
+    struct Key(f32, i64, Reverse<(u32, u32)>);
+    impl Ord for Key {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&o.0).then(self.1.cmp(&o.1)).then(self.2.cmp(&o.2))
+        }
+    }
+    impl PartialOrd for Key {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl PartialEq for Key {
+        fn eq(&self, o: &Self) -> bool {
+            self.cmp(o).is_eq()
+        }
+    }
+    impl Eq for Key {}
+
+    let scoring = if sort == Sort::Relevance {
+        EnableScoring::enabled_from_searcher(searcher)
+    } else {
+        EnableScoring::disabled_from_searcher(searcher)
+    };
+    let weight = q.weight(scoring)?;
+    let mut segments: Vec<(i64, usize)> = Vec::new();
+    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+        let newest = seg.fast_fields().i64("published_ts").map(|c| c.max_value()).unwrap_or(i64::MIN);
+        segments.push((newest, ord));
+    }
+    segments.sort_by(|a, b| b.cmp(a));
+    let total_docs: u64 = searcher.segment_readers().iter().map(|s| s.max_doc() as u64).sum();
+
+    // A min-heap (via Reverse) of the best `want` keys seen.
+    let mut best: BinaryHeap<Reverse<Key>> = BinaryHeap::with_capacity(want + 1);
+    let mut matched = 0usize;
+    let mut covered_docs = 0u64;
+    let mut stopped = false;
+    for (_, ord) in segments {
+        let seg = searcher.segment_reader(ord as u32);
+        let ts = seg.fast_fields().i64("published_ts")?;
+        let alive = seg.alive_bitset();
+        let mut scorer = weight.scorer(seg, 1.0)?;
+        let mut doc = scorer.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                matched += 1;
+                let t = ts.first(doc).unwrap_or(i64::MIN);
+                let key = match sort {
+                    Sort::Relevance => Key(scorer.score(), t, Reverse((ord as u32, doc))),
+                    Sort::Newest => Key(0.0, t, Reverse((ord as u32, doc))),
+                    Sort::Oldest => Key(0.0, t.saturating_neg(), Reverse((ord as u32, doc))),
+                };
+                if best.len() < want {
+                    best.push(Reverse(key));
+                } else if best.peek().is_some_and(|Reverse(min)| key > *min) {
+                    best.pop();
+                    best.push(Reverse(key));
+                }
+                if matched >= budget {
+                    covered_docs += doc as u64 + 1;
+                    stopped = true;
+                    break;
+                }
+            }
+            doc = scorer.advance();
+        }
+        if stopped {
+            break;
+        }
+        covered_docs += seg.max_doc() as u64;
+    }
+    let total = if stopped && covered_docs > 0 {
+        ((matched as f64) * (total_docs as f64) / (covered_docs as f64)).round() as usize
+    } else {
+        matched
+    };
+    let mut top: Vec<Key> = best.into_iter().map(|Reverse(k)| k).collect();
+    top.sort_by(|a, b| b.cmp(a));
+    Ok(Ranked {
+        top: top.into_iter().map(|Key(score, _, Reverse((seg, doc)))| (score, DocAddress::new(seg, doc))).collect(),
+        total,
+        estimated: stopped,
+    })
 }
 
 /// Exact substring match of `term` on one n-gram field (see the tokenizer
@@ -596,6 +699,9 @@ pub struct SearchRequest {
     pub sort: Sort,
     /// Snippet length in characters.
     pub snippet_chars: usize,
+    /// Count every match even when there are very many (slower for queries
+    /// that match most items; see `MATCH_BUDGET`).
+    pub exact_total: bool,
 }
 
 impl SearchRequest {
@@ -613,6 +719,7 @@ impl SearchRequest {
             offset: 0,
             sort: Sort::Relevance,
             snippet_chars: 120,
+            exact_total: false,
         }
     }
 }
@@ -646,6 +753,9 @@ pub struct Hit {
 pub struct SearchResults {
     /// All matching items (the hits are one page of them).
     pub total: usize,
+    /// True when `total` is an estimate: the query matched so many items that
+    /// the search stopped counting (ask with `exact_total` for the count).
+    pub total_is_estimate: bool,
     pub hits: Vec<Hit>,
     pub took_ms: f64,
 }

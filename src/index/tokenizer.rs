@@ -1,16 +1,19 @@
 //! The two tokenizers behind Chinese search.
 //!
 //! * [`CjkNgram`] finds: every run of Han characters becomes overlapping
-//!   two-character tokens (`政务公开` → `政务 务公 公开`, plus its first and
-//!   last character alone), every run of letters and digits becomes one word. Token
-//!   positions are *character offsets*, so a phrase of tokens at offsets 0, 1,
-//!   2… matches exactly where the query string occurs, and phrases that mix
-//!   words and Han characters (`12345热线`) stay exact too.
-//! * [`JiebaSearch`] ranks: jieba's search-mode segmentation (words and
-//!   their sub-words), which scores documents about a word above documents
-//!   that merely contain its characters.
+//!   two-character tokens (`政务公开` → `政务 务公 公开`; a run of one
+//!   character is that character), every run of letters and digits becomes
+//!   one word. Token positions are *character offsets*, so a phrase of tokens
+//!   at offsets 0, 1, 2… matches exactly where the query string occurs, and
+//!   phrases that mix words and Han characters (`12345热线`) stay exact too.
+//! * [`JiebaWords`] ranks: jieba's words (no HMM, not search mode: ranking
+//!   needs words, and the n-grams already find every substring), which score
+//!   items about a word above items that merely contain its characters.
 //!
-//! Both expect text already passed through [`crate::normalize::normalize_text`].
+//! Both expect text already passed through
+//! [`crate::normalize::normalize_text`] (so nothing is lower-cased here), and
+//! both stream: one token is reused, nothing is allocated per token — the
+//! indexer spends its time on postings, not on `malloc`.
 
 use std::sync::{Arc, OnceLock};
 
@@ -20,111 +23,170 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use crate::normalize::text::is_han;
 
 pub const NGRAM: &str = "cjk_ngram";
-pub const JIEBA: &str = "jieba_search";
+pub const JIEBA: &str = "jieba";
 
-/// A stream over tokens computed up front.
-pub struct VecTokenStream<'a> {
-    tokens: &'a [Token],
-    index: usize,
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric() && !is_han(c))
 }
 
-impl TokenStream for VecTokenStream<'_> {
-    fn advance(&mut self) -> bool {
-        if self.index < self.tokens.len() {
-            self.index += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn token(&self) -> &Token {
-        &self.tokens[self.index - 1]
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        unreachable!("token_mut is only used by token filters, and none is installed on these tokenizers")
-    }
+/// A token to be written: byte range and position (character offset).
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    from: usize,
+    to: usize,
+    position: usize,
 }
 
 #[derive(Clone, Default)]
-pub struct CjkNgram {
-    tokens: Vec<Token>,
-}
+pub struct CjkNgram;
 
 impl Tokenizer for CjkNgram {
-    type TokenStream<'a> = VecTokenStream<'a>;
+    type TokenStream<'a> = NgramStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
-        ngram_tokens(text, |t| self.tokens.push(t));
-        VecTokenStream { tokens: &self.tokens, index: 0 }
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> NgramStream<'a> {
+        NgramStream::new(text)
     }
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() && !is_han(c)
-}
-
-/// Calls `emit` with each n-gram/word token of `text` (see the module doc).
+/// The n-gram token stream (see the module doc).
 ///
-/// The first and the last character of each Han run are also emitted alone,
-/// so that a query mixing a word and a single Han character (`2016年`,
-/// `第2`) finds `2016年度` and `第2季度`: in the query that character is a
-/// run of one, in the document it starts or ends a longer run.
-pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
-    let tok = |position: usize, from: usize, to: usize, lower: bool| Token {
-        offset_from: from,
-        offset_to: to,
-        position,
-        text: if lower { text[from..to].to_lowercase() } else { text[from..to].to_string() },
-        position_length: 1,
-    };
-    // The previous Han character of the current run: (char offset, byte offset, byte length).
-    let mut prev_han: Option<(usize, usize, usize)> = None;
-    let mut run_len = 0usize;
-    // Start of the current letter/digit word: (char offset, byte offset).
-    let mut word: Option<(usize, usize)> = None;
-    for (char_idx, (byte, c)) in text.char_indices().enumerate() {
-        if is_han(c) {
-            if let Some((ws, wb)) = word.take() {
-                emit(tok(ws, wb, byte, true));
-            }
-            match prev_han {
-                Some((pos, pbyte, _)) => emit(tok(pos, pbyte, byte + c.len_utf8(), false)),
-                // The first character of a run, alone: see `ngram_tokens`.
-                None => emit(tok(char_idx, byte, byte + c.len_utf8(), false)),
-            }
-            prev_han = Some((char_idx, byte, c.len_utf8()));
-            run_len += 1;
-            continue;
-        }
-        end_run(&mut emit, &tok, prev_han, run_len);
-        prev_han = None;
-        run_len = 0;
-        if is_word_char(c) {
-            word.get_or_insert((char_idx, byte));
-        } else if let Some((ws, wb)) = word.take() {
-            emit(tok(ws, wb, byte, true));
+/// A Han run's first or last character is also emitted alone when a word
+/// touches it (`2016年度` gives `年` at the run's start): a query that mixes a
+/// word and a single Han character (`2016年`, `第2`) has that character as a
+/// run of one, and must find it where the document's run goes on.
+pub struct NgramStream<'a> {
+    text: &'a str,
+    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+    char_idx: usize,
+    /// The previous Han character of the current run: (char offset, byte offset, byte length).
+    prev_han: Option<(usize, usize, usize)>,
+    run_len: usize,
+    /// Start of the current word: (char offset, byte offset).
+    word: Option<(usize, usize)>,
+    queue: [Pending; 3],
+    queued: usize,
+    next_out: usize,
+    done: bool,
+    token: Token,
+}
+
+impl<'a> NgramStream<'a> {
+    pub fn new(text: &'a str) -> Self {
+        NgramStream {
+            text,
+            chars: text.char_indices().peekable(),
+            char_idx: 0,
+            prev_han: None,
+            run_len: 0,
+            word: None,
+            queue: [Pending::default(); 3],
+            queued: 0,
+            next_out: 0,
+            done: false,
+            token: Token::default(),
         }
     }
-    end_run(&mut emit, &tok, prev_han, run_len);
-    if let Some((ws, wb)) = word {
-        emit(tok(ws, wb, text.len(), true));
+
+    fn push(&mut self, from: usize, to: usize, position: usize) {
+        self.queue[self.queued] = Pending { from, to, position };
+        self.queued += 1;
+    }
+
+    /// Ends the current Han run; `next_is_word` says what follows it.
+    fn end_run(&mut self, next_is_word: bool) {
+        if let Some((pos, byte, len)) = self.prev_han
+            && self.run_len >= 2
+            && next_is_word
+        {
+            self.push(byte, byte + len, pos);
+        }
+        self.prev_han = None;
+        self.run_len = 0;
+    }
+
+    fn end_word(&mut self, at_byte: usize) {
+        if let Some((ws, wb)) = self.word.take() {
+            self.push(wb, at_byte, ws);
+        }
+    }
+
+    /// Reads characters until at least one token is queued or the text ends.
+    fn fill(&mut self) {
+        self.queued = 0;
+        self.next_out = 0;
+        while self.queued == 0 {
+            let Some((byte, c)) = self.chars.next() else {
+                if !self.done {
+                    self.done = true;
+                    self.end_run(false);
+                    self.end_word(self.text.len());
+                }
+                return;
+            };
+            let idx = self.char_idx;
+            self.char_idx += 1;
+            if is_han(c) {
+                let was_word = self.word.is_some();
+                self.end_word(byte);
+                let len = c.len_utf8();
+                match self.prev_han {
+                    Some((pos, pbyte, _)) => self.push(pbyte, byte + len, pos),
+                    None => {
+                        // A run of one is its character; longer runs emit it only next to a word.
+                        let next_is_han = self.chars.peek().is_some_and(|(_, n)| is_han(*n));
+                        if !next_is_han || was_word {
+                            self.push(byte, byte + len, idx);
+                        }
+                    }
+                }
+                self.prev_han = Some((idx, byte, len));
+                self.run_len += 1;
+                continue;
+            }
+            let word_char = is_word_char(c);
+            self.end_run(word_char);
+            if word_char {
+                self.word.get_or_insert((idx, byte));
+            } else {
+                self.end_word(byte);
+            }
+        }
     }
 }
 
-/// The last character of a run of two or more, alone.
-fn end_run(
-    emit: &mut impl FnMut(Token),
-    tok: &impl Fn(usize, usize, usize, bool) -> Token,
-    last: Option<(usize, usize, usize)>,
-    run_len: usize,
-) {
-    if run_len >= 2
-        && let Some((pos, byte, len)) = last
-    {
-        emit(tok(pos, byte, byte + len, false));
+impl TokenStream for NgramStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next_out >= self.queued {
+            self.fill();
+            if self.queued == 0 {
+                return false;
+            }
+        }
+        let p = self.queue[self.next_out];
+        self.next_out += 1;
+        self.token.offset_from = p.from;
+        self.token.offset_to = p.to;
+        self.token.position = p.position;
+        self.token.position_length = 1;
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[p.from..p.to]);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+/// Calls `emit` with each n-gram/word token of `text` (see [`NgramStream`]).
+pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
+    let mut s = NgramStream::new(text);
+    while s.advance() {
+        emit(s.token().clone());
     }
 }
 
@@ -134,49 +196,68 @@ pub fn jieba() -> Arc<Jieba> {
     JIEBA_DICT.get_or_init(|| Arc::new(Jieba::new())).clone()
 }
 
-/// jieba in search mode; holds an `Arc` so that cloning per field per query
-/// costs nothing (tantivy-jieba's `with_jieba` deep-copies the dictionary).
-#[derive(Clone)]
-pub struct JiebaSearch {
-    jieba: Arc<Jieba>,
-    tokens: Vec<Token>,
+fn is_wordlike(w: &str) -> bool {
+    w.chars().any(|c| is_han(c) || c.is_alphanumeric())
 }
 
-impl JiebaSearch {
+/// jieba words; holds an `Arc` so that cloning per field per query costs
+/// nothing (tantivy-jieba's `with_jieba` deep-copies the dictionary).
+#[derive(Clone)]
+pub struct JiebaWords {
+    jieba: Arc<Jieba>,
+}
+
+impl JiebaWords {
     pub fn new(jieba: Arc<Jieba>) -> Self {
-        JiebaSearch { jieba, tokens: Vec::new() }
+        JiebaWords { jieba }
     }
 }
 
-impl Tokenizer for JiebaSearch {
-    type TokenStream<'a> = VecTokenStream<'a>;
+pub struct JiebaStream<'a> {
+    words: std::vec::IntoIter<jieba_rs::Token<'a>>,
+    token: Token,
+}
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream<'a> {
-        self.tokens.clear();
-        for t in self.jieba.cut_for_search(text, true) {
-            if !t.word.chars().any(|c| c.is_alphanumeric()) {
+impl Tokenizer for JiebaWords {
+    type TokenStream<'a> = JiebaStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> JiebaStream<'a> {
+        JiebaStream {
+            words: self.jieba.tokenize(text, jieba_rs::TokenizeMode::Default, false).into_iter(),
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for JiebaStream<'_> {
+    fn advance(&mut self) -> bool {
+        for w in self.words.by_ref() {
+            if !is_wordlike(w.word) {
                 continue;
             }
-            self.tokens.push(Token {
-                offset_from: t.byte_start,
-                offset_to: t.byte_end,
-                position: t.start,
-                text: t.word.to_lowercase(),
-                position_length: t.end - t.start,
-            });
+            self.token.offset_from = w.byte_start;
+            self.token.offset_to = w.byte_end;
+            self.token.position = w.start;
+            self.token.position_length = w.end - w.start;
+            self.token.text.clear();
+            self.token.text.push_str(w.word);
+            return true;
         }
-        VecTokenStream { tokens: &self.tokens, index: 0 }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
     }
 }
 
-/// The words jieba finds in a query term (not search mode: the whole words).
+/// The words jieba finds in a query term, as the index has them.
 pub fn jieba_words(text: &str) -> Vec<String> {
-    jieba()
-        .cut(text, true)
-        .into_iter()
-        .filter(|t| t.word.chars().any(|c| c.is_alphanumeric()))
-        .map(|t| t.word.to_lowercase())
-        .collect()
+    jieba().cut(text, false).into_iter().filter(|t| is_wordlike(t.word)).map(|t| t.word.to_string()).collect()
 }
 
 #[cfg(test)]
@@ -191,35 +272,36 @@ mod tests {
 
     #[test]
     fn han_runs_become_bigrams_at_char_offsets() {
-        assert_eq!(
-            ngrams("政务公开"),
-            vec![("政".into(), 0), ("政务".into(), 0), ("务公".into(), 1), ("公开".into(), 2), ("开".into(), 3)]
-        );
+        assert_eq!(ngrams("政务公开"), vec![("政务".into(), 0), ("务公".into(), 1), ("公开".into(), 2)]);
         assert_eq!(ngrams("热，线"), vec![("热".into(), 0), ("线".into(), 2)]);
+        assert_eq!(ngrams(""), vec![]);
     }
 
     #[test]
     fn words_and_han_mix() {
         assert_eq!(
-            ngrams("拨打12345热线 ok"),
+            ngrams("拨打12345热线 ok，第2季度"),
             vec![
-                ("拨".into(), 0),
                 ("拨打".into(), 0),
                 ("打".into(), 1),
                 ("12345".into(), 2),
                 ("热".into(), 7),
                 ("热线".into(), 7),
-                ("线".into(), 8),
                 ("ok".into(), 10),
+                ("第".into(), 13),
+                ("2".into(), 14),
+                ("季".into(), 15),
+                ("季度".into(), 15),
             ]
         );
     }
 
     #[test]
     fn offsets_are_bytes_of_the_input() {
-        let s = "a办结率";
+        let s = "a办结率ÄÖ2020年";
         let mut v = Vec::new();
         ngram_tokens(s, |t| v.push(t));
+        assert!(!v.is_empty());
         for t in &v {
             assert_eq!(&s[t.offset_from..t.offset_to], t.text.as_str());
         }
@@ -227,13 +309,13 @@ mod tests {
 
     #[test]
     fn jieba_tokens_skip_punctuation() {
-        let mut tok = JiebaSearch::new(jieba());
+        let mut tok = JiebaWords::new(jieba());
         let mut stream = tok.token_stream("依申请公开，办结率");
         let mut words = Vec::new();
         while stream.advance() {
             words.push(stream.token().text.clone());
         }
         assert!(words.iter().all(|w| w != "，"), "{words:?}");
-        assert!(words.iter().any(|w| w == "申请"), "{words:?}");
+        assert!(words.iter().any(|w| w.contains("申请")), "{words:?}");
     }
 }

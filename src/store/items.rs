@@ -16,6 +16,17 @@ pub struct UpsertCounts {
     pub unchanged: usize,
 }
 
+/// An item as of one write, for whoever follows the store's changes.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// The revision of this write.
+    pub rev: i64,
+    /// The revision at which the item was first inserted: an item created
+    /// after a reader's last revision is new to that reader.
+    pub created_rev: i64,
+    pub item: Item,
+}
+
 #[derive(Debug, Default)]
 pub struct UpsertOutcome {
     pub counts: UpsertCounts,
@@ -45,8 +56,8 @@ impl Store {
         {
             let mut lookup = tx.prepare_cached("SELECT content_hash, unit, role, level FROM items WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO items ({COLUMNS}, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+                "INSERT INTO items ({COLUMNS}, rev, created_rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22)"
             ))?;
             let mut update = tx.prepare_cached(
                 "UPDATE items SET unit = ?2, kind = ?3, role = ?4, level = ?5, title = ?6, text = ?7, link = ?8, \
@@ -132,12 +143,15 @@ impl Store {
         Ok(UpsertOutcome { counts, max_rev: if rev != first_rev { rev - 1 } else { 0 } })
     }
 
-    /// Items with a revision above `after`, oldest revision first, at most `limit`.
-    pub fn items_after_rev(&self, after: i64, limit: usize) -> Result<Vec<(i64, Item)>> {
+    /// Items written at a revision above `after`, oldest revision first, at most `limit`.
+    pub fn items_after_rev(&self, after: i64, limit: usize) -> Result<Vec<Revision>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS}, rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"))?;
-        let rows = stmt.query_map(params![after, limit as i64], |r| Ok((r.get::<_, i64>(21)?, row_to_item(r)?)))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, rev, created_rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| {
+            Ok(Revision { rev: r.get(21)?, created_rev: r.get(22)?, item: row_to_item(r)? })
+        })?;
         rows.collect::<Result<Vec<_>, _>>().context("failed to read items from the store")
     }
 
@@ -268,6 +282,6 @@ mod tests {
         assert_eq!(got.last_changed_at.date_naive().to_string(), "2026-03-05");
         let after = store.items_after_rev(2, 10).unwrap();
         assert_eq!(after.len(), 1);
-        assert_eq!(after[0].0, 3);
+        assert_eq!((after[0].rev, after[0].created_rev), (3, 1), "an update keeps its creation revision");
     }
 }

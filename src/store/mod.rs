@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 
-pub use items::{UpsertCounts, UpsertOutcome};
+pub use items::{Revision, UpsertCounts, UpsertOutcome};
 pub use sources::SourceHealth;
 
 /// Ordered schema migrations. Append; never edit one that has shipped.
@@ -56,7 +56,8 @@ const MIGRATIONS: &[&str] = &[
         first_seen_at          TEXT NOT NULL,
         last_changed_at        TEXT NOT NULL,
         content_hash           TEXT NOT NULL,
-        rev                    INTEGER NOT NULL
+        rev                    INTEGER NOT NULL,      -- the revision of the last write
+        created_rev            INTEGER NOT NULL       -- the revision of the insert
     );
     CREATE INDEX items_rev ON items (rev);
     CREATE INDEX items_source ON items (source, published_ts);

@@ -1,0 +1,200 @@
+//! Helpers shared by the benchmark programs: where the shared real-data
+//! folder is, the machine description, timing statistics and markdown
+//! tables. Included by each bench with `mod common;`.
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The crate root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The folder of real material (`data/`, `seeds/`): `GOVWATCH_SHARED`,
+/// default `../shared` next to the crate. May not exist.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("GOVWATCH_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"))
+}
+
+/// True when the program was started by `cargo bench` (which passes
+/// `--bench`); `cargo test --all-targets` runs bench programs without it.
+pub fn started_by_cargo_bench(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--bench")
+}
+
+/// The machine, for the report.
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub mem_gib: f64,
+    pub os: String,
+}
+
+impl Machine {
+    pub fn read() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == "model name").then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_string());
+        let cores = cpuinfo
+            .lines()
+            .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
+            .count()
+            .max(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let mem_kib: f64 = std::fs::read_to_string("/proc/meminfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        let os = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| format!("Linux {}", s.trim()))
+            .unwrap_or_else(|_| std::env::consts::OS.to_string());
+        Machine { cpu, cores, mem_gib: mem_kib / 1024.0 / 1024.0, os }
+    }
+
+    pub fn markdown(&self) -> String {
+        format!(
+            "| machine | |\n| --- | --- |\n| CPU | {} |\n| cores | {} |\n| memory | {:.1} GiB |\n| OS | {} |\n| build | {} |\n",
+            self.cpu,
+            self.cores,
+            self.mem_gib,
+            self.os,
+            if cfg!(debug_assertions) {
+                "debug (numbers are not representative; use `cargo bench`)"
+            } else {
+                "release (`cargo bench` profile)"
+            }
+        )
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages, to show whether something else
+/// was using the machine.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Nearest-rank percentile (`q` in 0..=1) of sorted samples.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Milliseconds with a precision that suits the size.
+pub fn fmt_ms(d: Duration) -> String {
+    let v = ms(d);
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+pub fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 { format!("{s:.2} s") } else { format!("{s:.1} s") }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate per second, rounded sensibly, with thousands separators.
+pub fn per_sec(count: f64, d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s <= 0.0 {
+        return "–".to_string();
+    }
+    thousands((count / s).round() as u64)
+}
+
+pub fn fmt_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", n / 1024.0 / 1024.0 / 1024.0)
+    } else if n >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", n / 1024.0 / 1024.0)
+    } else if n >= 1024.0 {
+        format!("{:.1} KiB", n / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// Total size of the files under `path` (a file or a folder).
+pub fn disk_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    std::fs::read_dir(path).map(|rd| rd.flatten().map(|e| disk_size(&e.path())).sum()).unwrap_or(0)
+}
+
+/// A markdown table built row by row.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            out.push('|');
+            for c in cells {
+                let _ = write!(out, " {} |", c.replace('|', "\\|"));
+            }
+            out.push('\n');
+        };
+        line(&mut out, &self.header);
+        out.push('|');
+        for _ in &self.header {
+            out.push_str(" --- |");
+        }
+        out.push('\n');
+        for r in &self.rows {
+            line(&mut out, r);
+        }
+        out
+    }
+}
