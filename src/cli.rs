@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, Severity};
@@ -57,6 +57,33 @@ pub enum Command {
     },
     /// Rebuild the search index from the store
     Reindex,
+    /// Import hotline or message exports (CSV, XLSX) into an export source
+    Import {
+        /// The export source (kind = "export")
+        #[arg(long = "source", value_name = "ID")]
+        source: String,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print a JSON array of per-file reports
+        #[arg(long)]
+        json: bool,
+    },
+    /// List export rows that could not be read (file, row, column, reason)
+    Quarantine {
+        #[arg(long = "source", value_name = "ID")]
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is due soon, overdue, or was answered late, evaluated now
+    Findings(FindingsArgs),
+    /// Record a duty officer's response to an item (a public-opinion item)
+    Respond {
+        /// The item id (16 hex digits, as search and findings show it)
+        item: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Working days of the official calendar
     Calendar {
         #[command(subcommand)]
@@ -86,6 +113,24 @@ pub enum CalendarCommand {
         /// N ≥ 1
         n: u32,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    #[arg(long, value_name = "ID")]
+    pub unit: Option<String>,
+    /// hotline_deadline | message_reply | message_unanswered_3_months | disclosure_deadline | opinion_response
+    #[arg(long, value_name = "RULE")]
+    pub rule: Option<crate::rules::Rule>,
+    /// due_soon | overdue | resolved
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<crate::rules::State>,
+    /// Evaluate at this moment instead of now ("YYYY-MM-DD HH:MM", Asia/Shanghai); nothing is recorded
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print one JSON array of findings
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +178,8 @@ pub const EXIT_CONFIG: u8 = 2;
 
 /// The current time in Asia/Shanghai.
 pub fn now() -> DateTime<FixedOffset> {
-    Utc::now().with_timezone(&china())
+    let t = Utc::now().with_timezone(&china());
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 /// An error that has already been reported and only sets the exit status.
@@ -164,6 +210,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => search(&cfg, &args),
         Command::Sources { json } => sources(&cfg, json),
         Command::Reindex => reindex(&cfg),
+        Command::Import { source, files, json } => import(&cfg, &source, &files, json),
+        Command::Quarantine { source, json } => quarantine(&cfg, source.as_deref(), json),
+        Command::Findings(args) => findings(&cfg, &args),
+        Command::Respond { item, note } => respond(&cfg, &item, note.as_deref()),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
         Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
     }
@@ -471,5 +521,210 @@ fn reindex(cfg: &Config) -> Result<ExitCode> {
     let stats = idx.rebuild_with_progress(&store, |n| eprintln!("  {n} / {total}"))?;
     idx.close_writer()?;
     println!("索引已重建：{} 条，用时 {:.1} 秒", stats.indexed, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let Some(src) = cfg.source(source) else {
+        let known: Vec<&str> =
+            cfg.sources.iter().filter(|s| s.kind == crate::model::SourceKind::Export).map(|s| s.id.as_str()).collect();
+        eprintln!(
+            "error: --source {source}: no such source; export sources: {}",
+            if known.is_empty() { "none".into() } else { known.join(", ") }
+        );
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    };
+    if src.kind != crate::model::SourceKind::Export {
+        eprintln!("error: --source {source} is a {} source; imports go to sources with kind = \"export\"", src.kind);
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let store = open_store(cfg)?;
+    let now = now();
+    let tty = std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    for f in files {
+        let mut progress = |n: usize| {
+            if tty || n.is_multiple_of(100_000) {
+                eprintln!("  {}: 已读取 {n} 行…", f.display());
+            }
+        };
+        reports.push(crate::import::import_file(cfg, &store, src, f, now, &mut progress));
+    }
+    let idx = open_index(cfg)?;
+    let sync = idx.sync(&store);
+    idx.close_writer()?;
+    let failed = reports.iter().any(|r| r.error.is_some());
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        writeln!(out)?;
+    } else {
+        for r in &reports {
+            match &r.error {
+                Some(e) => writeln!(out, "{}: 失败：{e}", r.file)?,
+                None => writeln!(
+                    out,
+                    "{}: 读取 {} 行，新增 {}，更新 {}，未变 {}，隔离 {}（{:.1} 秒）",
+                    r.file,
+                    r.rows,
+                    r.new,
+                    r.updated,
+                    r.unchanged,
+                    r.quarantined,
+                    r.took_ms as f64 / 1000.0
+                )?,
+            }
+            let unit = cfg.unit(&src.unit).map_or(src.unit.as_str(), |u| u.name.as_str());
+            for (name, n) in &r.unknown_units {
+                writeln!(out, "    未配置的承办单位「{name}」{n} 行，已归入 {unit}")?;
+            }
+            if r.superseded > 0 {
+                writeln!(out, "    {} 行的编号在文件后面再次出现，以后出现的为准", r.superseded)?;
+            }
+            if r.quarantined > 0 {
+                writeln!(out, "    隔离的行：govwatch quarantine --source {}", r.source)?;
+            }
+        }
+    }
+    sync.context("the rows are stored, but updating the search index failed; run `govwatch reindex`")?;
+    Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+fn quarantine(cfg: &Config, source: Option<&str>, json: bool) -> Result<ExitCode> {
+    let store = open_store(cfg)?;
+    let rows = store.quarantined(source)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        writeln!(out, "没有隔离的行")?;
+    }
+    for q in &rows {
+        let column = q.column.as_deref().map(|c| format!("「{c}」列：")).unwrap_or_default();
+        let value = q.value.as_deref().map(|v| format!("（值：{v}）")).unwrap_or_default();
+        writeln!(out, "{} {} 第 {} 行  {column}{}{value}", q.source, q.file, q.row, q.reason)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--now` as officers write it: `2026-10-09 09:00` or `2026-10-09` (Asia/Shanghai).
+pub fn parse_now(s: &str) -> Result<DateTime<FixedOffset>> {
+    match crate::normalize::time::parse(s) {
+        Some(p) => Ok(p.at),
+        None => anyhow::bail!("not a time: {s:?} (expected \"YYYY-MM-DD HH:MM\", e.g. \"2026-10-09 09:00\")"),
+    }
+}
+
+fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
+    let cal = calendar_of(cfg)?;
+    let replay = a.now.is_some();
+    let now = match &a.now {
+        Some(s) => parse_now(s)?,
+        None => now(),
+    };
+    if let Some(u) = &a.unit
+        && cfg.unit(u).is_none()
+    {
+        let known: Vec<&str> = cfg.units.iter().map(|u| u.id.as_str()).collect();
+        eprintln!("error: --unit {u}: no such unit; known units: {}", known.join(", "));
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let store = open_store(cfg)?;
+    let (all, history) = crate::findings::evaluate(cfg, &cal, &store, now, !replay)?;
+    let today = now.date_naive();
+    warn_uncovered(&cal, today - chrono::Duration::days(365), today + chrono::Duration::days(60));
+    let shown: Vec<&crate::rules::Finding> = all
+        .iter()
+        .filter(|f| a.unit.as_ref().is_none_or(|u| &f.unit == u))
+        .filter(|f| a.rule.is_none_or(|r| f.rule == r))
+        .filter(|f| a.state.is_none_or(|s| f.state == s))
+        .collect();
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        finding: &'a crate::rules::Finding,
+        title: Option<String>,
+        number: Option<String>,
+        source: Option<String>,
+        received_at: Option<String>,
+        first_seen_at: Option<&'a str>,
+        state_changed_at: Option<&'a str>,
+    }
+    let mut rows = Vec::with_capacity(shown.len());
+    for f in &shown {
+        let item = store.item(f.item_id)?;
+        let h = history.get(&f.fingerprint);
+        rows.push(Row {
+            finding: f,
+            title: item.as_ref().map(|i| i.title.clone()),
+            number: item.as_ref().and_then(|i| i.case.as_ref().map(|c| c.number.clone())),
+            source: item.as_ref().map(|i| i.source.clone()),
+            received_at: item
+                .as_ref()
+                .and_then(|i| i.case.as_ref().and_then(|c| c.received_at).or(i.published))
+                .map(|p| p.at.to_rfc3339()),
+            first_seen_at: h.map(|h| h.first_seen_at.as_str()),
+            state_changed_at: h.map(|h| h.state_changed_at.as_str()),
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = |s: crate::rules::State| shown.iter().filter(|f| f.state == s).count();
+    use crate::rules::State;
+    writeln!(
+        out,
+        "已超期 {} 条 · 即将到期 {} 条 · 已办结 {} 条（按 {} 计算{}）",
+        count(State::Overdue),
+        count(State::DueSoon),
+        count(State::Resolved),
+        now.format("%Y-%m-%d %H:%M"),
+        if replay { "，回放，未记录" } else { "" }
+    )?;
+    for r in &rows {
+        let f = r.finding;
+        let unit = cfg.unit(&f.unit).map_or(f.unit.as_str(), |u| u.name.as_str());
+        let what = match &r.number {
+            Some(n) => format!("编号 {n}"),
+            None => format!("条目 {}", f.item_id),
+        };
+        let late = match (f.state, f.late) {
+            (State::Overdue, _) => format!(" · 超期 {} 个工作日", f.overdue_working_days),
+            (State::Resolved, Some(true)) => format!(" · 超期办结（晚 {} 个工作日）", f.overdue_working_days),
+            (State::Resolved, Some(false)) => " · 按时办结".to_string(),
+            _ => String::new(),
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "[{}] {} · {unit} · {what} · 截止 {}{late}",
+            f.state.zh(),
+            f.rule.zh(),
+            f.deadline.format("%Y-%m-%d %H:%M")
+        )?;
+        if let Some(t) = &r.title {
+            writeln!(out, "    {t}")?;
+        }
+        let reply = f.reply_working_days.map(|d| format!("；受理至答复 {d} 个工作日")).unwrap_or_default();
+        writeln!(out, "    依据：{}{reply}", f.basis)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn respond(cfg: &Config, item: &str, note: Option<&str>) -> Result<ExitCode> {
+    let id: crate::model::ItemId = item.parse().map_err(anyhow::Error::msg)?;
+    let store = open_store(cfg)?;
+    let Some(it) = store.item(id)? else {
+        eprintln!("error: no item {id} in the store");
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    };
+    store.record_response(id, now(), note)?;
+    println!("已记录对「{}」的回应", it.title);
     Ok(ExitCode::SUCCESS)
 }

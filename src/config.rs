@@ -83,6 +83,112 @@ impl Default for Fetch {
     }
 }
 
+/// Deadline rules; every number is the default of the documents named in
+/// DESIGN.md and can be changed per jurisdiction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Due soon from the start of the working day this many working days before a deadline.
+    pub warn_working_days: u32,
+    /// Due soon this many hours before a deadline counted in hours (urgent orders, 舆情).
+    pub warn_hours: u32,
+    pub hotline: HotlineRules,
+    pub messages: MessageRules,
+    pub disclosure: DisclosureRules,
+    pub opinion: OpinionRules,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            warn_working_days: 1,
+            warn_hours: 6,
+            hotline: HotlineRules::default(),
+            messages: MessageRules::default(),
+            disclosure: DisclosureRules::default(),
+            opinion: OpinionRules::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HotlineRules {
+    /// Working days by a word of 诉求类型; the longest word found in the category wins.
+    pub days: std::collections::BTreeMap<String, u32>,
+    /// Working days when no word matches.
+    pub default_days: u32,
+    /// Urgent orders (紧急程度 says 紧急/特急/加急): hours.
+    pub urgent_hours: u32,
+    /// Extra working days when 延期 says only 是.
+    pub extension_days: u32,
+}
+
+impl Default for HotlineRules {
+    fn default() -> Self {
+        HotlineRules {
+            days: [("咨询", 2), ("求助", 10), ("建议", 10), ("投诉", 15), ("举报", 15)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            default_days: 10,
+            urgent_hours: 24,
+            extension_days: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageRules {
+    /// A message is answered within this many working days.
+    pub reply_days: u32,
+    /// Unanswered this many months: the single-veto flag.
+    pub unanswered_months: u32,
+}
+
+impl Default for MessageRules {
+    fn default() -> Self {
+        MessageRules { reply_days: 5, unanswered_months: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisclosureRules {
+    /// 政府信息公开条例 第三十三条: 20 working days …
+    pub days: u32,
+    /// … and 20 more when extended.
+    pub extension_days: u32,
+    /// Categories (诉求类型/分类) that mark a disclosure application.
+    pub categories: Vec<String>,
+}
+
+impl Default for DisclosureRules {
+    fn default() -> Self {
+        DisclosureRules {
+            days: 20,
+            extension_days: 20,
+            categories: vec!["依申请公开".into(), "政府信息公开申请".into(), "信息公开申请".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpinionRules {
+    /// 国办发〔2016〕61号: respond within 48 hours …
+    pub hours: u32,
+    /// … 24 for major items.
+    pub major_hours: u32,
+}
+
+impl Default for OpinionRules {
+    fn default() -> Self {
+        OpinionRules { hours: 48, major_hours: 24 }
+    }
+}
+
 /// Additions to the built-in official calendar (see `calendar`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -132,6 +238,13 @@ pub struct Unit {
     /// Other names used in exports.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Words that make a public-opinion item (政务舆情) this unit's to answer:
+    /// its names, places, topics.
+    #[serde(default)]
+    pub watch_terms: Vec<String>,
+    /// Watch terms that make an item major (24 h instead of 48 h).
+    #[serde(default)]
+    pub major_terms: Vec<String>,
 }
 
 /// Selectors and paging for a `page` source. Unset selectors use defaults
@@ -192,6 +305,27 @@ pub struct SourceConfig {
     pub enabled: bool,
     #[serde(default)]
     pub page: Option<PageConfig>,
+    /// Export sources: header names per field (`number = "受理编号"` or a
+    /// list), tried before the built-in names.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, ColumnNames>,
+}
+
+/// One header name or several.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ColumnNames {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            ColumnNames::One(s) => vec![s],
+            ColumnNames::Many(v) => v,
+        }
+    }
 }
 
 fn default_schedule() -> String {
@@ -221,6 +355,7 @@ pub struct Config {
     pub fetch: Fetch,
     pub index: IndexSettings,
     pub calendar: CalendarSettings,
+    pub rules: RulesConfig,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
 }
@@ -342,7 +477,7 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
     Ok(built.try_deserialize()?)
 }
 
-const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "calendar", "units", "sources"];
+const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "calendar", "rules", "units", "sources"];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -363,6 +498,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("index") {
         config.index = part(v, "index", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("rules") {
+        config.rules = part(v, "rules", &mut problems).unwrap_or_default();
     }
     if let Some(v) = obj.get("calendar") {
         config.calendar = part(v, "calendar", &mut problems).unwrap_or_default();
@@ -555,11 +693,17 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
             )),
             _ => {}
         }
-        if s.kind == SourceKind::Export {
-            problems.push(warning(
-                format!("{p}.kind"),
-                "export sources are not read by this version yet; the source is skipped when polling",
-            ));
+        for key in s.columns.keys() {
+            if crate::sources::export::Field::from_key(key).is_none() {
+                let keys: Vec<&str> = crate::sources::export::Field::ALL.iter().map(|f| f.key()).collect();
+                problems.push(error(
+                    format!("{p}.columns.{key}"),
+                    format!("unknown field{}; fields: {}", did_you_mean(key, &keys), keys.join(", ")),
+                ));
+            }
+        }
+        if !s.columns.is_empty() && s.kind != SourceKind::Export {
+            problems.push(warning(format!("{p}.columns"), "ignored: only export sources have columns"));
         }
         match (s.kind, s.role) {
             (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => problems.push(warning(

@@ -1,12 +1,15 @@
 //! `govwatch run`: every source polled on its own cron schedule (Asia/Shanghai)
-//! until SIGINT/SIGTERM. The full service (watchdog, reload, web console,
-//! alert rounds) grows here.
+//! — feeds and pages fetched, export drop folders read — and the rules
+//! evaluated, until SIGINT/SIGTERM. The full service (watchdog, reload, web
+//! console, alert rounds) grows here.
 //!
 //! Each poll is its own task, so a slow or hanging source never delays the
 //! others; a source still being polled when its next tick comes is skipped
-//! that tick; a failing source waits out its backoff. The index is brought up
-//! to date by one task shortly after polls store something, so that a burst
-//! of polls makes one commit, not hundreds.
+//! that tick; a failing source waits out its backoff. One task brings the
+//! index up to date and evaluates the rules shortly after polls store
+//! something, so that a burst of polls makes one commit, not hundreds; the
+//! rules are also evaluated every ten minutes, since time alone turns
+//! due-soon into overdue.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -16,19 +19,23 @@ use anyhow::{Context, Result};
 use tokio::sync::Notify;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::cli::{now, open_index, open_store};
+use crate::calendar::Calendar;
+use crate::cli::{calendar_of, now, open_index, open_store};
 use crate::config::{Config, SourceConfig};
 use crate::index::SearchIndex;
-use crate::model::SourceKind;
 use crate::poll::{PollStatus, Poller};
 use crate::store::Store;
 
 /// How long polls may keep storing before the index catches up.
 const INDEX_DEBOUNCE: Duration = Duration::from_secs(2);
+/// Evaluating the rules without new data, for the passing of time.
+const RULES_SCHEDULE: &str = "0 */10 * * * *";
 /// How long in-flight polls get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 struct Shared {
+    cfg: Config,
+    calendar: Calendar,
     store: Arc<Store>,
     index: Arc<SearchIndex>,
     poller: Poller,
@@ -54,18 +61,27 @@ async fn run_async(cfg: Config) -> Result<()> {
         tokio::task::spawn_blocking(move || i.sync(&s)).await??
     };
     tracing::info!(indexed = caught_up.indexed, rev = caught_up.rev, "index is up to date with the store");
+    let calendar = calendar_of(&cfg)?;
+    let today = now().date_naive();
+    for year in calendar.uncovered_years(today, today + chrono::Duration::days(60)) {
+        tracing::warn!(
+            year,
+            "no official holiday schedule for this year: deadlines count Monday to Friday; add the notice under [calendar] files"
+        );
+    }
     let shared = Arc::new(Shared {
+        calendar,
         poller: Poller::new(&cfg, store.clone())?,
         store,
         index,
         running: Mutex::new(HashSet::new()),
         dirty: Notify::new(),
+        cfg: cfg.clone(),
     });
 
     let indexer = tokio::spawn(index_loop(shared.clone()));
     let sched = JobScheduler::new().await.context("failed to start the scheduler")?;
-    let polled: Vec<SourceConfig> =
-        cfg.sources.iter().filter(|s| s.enabled && s.kind != SourceKind::Export).cloned().collect();
+    let polled: Vec<SourceConfig> = cfg.sources.iter().filter(|s| s.enabled).cloned().collect();
     for src in &polled {
         let (shared, src2) = (shared.clone(), src.clone());
         let job = Job::new_async_tz(src.schedule.as_str(), chrono_tz::Asia::Shanghai, move |_id, _sched| {
@@ -77,6 +93,15 @@ async fn run_async(cfg: Config) -> Result<()> {
         .with_context(|| format!("source {}: bad schedule {:?}", src.id, src.schedule))?;
         sched.add(job).await.with_context(|| format!("failed to schedule source {}", src.id))?;
     }
+    let rules_shared = shared.clone();
+    let rules_job = Job::new_async_tz(RULES_SCHEDULE, chrono_tz::Asia::Shanghai, move |_id, _sched| {
+        let shared = rules_shared.clone();
+        Box::pin(async move {
+            shared.dirty.notify_one();
+        })
+    })
+    .context("failed to schedule the rules")?;
+    sched.add(rules_job).await.context("failed to schedule the rules")?;
     sched.start().await.context("failed to start the scheduler")?;
     tracing::info!(sources = polled.len(), "govwatch is running; polling every source once now, then on its schedule");
     for src in polled {
@@ -137,19 +162,28 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
     }
 }
 
+/// Brings the index up to date and evaluates the rules, shortly after a
+/// poll stored something (or the rules' own schedule asked).
 async fn index_loop(shared: Arc<Shared>) {
     loop {
         shared.dirty.notified().await;
         tokio::time::sleep(INDEX_DEBOUNCE).await;
-        let (s, i) = (shared.store.clone(), shared.index.clone());
-        match tokio::task::spawn_blocking(move || i.sync(&s)).await {
-            Ok(Ok(stats)) if stats.indexed > 0 => {
-                tracing::info!(indexed = stats.indexed, rev = stats.rev, "index updated")
+        let s = shared.clone();
+        let done = tokio::task::spawn_blocking(move || -> Result<(usize, usize)> {
+            let stats = s.index.sync(&s.store).context("index update failed")?;
+            let (findings, _) = crate::findings::evaluate(&s.cfg, &s.calendar, &s.store, now(), true)
+                .context("evaluating the rules failed")?;
+            Ok((stats.indexed, findings.iter().filter(|f| f.state != crate::rules::State::Resolved).count()))
+        })
+        .await;
+        match done {
+            Ok(Ok((indexed, open))) => {
+                if indexed > 0 {
+                    tracing::info!(indexed, "index updated");
+                }
+                tracing::debug!(open_findings = open, "rules evaluated");
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %format!("{e:#}"), "index update failed; it is retried after the next poll")
-            }
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retried after the next poll"),
             Err(e) => tracing::error!(error = %e, "index task panicked"),
         }
     }

@@ -38,6 +38,32 @@ pub enum Role {
     Opinion,
 }
 
+/// What an item is: the `kind` search filter and the rules' first question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// An entry of a feed.
+    Feed,
+    /// An entry of a column page.
+    Page,
+    /// A 12345 hotline work order (工单), from an export.
+    Hotline,
+    /// A message-board or mailbox message (留言/信箱), from an export.
+    Message,
+}
+
+impl ItemKind {
+    /// The kind of the items a source delivers.
+    pub fn of(kind: SourceKind, role: Role) -> ItemKind {
+        match (kind, role) {
+            (SourceKind::Feed, _) => ItemKind::Feed,
+            (SourceKind::Page, _) => ItemKind::Page,
+            (SourceKind::Export, Role::Hotline) => ItemKind::Hotline,
+            (SourceKind::Export, _) => ItemKind::Message,
+        }
+    }
+}
+
 /// The administrative level of a source's publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +111,7 @@ macro_rules! str_enum {
 }
 
 str_enum!(SourceKind { Feed => "feed", Page => "page", Export => "export" });
+str_enum!(ItemKind { Feed => "feed", Page => "page", Hotline => "hotline", Message => "message" });
 str_enum!(Role {
     Superior => "superior",
     Portal => "portal",
@@ -151,7 +178,7 @@ pub struct Item {
     /// hash of title and date when there is neither.
     pub key: String,
     pub unit: String,
-    pub kind: SourceKind,
+    pub kind: ItemKind,
     pub role: Role,
     pub level: Level,
     pub title: String,
@@ -167,6 +194,34 @@ pub struct Item {
     pub last_changed_at: DateTime<FixedOffset>,
     /// Hash of the content fields; an unchanged hash means nothing to write.
     pub content_hash: String,
+    /// Work-order fields, for hotline orders and messages.
+    pub case: Option<Case>,
+}
+
+/// What an export row says about a work order or message beyond its text.
+/// Times are as the export gave them (Asia/Shanghai when it gave no zone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Case {
+    /// 工单编号 / 留言编号.
+    pub number: String,
+    /// 来电时间 / 受理时间 / 留言时间.
+    pub received_at: Option<Published>,
+    /// 诉求类型 / 问题分类 / 一级分类.
+    pub category: Option<String>,
+    /// 承办单位 as written in the export.
+    pub handler: Option<String>,
+    /// The export's own deadline (办理时限 / 截止时间), when it has one.
+    pub deadline_at: Option<Published>,
+    /// 办结时间 / 答复时间.
+    pub closed_at: Option<Published>,
+    /// 状态 as written.
+    pub status: Option<String>,
+    /// 答复意见.
+    pub reply: Option<String>,
+    /// 延期 as written: a number of working days, a new deadline, or 是.
+    pub extension: Option<String>,
+    /// 紧急程度 / 是否紧急 as written.
+    pub urgency: Option<String>,
 }
 
 /// An item id: 64 bits of SHA-256 over (source id, key). Shown as 16 hex digits.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::config::{Config, Fetch, SourceConfig};
-use crate::model::{Item, ParsedItem, SourceKind, item_id};
+use crate::model::{Item, ItemKind, ParsedItem, SourceKind, item_id};
 use crate::normalize::{SourceInfo, item_key, to_item};
 use crate::sources::fetch::{Body, Fetched, Fetcher};
 use crate::sources::page::{self, Selectors};
@@ -65,6 +65,8 @@ pub struct Poller {
     fetcher: Fetcher,
     store: Arc<Store>,
     fetch_cfg: Fetch,
+    /// For exports: unit names and column settings.
+    cfg: Arc<Config>,
 }
 
 /// When a source that has failed `failures` times in a row may be tried again.
@@ -76,7 +78,12 @@ pub fn next_attempt(cfg: &Fetch, now: DateTime<FixedOffset>, failures: u32) -> D
 
 impl Poller {
     pub fn new(cfg: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
-        Ok(Poller { fetcher: Fetcher::new(&cfg.fetch)?, store, fetch_cfg: cfg.fetch.clone() })
+        Ok(Poller {
+            fetcher: Fetcher::new(&cfg.fetch)?,
+            store,
+            fetch_cfg: cfg.fetch.clone(),
+            cfg: Arc::new(cfg.clone()),
+        })
     }
 
     /// Polls the given sources, `fetch.concurrency` at a time, in the order given.
@@ -100,12 +107,11 @@ impl Poller {
             warnings: Vec::new(),
             took_ms: 0,
         };
-        if src.kind == SourceKind::Export {
-            report.status = PollStatus::Skipped;
-            report.error = Some("export sources are not polled by this version".into());
-            return report;
-        }
-        let result = self.poll_inner(src, now, &mut report).await;
+        let result = if src.kind == SourceKind::Export {
+            self.import_pending(src, now, &mut report).await
+        } else {
+            self.poll_inner(src, now, &mut report).await
+        };
         if let Err(message) = result {
             report.status = PollStatus::Error;
             let recorded = self.store.record_failure(&src.id, now, &message, |n| next_attempt(&self.fetch_cfg, now, n));
@@ -145,7 +151,13 @@ impl Poller {
         };
         report.items_seen = parsed.len();
         report.warnings = warnings;
-        let info = SourceInfo { id: &src.id, unit: &src.unit, kind: src.kind, role: src.role, level: src.level };
+        let info = SourceInfo {
+            id: &src.id,
+            unit: &src.unit,
+            kind: ItemKind::of(src.kind, src.role),
+            role: src.role,
+            level: src.level,
+        };
         let items: Vec<Item> = parsed.into_iter().map(|p| to_item(info, p, now)).collect();
         let store = self.store.clone();
         let outcome = tokio::task::spawn_blocking(move || store.upsert_items(&items))
@@ -162,6 +174,59 @@ impl Poller {
                 Some(&body.validators),
                 &report.warnings,
             )
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(())
+    }
+
+    /// An export source: imports the files waiting in its drop folder (or its
+    /// file, when it changed).
+    async fn import_pending(
+        &self,
+        src: &SourceConfig,
+        now: DateTime<FixedOffset>,
+        report: &mut PollReport,
+    ) -> Result<(), String> {
+        let (store, cfg, src2) = (self.store.clone(), self.cfg.clone(), src.clone());
+        let reports = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<crate::import::ImportReport>> {
+            let files = crate::import::pending_files(&store, &src2)?;
+            Ok(files.iter().map(|f| crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {})).collect())
+        })
+        .await
+        .map_err(|e| format!("the import was interrupted: {e}"))?
+        .map_err(|e| format!("{e:#}"))?;
+        if reports.is_empty() {
+            report.status = PollStatus::NotModified;
+            self.store.record_success(&src.id, now, true, None, None, &[]).map_err(|e| format!("{e:#}"))?;
+            return Ok(());
+        }
+        let mut errors = Vec::new();
+        for r in &reports {
+            report.items_seen += r.rows;
+            report.counts.new += r.new;
+            report.counts.updated += r.updated;
+            report.counts.unchanged += r.unchanged;
+            match &r.error {
+                Some(e) => errors.push(format!("{}: {e}", r.file)),
+                None => {
+                    if r.quarantined > 0 {
+                        report
+                            .warnings
+                            .push(format!("{}: {} rows quarantined (govwatch quarantine)", r.file, r.quarantined));
+                    }
+                    for (name, n) in &r.unknown_units {
+                        report.warnings.push(format!(
+                            "{}: 承办单位 {name:?} matches no unit ({n} rows went to {})",
+                            r.file, src.unit
+                        ));
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
+        }
+        self.store
+            .record_success(&src.id, now, false, Some(report.items_seen as u64), None, &report.warnings)
             .map_err(|e| format!("{e:#}"))?;
         Ok(())
     }

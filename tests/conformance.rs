@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Timelike};
 use govwatch::config::PageConfig;
-use govwatch::model::{Level, Precision, Role, SourceKind};
+use govwatch::model::{ItemKind, Level, Precision, Role};
 use govwatch::normalize::{SourceInfo, time, to_item};
 use govwatch::sources::charset;
 use govwatch::sources::feed::{self, FeedOutput};
@@ -147,7 +147,7 @@ fn w3c_dates_reject_impossible_days_and_read_cst_as_china() {
 #[test]
 fn real_government_feeds_come_out_right() {
     let Some(dir) = support::shared("data/feeds/generated-gov") else { return };
-    let src = SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Superior, level: Level::City };
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Superior, level: Level::City };
     let now = time::china().from_utc_datetime(&chrono::Utc::now().naive_utc());
     for (file, count) in [("sh-gov-rss_shanghai-policy.xml", 47), ("sz-gov-rss_shenzhen-policy.xml", 166)] {
         let out = parse_file(&dir.join(file)).unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::TimeZone;
 use govwatch::index::{SearchIndex, SearchRequest, WriterOptions};
-use govwatch::model::{Item, ItemId, Level, ParsedItem, Role, SourceKind};
+use govwatch::model::{Item, ItemId, ItemKind, Level, ParsedItem, Role};
 use govwatch::normalize::{SourceInfo, normalize_text, time::china, to_item};
 use govwatch::poll::Poller;
 use govwatch::store::Store;
@@ -88,7 +88,7 @@ fn synthetic_texts_match_a_substring_scan() {
         ("微信公众号", "政务微信、政务微博、政务新媒体。"),
         ("<script>alert('热线')</script>", "标题里有脚本的条目，热线字样在正文也有。"),
     ];
-    let src = SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
     let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let items: Vec<Item> = texts
         .iter()
@@ -238,7 +238,7 @@ async fn seed_paragraphs_served_as_a_feed_match_a_substring_scan() {
 fn broad_queries_estimate_their_total_and_keep_title_matches_first() {
     let dir = tempfile::tempdir().unwrap();
     let (store, index) = open(dir.path());
-    let src = SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
     let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let n = 6_000;
     let items: Vec<Item> = (0..n)

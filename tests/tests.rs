@@ -7,5 +7,6 @@ mod support;
 mod calendar;
 mod cli;
 mod conformance;
+mod exports;
 mod fetch_http;
 mod search_exact;

@@ -323,7 +323,19 @@ impl SearchIndex {
     fn document(&self, item: &Item) -> TantivyDocument {
         let f = &self.f;
         let title = normalize_text(&item.title);
-        let text = normalize_text(&item.text);
+        // A work order is also found by its number, category and reply.
+        let text = match &item.case {
+            None => normalize_text(&item.text),
+            Some(c) => {
+                let mut all = item.text.clone();
+                for extra in [c.reply.as_deref(), c.category.as_deref(), Some(c.number.as_str())].into_iter().flatten()
+                {
+                    all.push('\n');
+                    all.push_str(extra);
+                }
+                normalize_text(&all)
+            }
+        };
         let mut d = TantivyDocument::new();
         d.add_u64(f.id, item.id.0);
         d.add_text(f.source, &item.source);

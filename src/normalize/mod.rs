@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{Item, Level, ParsedItem, Role, SourceKind, item_id};
+use crate::model::{Item, ItemKind, Level, ParsedItem, Role, item_id};
 
 pub use text::normalize as normalize_text;
 
@@ -54,7 +54,7 @@ pub fn canonical_link(base: Option<&Url>, href: &str) -> Option<String> {
 pub struct SourceInfo<'a> {
     pub id: &'a str,
     pub unit: &'a str,
-    pub kind: SourceKind,
+    pub kind: ItemKind,
     pub role: Role,
     pub level: Level,
 }
@@ -86,6 +86,11 @@ pub fn content_hash(p: &ParsedItem) -> String {
         p.publisher.as_deref().unwrap_or("").as_bytes(),
         cats.as_bytes(),
     ])
+}
+
+/// A content hash that also covers `more` (an export row's case fields).
+pub fn extend_hash(hash: &str, more: &[u8]) -> String {
+    hex16(&[hash.as_bytes(), more])
 }
 
 fn hex16(parts: &[&[u8]]) -> String {
@@ -134,6 +139,7 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
         first_seen_at: now,
         last_changed_at: now,
         content_hash,
+        case: None,
     }
 }
 
@@ -171,8 +177,7 @@ mod tests {
 
     #[test]
     fn doc_no_from_title_or_stated_field() {
-        let src =
-            SourceInfo { id: "s", unit: "u", kind: SourceKind::Feed, role: Role::Superior, level: Level::National };
+        let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Superior, level: Level::National };
         let now = time::china().with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
         let p = ParsedItem {
             title: "关于印发某办法的通知（國辦發〔2020〕53號）".into(), ..Default::default()

@@ -3,6 +3,7 @@
 //! Exports (CSV/XLSX) will join as `export`.
 
 pub mod charset;
+pub mod export;
 pub mod feed;
 pub mod fetch;
 pub mod page;

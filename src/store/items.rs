@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
 use super::Store;
-use crate::model::{Item, ItemId, Precision, Published};
+use crate::model::{Case, Item, ItemId, Precision, Published};
 
 /// What an upsert did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,6 +37,47 @@ pub struct UpsertOutcome {
 const COLUMNS: &str = "id, source, key, unit, kind, role, level, title, text, link, published_at, published_ts, \
      published_precision, published_zone_assumed, doc_no, doc_no_norm, publisher, categories, first_seen_at, \
      last_changed_at, content_hash";
+
+/// An item with its case: columns 0–20 as `COLUMNS`, 21 rev, 22 created_rev, 23– the case.
+const SELECT_ITEM: &str = "SELECT i.id, i.source, i.key, i.unit, i.kind, i.role, i.level, i.title, i.text, i.link, \
+     i.published_at, i.published_ts, i.published_precision, i.published_zone_assumed, i.doc_no, i.doc_no_norm, \
+     i.publisher, i.categories, i.first_seen_at, i.last_changed_at, i.content_hash, i.rev, i.created_rev, \
+     c.number, c.received_at, c.received_precision, c.category, c.handler, c.deadline_at, c.deadline_precision, \
+     c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency \
+     FROM items i LEFT JOIN cases c ON c.item_id = i.id";
+
+fn write_case(tx: &Transaction<'_>, it: &Item) -> Result<()> {
+    let Some(c) = &it.case else { return Ok(()) };
+    let t = |p: &Option<Published>| published_columns(p.as_ref());
+    let (r, d, x) = (t(&c.received_at), t(&c.deadline_at), t(&c.closed_at));
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO cases (item_id, source, number, received_at, received_ts, received_precision, \
+         category, handler, deadline_at, deadline_ts, deadline_precision, closed_at, closed_ts, closed_precision, \
+         status, reply, extension, urgency) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?
+    .execute(params![
+        it.id.as_i64(),
+        it.source,
+        c.number,
+        r.0,
+        r.1,
+        r.2,
+        c.category,
+        c.handler,
+        d.0,
+        d.1,
+        d.2,
+        x.0,
+        x.1,
+        x.2,
+        c.status,
+        c.reply,
+        c.extension,
+        c.urgency,
+    ])?;
+    Ok(())
+}
 
 fn next_rev(tx: &Transaction<'_>) -> Result<i64> {
     let v: String = tx.query_row("SELECT value FROM meta WHERE key = 'next_rev'", [], |r| r.get(0))?;
@@ -97,6 +138,7 @@ impl Store {
                             it.content_hash,
                             rev,
                         ])?;
+                        write_case(&tx, it)?;
                         rev += 1;
                         counts.new += 1;
                     }
@@ -130,6 +172,7 @@ impl Store {
                             it.content_hash,
                             rev,
                         ])?;
+                        write_case(&tx, it)?;
                         rev += 1;
                         counts.updated += 1;
                     }
@@ -146,9 +189,7 @@ impl Store {
     /// Items written at a revision above `after`, oldest revision first, at most `limit`.
     pub fn items_after_rev(&self, after: i64, limit: usize) -> Result<Vec<Revision>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS}, rev, created_rev FROM items WHERE rev > ?1 ORDER BY rev LIMIT ?2"
-        ))?;
+        let mut stmt = conn.prepare_cached(&format!("{SELECT_ITEM} WHERE i.rev > ?1 ORDER BY i.rev LIMIT ?2"))?;
         let rows = stmt.query_map(params![after, limit as i64], |r| {
             Ok(Revision { rev: r.get(21)?, created_rev: r.get(22)?, item: row_to_item(r)? })
         })?;
@@ -158,7 +199,7 @@ impl Store {
     /// One item by id.
     pub fn item(&self, id: ItemId) -> Result<Option<Item>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = ?1"))?;
+        let mut stmt = conn.prepare_cached(&format!("{SELECT_ITEM} WHERE i.id = ?1"))?;
         Ok(stmt.query_row([id.as_i64()], row_to_item).optional()?)
     }
 
@@ -243,18 +284,50 @@ fn row_to_item(r: &Row<'_>) -> rusqlite::Result<Item> {
         first_seen_at: parse_time(&r.get::<_, String>(18)?, "first_seen_at")?,
         last_changed_at: parse_time(&r.get::<_, String>(19)?, "last_changed_at")?,
         content_hash: r.get(20)?,
+        case: row_to_case(r)?,
     })
+}
+
+fn published_at(r: &Row<'_>, at: usize, precision: usize, column: &str) -> rusqlite::Result<Option<Published>> {
+    let Some(s) = r.get::<_, Option<String>>(at)? else { return Ok(None) };
+    Ok(Some(Published {
+        at: parse_time(&s, column)?,
+        precision: if r.get::<_, Option<String>>(precision)?.as_deref() == Some("date") {
+            Precision::Date
+        } else {
+            Precision::Time
+        },
+        // Exports write local times: Asia/Shanghai was assumed when they were read.
+        zone_assumed: true,
+    }))
+}
+
+/// The case columns of a `SELECT_ITEM` row (23–35), if the item has a case.
+fn row_to_case(r: &Row<'_>) -> rusqlite::Result<Option<Case>> {
+    let Some(number) = r.get::<_, Option<String>>(23)? else { return Ok(None) };
+    Ok(Some(Case {
+        number,
+        received_at: published_at(r, 24, 25, "cases.received_at")?,
+        category: r.get(26)?,
+        handler: r.get(27)?,
+        deadline_at: published_at(r, 28, 29, "cases.deadline_at")?,
+        closed_at: published_at(r, 30, 31, "cases.closed_at")?,
+        status: r.get(32)?,
+        reply: r.get(33)?,
+        extension: r.get(34)?,
+        urgency: r.get(35)?,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Level, ParsedItem, Role, SourceKind};
+    use crate::model::{ItemKind, Level, ParsedItem, Role};
     use crate::normalize::{SourceInfo, time::china, to_item};
     use chrono::TimeZone;
 
     fn item(title: &str, link: &str, now_day: u32) -> Item {
-        let src = SourceInfo { id: "s1", unit: "u1", kind: SourceKind::Feed, role: Role::Portal, level: Level::County };
+        let src = SourceInfo { id: "s1", unit: "u1", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
         let now = china().with_ymd_and_hms(2026, 3, now_day, 9, 0, 0).unwrap();
         to_item(src, ParsedItem { title: title.into(), link: Some(link.into()), ..Default::default() }, now)
     }

@@ -11,6 +11,8 @@
 //! revision it has committed, so bringing it up to date is "index every row
 //! with a higher revision" — after a crash too.
 
+pub mod findings;
+pub mod imports;
 pub mod items;
 pub mod sources;
 
@@ -77,6 +79,86 @@ const MIGRATIONS: &[&str] = &[
         items_seen           INTEGER,                 -- items parsed by the last successful poll
         warnings             TEXT NOT NULL DEFAULT '[]' -- JSON array, from the last poll
     );
+    "#,
+    // 2: work orders and messages from exports, what could not be read, what was imported;
+    // findings of the deadline rules and recorded responses.
+    r#"
+    CREATE TABLE cases (
+        item_id            INTEGER PRIMARY KEY,       -- items.id
+        source             TEXT NOT NULL,
+        number             TEXT NOT NULL,             -- 工单编号 / 留言编号
+        received_at        TEXT,
+        received_ts        INTEGER,
+        received_precision TEXT,
+        category           TEXT,
+        handler            TEXT,                      -- 承办单位 as written
+        deadline_at        TEXT,                      -- the export's own deadline
+        deadline_ts        INTEGER,
+        deadline_precision TEXT,
+        closed_at          TEXT,
+        closed_ts          INTEGER,
+        closed_precision   TEXT,
+        status             TEXT,
+        reply              TEXT,
+        extension          TEXT,
+        urgency            TEXT
+    );
+    CREATE INDEX cases_source ON cases (source, number);
+
+    CREATE TABLE quarantine (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        row         INTEGER NOT NULL,                 -- as the spreadsheet numbers it (1 = first row)
+        column_name TEXT,
+        reason      TEXT NOT NULL,
+        value       TEXT,
+        at          TEXT NOT NULL,
+        UNIQUE (source, file_sha256, row)
+    );
+
+    CREATE TABLE imports (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        size        INTEGER,                          -- with mtime: a drop-folder file unchanged since
+        mtime       INTEGER,                          -- its import is not read again
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,                             -- NULL: interrupted (it is read again next time)
+        rows        INTEGER,
+        new         INTEGER,
+        updated     INTEGER,
+        unchanged   INTEGER,
+        quarantined INTEGER,
+        error       TEXT
+    );
+    CREATE INDEX imports_sha ON imports (source, sha256);
+
+    CREATE TABLE findings (
+        fingerprint          TEXT PRIMARY KEY,
+        rule                 TEXT NOT NULL,
+        item_id              INTEGER NOT NULL,
+        unit                 TEXT NOT NULL,
+        state                TEXT NOT NULL,           -- due_soon | overdue | resolved
+        deadline             TEXT,
+        overdue_working_days INTEGER,
+        late                 INTEGER,                 -- resolved: 1 late, 0 on time
+        basis                TEXT,
+        first_seen_at        TEXT NOT NULL,
+        state_changed_at     TEXT NOT NULL,
+        evaluated_at         TEXT NOT NULL
+    );
+    CREATE INDEX findings_unit ON findings (unit, state);
+
+    CREATE TABLE responses (
+        id           INTEGER PRIMARY KEY,
+        item_id      INTEGER NOT NULL,
+        responded_at TEXT NOT NULL,
+        note         TEXT
+    );
+    CREATE INDEX responses_item ON responses (item_id);
     "#,
 ];
 

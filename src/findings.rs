@@ -1,0 +1,60 @@
+//! Evaluating the rules over the store: read what they need, run them (pure,
+//! in `rules`), and record the result with each finding's history.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, FixedOffset};
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::rules::opinion::{self, WatchList};
+use crate::rules::{Finding, State, deadlines};
+use crate::store::Store;
+use crate::store::findings::History;
+
+/// How far back opinion and portal items are read: older opinion items have
+/// long been answered or reported.
+const OPINION_WINDOW_DAYS: i64 = 60;
+
+/// The findings at `now`, sorted overdue first, then by deadline. With
+/// `record`, the store keeps them (first seen, state changes) and open
+/// findings that no longer arise are resolved; a replay of the past
+/// (`--now`) should not record.
+pub fn evaluate(
+    cfg: &Config,
+    cal: &Calendar,
+    store: &Store,
+    now: DateTime<FixedOffset>,
+    record: bool,
+) -> Result<(Vec<Finding>, HashMap<String, History>)> {
+    let rows = store.case_rows()?;
+    let mut findings = deadlines::evaluate(&rows, &cfg.rules, cal, now);
+    let watch: Vec<WatchList> = cfg
+        .units
+        .iter()
+        .filter(|u| !u.watch_terms.is_empty() || !u.major_terms.is_empty())
+        .map(|u| WatchList::new(&u.id, &u.watch_terms, &u.major_terms))
+        .collect();
+    if !watch.is_empty() {
+        let since = now - Duration::days(OPINION_WINDOW_DAYS);
+        let opinions = store.seen_items("opinion", since)?;
+        let portal = store.seen_items("portal", since)?;
+        let responses = store.responses()?;
+        findings.extend(opinion::evaluate(&opinions, &watch, &portal, &responses, &cfg.rules, cal, now));
+    }
+    let rank = |s: State| match s {
+        State::Overdue => 0,
+        State::DueSoon => 1,
+        State::Resolved => 2,
+    };
+    findings.sort_by(|a, b| {
+        rank(a.state).cmp(&rank(b.state)).then(a.deadline.cmp(&b.deadline)).then(a.fingerprint.cmp(&b.fingerprint))
+    });
+    let history = if record {
+        store.record_findings(&findings, now)?
+    } else {
+        store.finding_states()?.into_iter().map(|(fp, (_, h))| (fp, h)).collect()
+    };
+    Ok((findings, history))
+}

@@ -1,0 +1,343 @@
+//! Importing hotline and message exports: a file → rows → records → the store,
+//! in batches, with every unreadable row quarantined (file, row, column,
+//! reason) and progress reported. IO lives here; the parsing is in
+//! `sources::export`.
+//!
+//! **Nothing lost, nothing doubled.** Items are upserted by (source, order
+//! number), so importing a file twice, or again after a `kill -9` half-way,
+//! leaves exactly one item per number; quarantine entries are keyed by (file
+//! hash, row). An import is recorded in `imports` when it starts and marked
+//! finished at the end; an unfinished one is simply read again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, SourceConfig};
+use crate::model::{Item, ItemKind};
+use crate::normalize::text::fold_width_and_space;
+use crate::normalize::{SourceInfo, extend_hash, to_item};
+use crate::sources::export::{self, Cell, Header, Names, Quarantined, RowOutcome};
+use crate::store::Store;
+
+/// Rows written per transaction.
+const BATCH: usize = 5_000;
+/// A file in a drop folder changed more recently than this may still be being copied.
+const SETTLE_SECS: u64 = 5;
+
+/// What importing one file did. Field names are part of `govwatch import --json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub source: String,
+    pub file: String,
+    /// Data rows read (blank rows are not counted).
+    pub rows: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub quarantined: usize,
+    /// Rows whose number comes again further down the file: the later row was stored.
+    pub superseded: usize,
+    /// 承办单位 names that match no configured unit, with their row counts;
+    /// those rows went to the source's unit.
+    pub unknown_units: BTreeMap<String, usize>,
+    /// Set when the whole file could not be read (then nothing was stored from it).
+    pub error: Option<String>,
+    pub took_ms: u64,
+}
+
+/// Maps 承办单位 names (and aliases) to unit ids.
+pub struct UnitNames {
+    by_name: HashMap<String, String>,
+}
+
+fn name_key(s: &str) -> String {
+    fold_width_and_space(s).replace(' ', "")
+}
+
+impl UnitNames {
+    pub fn new(cfg: &Config) -> UnitNames {
+        let mut by_name = HashMap::new();
+        for u in &cfg.units {
+            for n in std::iter::once(&u.name).chain(&u.aliases) {
+                by_name.insert(name_key(n), u.id.clone());
+            }
+            by_name.insert(name_key(&u.id), u.id.clone());
+        }
+        UnitNames { by_name }
+    }
+
+    /// The unit a name means: exact (ignoring blanks and width), else the
+    /// longest configured name it contains.
+    pub fn resolve(&self, name: &str) -> Option<&str> {
+        let k = name_key(name);
+        if let Some(id) = self.by_name.get(&k) {
+            return Some(id);
+        }
+        self.by_name
+            .iter()
+            .filter(|(n, _)| n.chars().count() >= 3 && k.contains(n.as_str()))
+            .max_by_key(|(n, _)| n.len())
+            .map(|(_, id)| id.as_str())
+    }
+}
+
+/// The column names a source configures (`[sources.columns]`).
+pub fn names_of(src: &SourceConfig) -> Names {
+    let mut names = Names::default();
+    for (k, v) in &src.columns {
+        if let Some(f) = export::Field::from_key(k) {
+            names.custom.insert(f, v.clone().into_vec());
+        }
+    }
+    names
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_workbook(path: &Path, bytes: &[u8]) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "ods")
+        || bytes.starts_with(b"PK\x03\x04")
+        || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+}
+
+/// Imports one file for an export source.
+pub fn import_file(
+    cfg: &Config,
+    store: &Store,
+    src: &SourceConfig,
+    path: &Path,
+    now: DateTime<FixedOffset>,
+    progress: &mut dyn FnMut(usize),
+) -> ImportReport {
+    let started = Instant::now();
+    let mut report = ImportReport { source: src.id.clone(), file: path.display().to_string(), ..Default::default() };
+    if let Err(e) = import_inner(cfg, store, src, path, now, progress, &mut report) {
+        report.error = Some(format!("{e:#}"));
+    }
+    report.took_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+fn import_inner(
+    cfg: &Config,
+    store: &Store,
+    src: &SourceConfig,
+    path: &Path,
+    now: DateTime<FixedOffset>,
+    progress: &mut dyn FnMut(usize),
+    report: &mut ImportReport,
+) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let sha = sha256_hex(&bytes);
+    let meta = std::fs::metadata(path).ok();
+    let import_id = store.import_started(&src.id, &report.file, &sha, file_stamp(meta.as_ref()), now)?;
+    let result = (|| -> Result<()> {
+        let names = names_of(src);
+        let units = UnitNames::new(cfg);
+        let file = report.file.clone();
+        let loaded = if is_workbook(path, &bytes) {
+            Loaded::Book(export::read_workbook(&bytes).map_err(anyhow::Error::msg)?)
+        } else {
+            Loaded::Csv(export::decode_csv(&bytes).0)
+        };
+        let head: Vec<Vec<Cell>> = loaded.rows().take(30).map(|(_, r)| r.unwrap_or_default()).collect();
+        let header: Header = export::find_header(&head, &names).map_err(anyhow::Error::msg)?;
+        // A file read again replaces what its earlier versions put in quarantine.
+        store.clear_quarantine(&src.id, &file)?;
+        // A number that comes again further down: the later row is the newer
+        // state, and only it is stored, so the same file always gives the same items.
+        let number_col = header.columns[&export::Field::Number];
+        let number = |cells: &[Cell]| cells.get(number_col).map(Cell::text).filter(|n| !n.is_empty());
+        let mut last: HashMap<String, usize> = HashMap::new();
+        for (i, r) in loaded.rows().skip(header.data_start) {
+            if let Some(n) = r.ok().as_deref().and_then(number) {
+                last.insert(n, i);
+            }
+        }
+        let mut batch = Batch::new(store, src, &units, &file, &sha, now);
+        for (i, r) in loaded.rows().skip(header.data_start) {
+            let outcome = match r {
+                Ok(cells) if number(&cells).is_some_and(|n| last.get(&n) != Some(&i)) => {
+                    report.rows += 1;
+                    report.superseded += 1;
+                    continue;
+                }
+                Ok(cells) => export::read_row(&cells, i, &header),
+                Err((line, e)) => RowOutcome::Quarantined(Quarantined {
+                    row: i + 1,
+                    column: None,
+                    reason: format!("broken CSV record (line {line}): {e}"),
+                    value: None,
+                }),
+            };
+            batch.row(outcome, report)?;
+            if report.rows.is_multiple_of(10_000) && report.rows > 0 {
+                progress(report.rows);
+            }
+        }
+        batch.flush(report)?;
+        Ok(())
+    })();
+    store.import_finished(import_id, report, now, result.as_ref().err().map(|e| format!("{e:#}")).as_deref())?;
+    result
+}
+
+/// A file's rows, readable more than once.
+enum Loaded {
+    Book(Vec<Vec<Cell>>),
+    Csv(String),
+}
+
+type RowResult = Result<Vec<Cell>, (usize, String)>;
+
+impl Loaded {
+    /// (0-based row index, row) from the top of the sheet.
+    fn rows(&self) -> Box<dyn Iterator<Item = (usize, RowResult)> + '_> {
+        match self {
+            Loaded::Book(rows) => Box::new(rows.iter().map(|r| Ok(r.clone())).enumerate()),
+            Loaded::Csv(text) => Box::new(export::csv_rows(text).enumerate()),
+        }
+    }
+}
+
+/// (size, modification time) of a file, to notice a changed drop-folder file without reading it.
+fn file_stamp(meta: Option<&std::fs::Metadata>) -> Option<(u64, i64)> {
+    let m = meta?;
+    let mtime = m.modified().ok()?.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_millis() as i64;
+    Some((m.len(), mtime))
+}
+
+/// Rows on their way into the store.
+struct Batch<'a> {
+    store: &'a Store,
+    src: &'a SourceConfig,
+    units: &'a UnitNames,
+    file: &'a str,
+    sha: &'a str,
+    now: DateTime<FixedOffset>,
+    kind: ItemKind,
+    items: Vec<Item>,
+    quarantined: Vec<Quarantined>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(
+        store: &'a Store,
+        src: &'a SourceConfig,
+        units: &'a UnitNames,
+        file: &'a str,
+        sha: &'a str,
+        now: DateTime<FixedOffset>,
+    ) -> Self {
+        Batch {
+            store,
+            src,
+            units,
+            file,
+            sha,
+            now,
+            kind: ItemKind::of(src.kind, src.role),
+            items: Vec::with_capacity(BATCH),
+            quarantined: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, outcome: RowOutcome, report: &mut ImportReport) -> Result<()> {
+        match outcome {
+            RowOutcome::Blank => return Ok(()),
+            RowOutcome::Quarantined(q) => self.quarantined.push(q),
+            RowOutcome::Record(r) => {
+                let unit = match r.case.handler.as_deref() {
+                    None => self.src.unit.as_str(),
+                    Some(h) => match self.units.resolve(h) {
+                        Some(u) => u,
+                        None => {
+                            *report.unknown_units.entry(h.to_string()).or_default() += 1;
+                            self.src.unit.as_str()
+                        }
+                    },
+                };
+                let info =
+                    SourceInfo { id: &self.src.id, unit, kind: self.kind, role: self.src.role, level: self.src.level };
+                let mut item = to_item(info, r.item, self.now);
+                item.content_hash = extend_hash(&item.content_hash, &serde_json::to_vec(&r.case)?);
+                item.case = Some(r.case);
+                self.items.push(item);
+            }
+        }
+        report.rows += 1;
+        if self.items.len() + self.quarantined.len() >= BATCH {
+            self.flush(report)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, report: &mut ImportReport) -> Result<()> {
+        if !self.items.is_empty() {
+            let out = self.store.upsert_items(&self.items)?;
+            report.new += out.counts.new;
+            report.updated += out.counts.updated;
+            report.unchanged += out.counts.unchanged;
+            self.items.clear();
+        }
+        if !self.quarantined.is_empty() {
+            self.store.quarantine(&self.src.id, self.file, self.sha, &self.quarantined, self.now)?;
+            report.quarantined += self.quarantined.len();
+            self.quarantined.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The files an export source has waiting: its file, or the export files in
+/// its drop folder that have not been imported in their present state
+/// (same size and modification time), oldest first. Files still changing
+/// are left for the next look.
+pub fn pending_files(store: &Store, src: &SourceConfig) -> Result<Vec<PathBuf>> {
+    let root = Path::new(src.url.trim());
+    let candidates: Vec<PathBuf> = if root.is_dir() {
+        let mut v: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(root)
+            .with_context(|| format!("cannot list the drop folder {}", root.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        matches!(e.to_ascii_lowercase().as_str(), "csv" | "xlsx" | "xlsm" | "xls" | "ods" | "txt")
+                    })
+            })
+            .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH), p))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, p)| p).collect()
+    } else if root.is_file() {
+        vec![root.to_path_buf()]
+    } else {
+        anyhow::bail!("{}: no such file or folder", root.display());
+    };
+    let mut out = Vec::new();
+    for p in candidates {
+        let meta = std::fs::metadata(&p).ok();
+        let settled = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age.as_secs() >= SETTLE_SECS);
+        if !settled {
+            continue;
+        }
+        let Some(stamp) = file_stamp(meta.as_ref()) else { continue };
+        if !store.imported(&src.id, &p.display().to_string(), stamp)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}

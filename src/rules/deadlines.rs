@@ -1,0 +1,299 @@
+//! Deadlines of work orders, messages and disclosure applications. Pure.
+//!
+//! * hotline: the export's own deadline column when present; otherwise a
+//!   number of working days by 诉求类型 (咨询 2, 求助 10, 建议 10, 投诉 15,
+//!   举报 15 by default), hours for urgent orders; 延期 respected;
+//! * messages: a configured number of working days, and a separate hard
+//!   flag for a message unanswered for three months;
+//! * disclosure applications (依申请公开): 20 working days, +20 when extended.
+
+use chrono::{DateTime, FixedOffset, Months};
+use serde::Serialize;
+
+use super::{Finding, Rule, Warn, end_of_day, fingerprint, local_date, state_at};
+use crate::calendar::Calendar;
+use crate::config::RulesConfig;
+use crate::model::{Case, ItemId, ItemKind, Precision, Published};
+use crate::normalize::time;
+
+/// What the rules need of a work order or message (no text: a million of
+/// these are evaluated at once).
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    pub item_id: ItemId,
+    pub unit: String,
+    pub kind: ItemKind,
+    pub case: Case,
+}
+
+/// Words of 状态 that mean the order is closed even when no 办结时间 is given.
+const CLOSED_STATUS: &[&str] = &["办结", "已答复", "已回复", "已完成", "结案", "已处理", "已反馈", "已办理", "关闭"];
+
+/// Whether (and when) the case was answered: `Some(Some(t))` at t,
+/// `Some(None)` at an unknown time, `None` still open.
+pub fn answered(case: &Case) -> Option<Option<DateTime<FixedOffset>>> {
+    if let Some(c) = case.closed_at {
+        return Some(Some(c.at));
+    }
+    let status = case.status.as_deref().unwrap_or("");
+    if status.contains("未办结") || status.contains("未答复") || status.contains("未回复") {
+        return None;
+    }
+    CLOSED_STATUS.iter().any(|w| status.contains(w)).then_some(None)
+}
+
+fn is_urgent(case: &Case) -> bool {
+    case.urgency.as_deref().is_some_and(|u| {
+        let u = u.trim();
+        ["紧急", "特急", "加急", "急件", "是"].iter().any(|w| u.contains(w))
+            && !u.contains("不紧急")
+            && !u.contains("一般")
+    })
+}
+
+/// Whether a case is a disclosure application (by its category).
+pub fn is_disclosure(case: &Case, cfg: &RulesConfig) -> bool {
+    case.category.as_deref().is_some_and(|c| cfg.disclosure.categories.iter().any(|w| c.contains(w.as_str())))
+}
+
+/// An export deadline given as a date means the end of that day.
+fn deadline_from(p: Published) -> DateTime<FixedOffset> {
+    match p.precision {
+        Precision::Date => end_of_day(local_date(p.at)),
+        Precision::Time => p.at,
+    }
+}
+
+/// What 延期 says: extra working days, a new deadline, or just "yes".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Extension {
+    Days(u32),
+    Until(DateTime<FixedOffset>),
+    Yes,
+}
+
+pub fn parse_extension(raw: Option<&str>) -> Option<Extension> {
+    let s = raw?.trim();
+    if s.is_empty() || ["否", "无", "不延期", "0", "N", "n", "no", "-"].contains(&s) {
+        return None;
+    }
+    if let Some(p) = time::parse(s).or_else(|| time::find_in(s)) {
+        return Some(Extension::Until(deadline_from(p)));
+    }
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if let Ok(n) = digits.parse::<u32>() {
+        return (n > 0).then_some(Extension::Days(n));
+    }
+    Some(Extension::Yes)
+}
+
+/// The deadline of a case and how it was set; `None` without a receipt time.
+/// The `bool` says whether it is counted in hours (urgent orders).
+pub fn deadline(
+    row: &CaseRow,
+    rule: Rule,
+    cfg: &RulesConfig,
+    cal: &Calendar,
+) -> Option<(DateTime<FixedOffset>, bool, String)> {
+    let case = &row.case;
+    let received = case.received_at?.at;
+    let received_day = local_date(received);
+    let days_from = |days: u32| end_of_day(cal.add_working_days(received_day, days));
+    let (mut deadline, in_hours, mut basis) = match rule {
+        Rule::MessageUnanswered3Months => {
+            let months = cfg.messages.unanswered_months;
+            let at = received.checked_add_months(Months::new(months)).unwrap_or(received);
+            return Some((at, true, format!("{months} 个月未答复")));
+        }
+        _ if case.deadline_at.is_some() => {
+            (deadline_from(case.deadline_at.expect("checked")), false, "导出的办理时限".to_string())
+        }
+        Rule::DisclosureDeadline => {
+            (days_from(cfg.disclosure.days), false, format!("依申请公开 {} 个工作日", cfg.disclosure.days))
+        }
+        Rule::MessageReply => {
+            (days_from(cfg.messages.reply_days), false, format!("留言 {} 个工作日", cfg.messages.reply_days))
+        }
+        Rule::HotlineDeadline if is_urgent(case) => (
+            received + chrono::Duration::hours(cfg.hotline.urgent_hours as i64),
+            true,
+            format!("紧急 {} 小时", cfg.hotline.urgent_hours),
+        ),
+        Rule::HotlineDeadline => {
+            let category = case.category.as_deref().unwrap_or("");
+            let word =
+                cfg.hotline.days.iter().filter(|(w, _)| category.contains(w.as_str())).max_by_key(|(w, _)| w.len());
+            match word {
+                Some((w, d)) => (days_from(*d), false, format!("{w} {d} 个工作日")),
+                None => (days_from(cfg.hotline.default_days), false, format!("{} 个工作日", cfg.hotline.default_days)),
+            }
+        }
+        Rule::OpinionResponse => return None,
+    };
+    match parse_extension(case.extension.as_deref()) {
+        None => {}
+        Some(Extension::Until(t)) => {
+            deadline = deadline.max(t);
+            basis.push_str(&format!("，延期至 {}", t.format("%Y-%m-%d")));
+        }
+        Some(ext) => {
+            let days = match ext {
+                Extension::Days(n) => n,
+                _ if rule == Rule::DisclosureDeadline => cfg.disclosure.extension_days,
+                _ => cfg.hotline.extension_days,
+            };
+            deadline = end_of_day(cal.add_working_days(local_date(deadline), days));
+            basis.push_str(&format!("，延期 {days} 个工作日"));
+        }
+    }
+    Some((deadline, in_hours, basis))
+}
+
+/// The rules that apply to a case.
+pub fn rules_for(row: &CaseRow, cfg: &RulesConfig) -> &'static [Rule] {
+    if is_disclosure(&row.case, cfg) {
+        return &[Rule::DisclosureDeadline];
+    }
+    match row.kind {
+        ItemKind::Hotline => &[Rule::HotlineDeadline],
+        ItemKind::Message => &[Rule::MessageReply, Rule::MessageUnanswered3Months],
+        _ => &[],
+    }
+}
+
+/// Findings for these cases at `now`.
+pub fn evaluate(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: DateTime<FixedOffset>) -> Vec<Finding> {
+    let warn = Warn { working_days: cfg.warn_working_days, hours: cfg.warn_hours };
+    let mut out = Vec::new();
+    for row in rows {
+        let Some(received) = row.case.received_at else { continue };
+        if received.at > now {
+            // Not yet received at the replayed moment.
+            continue;
+        }
+        let answer = answered(&row.case);
+        for &rule in rules_for(row, cfg) {
+            let Some((deadline, in_hours, basis)) = deadline(row, rule, cfg, cal) else { continue };
+            let Some((state, overdue, late)) = state_at(cal, deadline, in_hours, warn, answer, now) else { continue };
+            let resolved_at = if state == super::State::Resolved { answer.flatten() } else { None };
+            out.push(Finding {
+                fingerprint: fingerprint(rule, row.item_id, &row.unit),
+                rule,
+                state,
+                item_id: row.item_id,
+                unit: row.unit.clone(),
+                deadline,
+                overdue_working_days: overdue,
+                late,
+                resolved_at,
+                reply_working_days: resolved_at
+                    .map(|a| cal.working_days_between(local_date(received.at), local_date(a))),
+                basis,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::time::china;
+    use crate::rules::State;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        china().from_local_datetime(&chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()).unwrap()
+    }
+
+    fn p(s: &str) -> Option<Published> {
+        Some(Published { at: at(s), precision: Precision::Time, zone_assumed: true })
+    }
+
+    fn row(kind: ItemKind, category: &str, received: &str) -> CaseRow {
+        CaseRow {
+            item_id: ItemId(1),
+            unit: "rexian".into(),
+            kind,
+            case: Case {
+                number: "1".into(),
+                received_at: p(received),
+                category: Some(category.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn deadlines_by_category_urgency_and_extension() {
+        let cal = Calendar::official();
+        let cfg = RulesConfig::default();
+        // Received Thursday 2026-09-24: 中秋 and 国庆 fall inside the count.
+        let r = row(ItemKind::Hotline, "咨询", "2026-09-24 10:00");
+        let (d, hours, basis) = deadline(&r, Rule::HotlineDeadline, &cfg, &cal).unwrap();
+        assert_eq!(
+            (d.to_rfc3339().as_str(), hours, basis.as_str()),
+            ("2026-09-29T23:59:59+08:00", false, "咨询 2 个工作日")
+        );
+        let r = row(ItemKind::Hotline, "投诉-物业", "2026-09-24 10:00");
+        assert_eq!(
+            deadline(&r, Rule::HotlineDeadline, &cfg, &cal).unwrap().0.to_rfc3339(),
+            "2026-10-22T23:59:59+08:00"
+        );
+        let mut r = row(ItemKind::Hotline, "求助", "2026-09-24 10:00");
+        r.case.urgency = Some("紧急".into());
+        let (d, hours, _) = deadline(&r, Rule::HotlineDeadline, &cfg, &cal).unwrap();
+        assert_eq!((d.to_rfc3339().as_str(), hours), ("2026-09-25T10:00:00+08:00", true));
+        let mut r = row(ItemKind::Hotline, "咨询", "2026-09-24 10:00");
+        r.case.extension = Some("3".into());
+        let (d, _, basis) = deadline(&r, Rule::HotlineDeadline, &cfg, &cal).unwrap();
+        assert_eq!(
+            (d.to_rfc3339().as_str(), basis.as_str()),
+            ("2026-10-09T23:59:59+08:00", "咨询 2 个工作日，延期 3 个工作日")
+        );
+        let mut r = row(ItemKind::Hotline, "咨询", "2026-09-24 10:00");
+        r.case.deadline_at =
+            Some(Published { at: at("2026-09-30 00:00"), precision: Precision::Date, zone_assumed: true });
+        let (d, _, basis) = deadline(&r, Rule::HotlineDeadline, &cfg, &cal).unwrap();
+        assert_eq!((d.to_rfc3339().as_str(), basis.as_str()), ("2026-09-30T23:59:59+08:00", "导出的办理时限"));
+    }
+
+    #[test]
+    fn disclosure_and_messages() {
+        let cal = Calendar::official();
+        let cfg = RulesConfig::default();
+        let mut r = row(ItemKind::Message, "依申请公开", "2026-11-02 09:00");
+        assert_eq!(rules_for(&r, &cfg), &[Rule::DisclosureDeadline]);
+        assert_eq!(
+            deadline(&r, Rule::DisclosureDeadline, &cfg, &cal).unwrap().0.to_rfc3339(),
+            "2026-11-30T23:59:59+08:00"
+        );
+        r.case.extension = Some("是".into());
+        assert_eq!(
+            deadline(&r, Rule::DisclosureDeadline, &cfg, &cal).unwrap().0.to_rfc3339(),
+            "2026-12-28T23:59:59+08:00"
+        );
+        let m = row(ItemKind::Message, "城乡建设", "2026-08-10 09:00");
+        let f = evaluate(&[m], &cfg, &cal, at("2026-11-22 09:00"));
+        let rules: Vec<(Rule, State)> = f.iter().map(|f| (f.rule, f.state)).collect();
+        assert_eq!(rules, vec![(Rule::MessageReply, State::Overdue), (Rule::MessageUnanswered3Months, State::Overdue)]);
+    }
+
+    #[test]
+    fn closed_orders_record_lateness_and_reply_days() {
+        let cal = Calendar::official();
+        let cfg = RulesConfig::default();
+        let mut r = row(ItemKind::Hotline, "咨询", "2026-09-24 10:00");
+        r.case.closed_at = p("2026-10-09 16:00");
+        let f = evaluate(&[r], &cfg, &cal, at("2026-11-22 09:00"));
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].state, f[0].late, f[0].overdue_working_days, f[0].reply_working_days),
+            (State::Resolved, Some(true), 3, Some(5))
+        );
+        let mut r = row(ItemKind::Hotline, "咨询", "2026-09-24 10:00");
+        r.case.status = Some("已办结".into());
+        let f = evaluate(&[r], &cfg, &cal, at("2026-11-22 09:00"));
+        assert_eq!((f[0].state, f[0].late), (State::Resolved, None));
+    }
+}

@@ -1,0 +1,552 @@
+//! Hotline and message-board exports (CSV, XLSX/XLS) → case records. Pure:
+//! bytes or rows in, records and quarantined rows out.
+//!
+//! Exports come from Excel or WPS by hand: a title row or two above the
+//! header ("2020年10月12345热线工单明细"), two-row headers with merged cells,
+//! times as Excel serial numbers next to `2018/7/17 7:13:58` and
+//! `2020年08月02日`, full-width spaces and stray tabs, GBK CSV. The header is
+//! found by its Chinese names; each field has default names and a source may
+//! name its own (`[sources.columns]`). A row that cannot be read becomes a
+//! [`Quarantined`] entry with its row, column and reason — never dropped.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use calamine::{Data, Reader};
+use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Timelike};
+
+use super::charset;
+use crate::model::{Case, ParsedItem, Precision, Published};
+use crate::normalize::html::tidy_text;
+use crate::normalize::time::{self, china};
+
+/// One spreadsheet cell as govwatch needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    /// An Excel date/time, as its serial number (days since 1899-12-30).
+    Serial(f64),
+}
+
+impl Cell {
+    /// The cell as text: integers without `.0`, text tidied (full-width
+    /// spaces, tabs, runs of blanks).
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) if s.contains("_x000") => tidy_text(&unescape_ooxml(s)),
+            Cell::Text(s) => tidy_text(s),
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Cell::Float(f) | Cell::Serial(f) => f.to_string(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}').is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// XLSX writes control characters as `_x000D_`; tools that convert XLSX to
+/// CSV often leave them in. Carriage returns, line feeds and tabs come back.
+fn unescape_ooxml(s: &str) -> String {
+    s.replace("_x000D_", "")
+        .replace("_x000d_", "")
+        .replace("_x000A_", "\n")
+        .replace("_x000a_", "\n")
+        .replace("_x0009_", "\t")
+}
+
+/// The fields govwatch reads from an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Number,
+    Received,
+    Category,
+    Title,
+    Content,
+    Handler,
+    Deadline,
+    Closed,
+    Status,
+    Reply,
+    Extension,
+    Urgency,
+}
+
+impl Field {
+    pub const ALL: [Field; 12] = [
+        Field::Number,
+        Field::Received,
+        Field::Category,
+        Field::Title,
+        Field::Content,
+        Field::Handler,
+        Field::Deadline,
+        Field::Closed,
+        Field::Status,
+        Field::Reply,
+        Field::Extension,
+        Field::Urgency,
+    ];
+
+    /// The key in `[sources.columns]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Number => "number",
+            Field::Received => "received",
+            Field::Category => "category",
+            Field::Title => "title",
+            Field::Content => "content",
+            Field::Handler => "handler",
+            Field::Deadline => "deadline",
+            Field::Closed => "closed",
+            Field::Status => "status",
+            Field::Reply => "reply",
+            Field::Extension => "extension",
+            Field::Urgency => "urgency",
+        }
+    }
+
+    pub fn from_key(k: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.key() == k)
+    }
+
+    /// Header names used by hotline systems and message boards, most usual first.
+    pub fn default_names(self) -> &'static [&'static str] {
+        match self {
+            Field::Number => &["工单编号", "工单号", "留言编号", "信件编号", "受理编号", "编号", "序号"],
+            Field::Received => {
+                &["来电时间", "受理时间", "留言时间", "来信时间", "登记时间", "提交时间", "创建时间", "发起时间"]
+            }
+            Field::Category => &["诉求类型", "问题分类", "一级分类", "工单类型", "诉求分类", "业务类型", "类型"],
+            Field::Title => &["标题", "留言主题", "诉求标题", "信件标题", "主题"],
+            Field::Content => &["诉求内容", "留言详情", "留言内容", "来电内容", "问题描述", "信件内容", "内容"],
+            Field::Handler => &["承办单位", "办理单位", "责任单位", "处理单位", "主办单位"],
+            Field::Deadline => &["办理时限", "截止时间", "办结时限", "到期时间", "限办时间", "办理期限"],
+            Field::Closed => &["办结时间", "答复时间", "回复时间", "处理时间", "结案时间"],
+            Field::Status => &["状态", "办理状态", "工单状态", "处理状态"],
+            Field::Reply => &["答复意见", "回复内容", "答复内容", "办理结果", "处理结果", "回复意见"],
+            Field::Extension => &["延期", "延期天数", "延期时限", "是否延期", "延期至"],
+            Field::Urgency => &["紧急程度", "是否紧急", "缓急程度"],
+        }
+    }
+
+    /// Required: without these a row means nothing.
+    pub fn required(self) -> bool {
+        matches!(self, Field::Number | Field::Received)
+    }
+}
+
+/// Header names as compared: blanks, `*`, colons and bracketed notes removed.
+fn label(s: &str) -> String {
+    let s = tidy_text(s);
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0;
+    for c in s.chars() {
+        match c {
+            '(' | '（' | '[' | '【' => depth += 1,
+            ')' | '）' | ']' | '】' => depth = (depth - 1).max(0),
+            _ if depth > 0 => {}
+            c if c.is_whitespace() || matches!(c, '*' | ':' | '：' | '\u{3000}') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where each field is, and where the data starts.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Index of the first data row.
+    pub data_start: usize,
+    pub columns: HashMap<Field, usize>,
+    /// The label of every column, for messages.
+    pub labels: Vec<String>,
+}
+
+impl Header {
+    pub fn label_of(&self, f: Field) -> String {
+        self.columns.get(&f).and_then(|&c| self.labels.get(c)).cloned().unwrap_or_else(|| f.key().to_string())
+    }
+}
+
+/// How a source names its columns: defaults, with `[sources.columns]` first.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub custom: HashMap<Field, Vec<String>>,
+}
+
+impl Names {
+    fn candidates(&self, f: Field) -> Vec<String> {
+        let mut v: Vec<String> = self.custom.get(&f).map(|c| c.iter().map(|n| label(n)).collect()).unwrap_or_default();
+        v.extend(f.default_names().iter().map(|n| n.to_string()));
+        v
+    }
+
+    /// The field a label names: (field, exact?) by the best candidate.
+    fn field_of(&self, lab: &str) -> Option<(Field, bool)> {
+        if lab.is_empty() {
+            return None;
+        }
+        let mut contains = None;
+        for f in Field::ALL {
+            for c in self.candidates(f) {
+                if c == lab {
+                    return Some((f, true));
+                }
+                if contains.is_none() && c.chars().count() >= 2 && lab.contains(&c) {
+                    contains = Some((f, false));
+                }
+            }
+        }
+        contains
+    }
+}
+
+/// Finds the header among the first rows: the row naming the most fields,
+/// completed from the row below (two-row headers with merged cells) or above.
+pub fn find_header(rows: &[Vec<Cell>], names: &Names) -> Result<Header, String> {
+    let scan = rows.len().min(30);
+    let labels_of = |r: &Vec<Cell>| -> Vec<String> { r.iter().map(|c| label(&c.text())).collect() };
+    let score = |labels: &[String]| -> usize {
+        let mut fields: Vec<Field> = labels.iter().filter_map(|l| names.field_of(l).map(|(f, _)| f)).collect();
+        fields.sort();
+        fields.dedup();
+        fields.len()
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for (i, row) in rows.iter().enumerate().take(scan) {
+        let s = score(&labels_of(row));
+        if s >= 2 && best.is_none_or(|(_, b)| s > b) {
+            best = Some((i, s));
+        }
+    }
+    let Some((h, _)) = best else {
+        let shown: Vec<String> = rows.iter().take(3).map(|r| labels_of(r).join(", ")).collect();
+        return Err(format!(
+            "no header row found in the first {scan} rows (looked for names such as 工单编号, 留言编号, 来电时间, 留言时间); \
+             first rows: [{}]; name the columns under [sources.columns]",
+            shown.join("] [")
+        ));
+    };
+    let width = rows.iter().take(scan.max(h + 2)).map(Vec::len).max().unwrap_or(0);
+    let mut labels = labels_of(&rows[h]);
+    labels.resize(width, String::new());
+    let mut data_start = h + 1;
+    // Merged cells leave blanks: the other header row names those columns.
+    for (neighbour, below) in [(h + 1, true), (h.wrapping_sub(1), false)] {
+        let Some(row) = rows.get(neighbour) else { continue };
+        let other = labels_of(row);
+        let mut used = false;
+        for (c, lab) in other.iter().enumerate().take(width) {
+            let here_names_a_field = names.field_of(&labels[c]).is_some();
+            if !here_names_a_field && names.field_of(lab).is_some() {
+                labels[c] = lab.clone();
+                used = true;
+            }
+        }
+        if used && below {
+            data_start = h + 2;
+        }
+    }
+    // Each field takes its best column; exact names beat names that merely contain one.
+    let mut columns: HashMap<Field, usize> = HashMap::new();
+    for exact_pass in [true, false] {
+        for (c, lab) in labels.iter().enumerate() {
+            if let Some((f, exact)) = names.field_of(lab)
+                && exact == exact_pass
+                && !columns.contains_key(&f)
+                && !columns.values().any(|&v| v == c)
+            {
+                columns.insert(f, c);
+            }
+        }
+    }
+    for f in Field::ALL.into_iter().filter(|f| f.required()) {
+        if !columns.contains_key(&f) {
+            let names_list: Vec<&str> = f.default_names().to_vec();
+            return Err(format!(
+                "the header (row {}) has no {} column: none of {} (columns: {}); name it under [sources.columns] {} = \"…\"",
+                h + 1,
+                f.key(),
+                names_list.join(", "),
+                labels.iter().filter(|l| !l.is_empty()).cloned().collect::<Vec<_>>().join(", "),
+                f.key()
+            ));
+        }
+    }
+    Ok(Header { data_start, columns, labels })
+}
+
+/// A row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// 1-based, as the spreadsheet shows it.
+    pub row: usize,
+    pub column: Option<String>,
+    pub reason: String,
+    pub value: Option<String>,
+}
+
+/// A row read: the item to store (with its case).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub row: usize,
+    pub item: ParsedItem,
+    pub case: Case,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    Record(Box<Record>),
+    Quarantined(Quarantined),
+    Blank,
+}
+
+/// An Excel serial date (days since 1899-12-30, the 1900 system) as local time.
+pub fn from_serial(serial: f64) -> Option<Published> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_time(NaiveTime::MIN);
+    let millis = (serial * 86_400_000.0).round() as i64;
+    let n = base + Duration::milliseconds(millis);
+    // Round to the second: Excel stores 7:13:58 as 0.30136574…
+    let n = n.with_nanosecond(0)? + Duration::seconds(((millis % 1000) >= 500) as i64);
+    let at = china().from_local_datetime(&n).single()?;
+    let precision = if serial.fract() == 0.0 { Precision::Date } else { Precision::Time };
+    Some(Published { at, precision, zone_assumed: true })
+}
+
+/// A time cell: an Excel date, a serial number written as text or number,
+/// or any form `normalize::time` reads.
+pub fn parse_time_cell(cell: &Cell) -> Result<Option<Published>, String> {
+    match cell {
+        Cell::Empty => Ok(None),
+        Cell::Serial(f) | Cell::Float(f) => from_serial(*f).map(Some).ok_or_else(|| format!("{f} is not a date")),
+        Cell::Int(i) => from_serial(*i as f64).map(Some).ok_or_else(|| format!("{i} is not a date")),
+        Cell::Text(_) => {
+            let t = cell.text();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            if let Ok(f) = t.parse::<f64>() {
+                return from_serial(f).map(Some).ok_or_else(|| format!("{t:?} is not a date"));
+            }
+            time::parse(&t)
+                .or_else(|| time::find_in(&t))
+                .map(Some)
+                .ok_or_else(|| format!("{t:?} is not a date or time"))
+        }
+    }
+}
+
+/// Reads one data row (`index` is its 0-based position in the sheet).
+pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
+    if row.iter().all(Cell::is_empty) {
+        return RowOutcome::Blank;
+    }
+    let row_no = index + 1;
+    let cell = |f: Field| header.columns.get(&f).and_then(|&c| row.get(c)).unwrap_or(&Cell::Empty);
+    let text = |f: Field| Some(cell(f).text()).filter(|t| !t.is_empty());
+    let quarantine = |f: Field, reason: String, value: Option<String>| {
+        RowOutcome::Quarantined(Quarantined { row: row_no, column: Some(header.label_of(f)), reason, value })
+    };
+    let Some(number) = text(Field::Number) else {
+        return quarantine(Field::Number, "empty: a row needs its order or message number".into(), None);
+    };
+    let mut times = [None, None, None];
+    for (slot, f) in [Field::Received, Field::Deadline, Field::Closed].into_iter().enumerate() {
+        match parse_time_cell(cell(f)) {
+            Ok(t) => times[slot] = t,
+            Err(reason) => return quarantine(f, reason, Some(cell(f).text())),
+        }
+    }
+    let [received_at, deadline_at, closed_at] = times;
+    if received_at.is_none() {
+        return quarantine(Field::Received, "empty: a row needs the time it was received".into(), None);
+    }
+    let content = text(Field::Content).unwrap_or_default();
+    let title = text(Field::Title).unwrap_or_else(|| {
+        let t: String = content.chars().take(30).collect();
+        if t.is_empty() { format!("工单 {number}") } else { t }
+    });
+    let case = Case {
+        number: number.clone(),
+        received_at,
+        category: text(Field::Category),
+        handler: text(Field::Handler),
+        deadline_at,
+        closed_at,
+        status: text(Field::Status),
+        reply: text(Field::Reply),
+        extension: text(Field::Extension),
+        urgency: text(Field::Urgency),
+    };
+    let item = ParsedItem {
+        guid: Some(number),
+        title,
+        text: content,
+        link: None,
+        published: received_at,
+        doc_no: None,
+        publisher: case.handler.clone(),
+        categories: case.category.iter().cloned().collect(),
+    };
+    RowOutcome::Record(Box::new(Record { row: row_no, item, case }))
+}
+
+/// The first sheet of an XLSX/XLS workbook as cells.
+pub fn read_workbook(bytes: &[u8]) -> Result<Vec<Vec<Cell>>, String> {
+    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
+        .map_err(|e| format!("not a readable XLSX/XLS workbook: {e}"))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| "the workbook has no sheet".to_string())?
+        .map_err(|e| format!("the first sheet cannot be read: {e}"))?;
+    Ok(range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|d| match d {
+                    Data::Empty => Cell::Empty,
+                    Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+                    Data::Int(i) => Cell::Int(*i),
+                    Data::Float(f) => Cell::Float(*f),
+                    Data::Bool(b) => Cell::Text(if *b { "是" } else { "否" }.into()),
+                    Data::DateTime(dt) => Cell::Serial(dt.as_f64()),
+                    Data::Error(e) => Cell::Text(format!("#{e:?}")),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// A CSV file's text, decoded (UTF-8, UTF-8 with BOM, GBK from Excel) with
+/// the charset warnings.
+pub fn decode_csv(bytes: &[u8]) -> (String, Vec<String>) {
+    let d = charset::decode(bytes, None);
+    (d.text, d.warnings)
+}
+
+/// CSV records as cells; `Err` carries the 1-based line of a broken record.
+pub fn csv_rows(text: &str) -> impl Iterator<Item = Result<Vec<Cell>, (usize, String)>> + '_ {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    std::iter::from_fn(move || match rdr.read_record(&mut record) {
+        Ok(false) => None,
+        Ok(true) => Some(Ok(record
+            .iter()
+            .map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f.to_string()) })
+            .collect())),
+        Err(e) => {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            Some(Err((line, e.to_string())))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    #[test]
+    fn header_below_a_title_row_and_two_row_headers() {
+        let rows = vec![
+            vec![t("2020年10月12345热线工单明细表"), Cell::Empty, Cell::Empty, Cell::Empty],
+            vec![t("工单信息"), Cell::Empty, t("承办单位"), t("办理情况")],
+            vec![t("工单编号"), t("来电 时间"), Cell::Empty, t("办结时间")],
+            vec![t("A001"), t("2020/10/8 9:30:00"), t("区教育局"), Cell::Empty],
+        ];
+        let h = find_header(&rows, &Names::default()).unwrap();
+        assert_eq!(h.data_start, 3);
+        assert_eq!(h.columns[&Field::Number], 0);
+        assert_eq!(h.columns[&Field::Received], 1);
+        assert_eq!(h.columns[&Field::Handler], 2);
+        assert_eq!(h.columns[&Field::Closed], 3);
+    }
+
+    #[test]
+    fn custom_names_and_a_clear_error_without_a_number_column() {
+        let rows = vec![vec![t("单号"), t("受理日期"), t("内容")], vec![t("1"), t("2020-01-02"), t("x")]];
+        let e = find_header(&rows, &Names::default()).unwrap_err();
+        assert!(e.contains("no header row found"), "{e}");
+        let mut names = Names::default();
+        names.custom.insert(Field::Number, vec!["单号".into()]);
+        names.custom.insert(Field::Received, vec!["受理日期".into()]);
+        let h = find_header(&rows, &names).unwrap();
+        assert_eq!((h.columns[&Field::Number], h.columns[&Field::Received], h.columns[&Field::Content]), (0, 1, 2));
+    }
+
+    #[test]
+    fn times_in_every_form() {
+        let p = |c: Cell| parse_time_cell(&c).unwrap().map(|p| p.at.to_rfc3339());
+        assert_eq!(p(Cell::Serial(42_894.730_092_592_6)).as_deref(), Some("2017-06-08T17:31:20+08:00"));
+        assert_eq!(p(t("42894.730092592603")).as_deref(), Some("2017-06-08T17:31:20+08:00"));
+        assert_eq!(p(t("2018/7/17 7:13:58")).as_deref(), Some("2018-07-17T07:13:58+08:00"));
+        assert_eq!(p(t("2018-07-17 07:13")).as_deref(), Some("2018-07-17T07:13:00+08:00"));
+        assert_eq!(p(t("　2020年08月02日\t")).as_deref(), Some("2020-08-02T00:00:00+08:00"));
+        assert_eq!(p(Cell::Int(44000)).as_deref(), Some("2020-06-18T00:00:00+08:00"));
+        assert_eq!(p(Cell::Empty), None);
+        assert!(parse_time_cell(&t("明天")).is_err());
+    }
+
+    #[test]
+    fn rows_become_records_or_quarantine_entries_naming_the_column() {
+        let rows = vec![
+            vec![t("留言编号"), t("留言主题"), t("留言时间"), t("留言详情"), t("答复时间")],
+            vec![
+                Cell::Int(2549),
+                t("物业管理有问题"),
+                t("2019/4/25 9:32:09"),
+                t("\n\t\t小区物业\u{3000}乱收费\n"),
+                t("2019/5/10 14:31:26"),
+            ],
+            vec![Cell::Empty, t("无编号"), t("2019/4/25 9:32:09"), t("x"), Cell::Empty],
+            vec![t("2551"), t("坏时间"), t("2019-13-45"), t("x"), Cell::Empty],
+            vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty],
+        ];
+        let h = find_header(&rows, &Names::default()).unwrap();
+        let out: Vec<RowOutcome> =
+            rows.iter().enumerate().skip(h.data_start).map(|(i, r)| read_row(r, i, &h)).collect();
+        let RowOutcome::Record(r) = &out[0] else { panic!("{:?}", out[0]) };
+        assert_eq!((r.row, r.case.number.as_str(), r.item.title.as_str()), (2, "2549", "物业管理有问题"));
+        assert_eq!(r.item.text, "小区物业 乱收费");
+        assert_eq!(r.case.closed_at.unwrap().at.to_rfc3339(), "2019-05-10T14:31:26+08:00");
+        assert_eq!(
+            out[1],
+            RowOutcome::Quarantined(Quarantined {
+                row: 3,
+                column: Some("留言编号".into()),
+                reason: "empty: a row needs its order or message number".into(),
+                value: None
+            })
+        );
+        let RowOutcome::Quarantined(q) = &out[2] else { panic!() };
+        assert_eq!((q.row, q.column.as_deref(), q.value.as_deref()), (4, Some("留言时间"), Some("2019-13-45")));
+        assert_eq!(out[3], RowOutcome::Blank);
+    }
+
+    #[test]
+    fn ooxml_escapes_left_in_csv_become_line_breaks() {
+        assert_eq!(Cell::Text("第一段_x000D_\n第二段_x000A_第三段".into()).text(), "第一段\n第二段\n第三段");
+    }
+
+    #[test]
+    fn csv_with_quoted_newlines() {
+        let rows: Vec<_> = csv_rows("a,b\n1,\"x\ny\"\n").collect::<Result<_, _>>().unwrap();
+        assert_eq!(rows[1][1], Cell::Text("x\ny".into()));
+    }
+}

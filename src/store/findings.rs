@@ -1,0 +1,195 @@
+//! The `findings` and `responses` tables, and the slim reads the rules need
+//! (cases without their text; opinion and portal items).
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::Store;
+use crate::model::{Case, ItemId, Precision, Published};
+use crate::normalize::normalize_text;
+use crate::rules::deadlines::CaseRow;
+use crate::rules::opinion::Seen;
+use crate::rules::{Finding, State};
+
+/// When the store first saw a finding and when its state last changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub first_seen_at: String,
+    pub state_changed_at: String,
+}
+
+fn published(at: Option<String>, precision: Option<String>) -> Option<Published> {
+    let at = DateTime::parse_from_rfc3339(&at?).ok()?;
+    let precision = if precision.as_deref() == Some("date") { Precision::Date } else { Precision::Time };
+    Some(Published { at, precision, zone_assumed: true })
+}
+
+impl Store {
+    /// Every work order and message, without its text.
+    pub fn case_rows(&self) -> Result<Vec<CaseRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT c.item_id, i.unit, i.kind, c.number, c.received_at, c.received_precision, c.category, c.handler, \
+             c.deadline_at, c.deadline_precision, c.closed_at, c.closed_precision, c.status, c.extension, c.urgency \
+             FROM cases c JOIN items i ON i.id = c.item_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let kind: String = r.get(2)?;
+            Ok(CaseRow {
+                item_id: ItemId::from_i64(r.get(0)?),
+                unit: r.get(1)?,
+                kind: kind.parse().map_err(|e: String| {
+                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+                })?,
+                case: Case {
+                    number: r.get(3)?,
+                    received_at: published(r.get(4)?, r.get(5)?),
+                    category: r.get(6)?,
+                    handler: r.get(7)?,
+                    deadline_at: published(r.get(8)?, r.get(9)?),
+                    closed_at: published(r.get(10)?, r.get(11)?),
+                    status: r.get(12)?,
+                    reply: None,
+                    extension: r.get(13)?,
+                    urgency: r.get(14)?,
+                },
+            })
+        })?;
+        rows.collect::<Result<_, _>>().context("failed to read work orders from the store")
+    }
+
+    /// Items of sources with `role`, first seen or published since `since`,
+    /// normalized for matching.
+    pub fn seen_items(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Seen>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, unit, title, text, link, published_at, first_seen_at FROM items \
+             WHERE role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+        )?;
+        let rows = stmt.query_map(params![role, since.timestamp(), since.to_rfc3339()], |r| {
+            let published: Option<String> = r.get(5)?;
+            let first_seen: String = r.get(6)?;
+            let at = published
+                .and_then(|p| DateTime::parse_from_rfc3339(&p).ok())
+                .or_else(|| DateTime::parse_from_rfc3339(&first_seen).ok())
+                .unwrap_or(since);
+            Ok(Seen {
+                item_id: ItemId::from_i64(r.get(0)?),
+                unit: r.get(1)?,
+                title: normalize_text(&r.get::<_, String>(2)?),
+                text: normalize_text(&r.get::<_, String>(3)?),
+                link: r.get(4)?,
+                at,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a duty officer's response to an item.
+    pub fn record_response(&self, item: ItemId, at: DateTime<FixedOffset>, note: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO responses (item_id, responded_at, note) VALUES (?1, ?2, ?3)",
+            params![item.as_i64(), at.to_rfc3339(), note],
+        )?;
+        Ok(())
+    }
+
+    /// The earliest recorded response per item.
+    pub fn responses(&self) -> Result<HashMap<ItemId, DateTime<FixedOffset>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT item_id, responded_at FROM responses")?;
+        let mut out: HashMap<ItemId, DateTime<FixedOffset>> = HashMap::new();
+        for r in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, at) = r?;
+            if let Ok(at) = DateTime::parse_from_rfc3339(&at) {
+                let e = out.entry(ItemId::from_i64(id)).or_insert(at);
+                *e = (*e).min(at);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores an evaluation: new findings are inserted, changed states are
+    /// recorded with the time of the change, and open findings that the
+    /// evaluation no longer produces are resolved. Returns each finding's history.
+    pub fn record_findings(
+        &self,
+        findings: &[Finding],
+        now: DateTime<FixedOffset>,
+    ) -> Result<HashMap<String, History>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let now_s = now.to_rfc3339();
+        let mut history = HashMap::with_capacity(findings.len());
+        {
+            let mut get = tx
+                .prepare_cached("SELECT state, first_seen_at, state_changed_at FROM findings WHERE fingerprint = ?1")?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO findings (fingerprint, rule, item_id, unit, state, deadline, overdue_working_days, \
+                 late, basis, first_seen_at, state_changed_at, evaluated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for f in findings {
+                let old: Option<(String, String, String)> =
+                    get.query_row([&f.fingerprint], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+                let (first_seen, changed) = match old {
+                    None => (now_s.clone(), now_s.clone()),
+                    Some((state, first, changed)) if state == f.state.as_str() => (first, changed),
+                    Some((_, first, _)) => (first, now_s.clone()),
+                };
+                put.execute(params![
+                    f.fingerprint,
+                    f.rule.as_str(),
+                    f.item_id.as_i64(),
+                    f.unit,
+                    f.state.as_str(),
+                    f.deadline.to_rfc3339(),
+                    f.overdue_working_days,
+                    f.late,
+                    f.basis,
+                    first_seen,
+                    changed,
+                    now_s,
+                ])?;
+                history.insert(f.fingerprint.clone(), History { first_seen_at: first_seen, state_changed_at: changed });
+            }
+            // Open findings the rules no longer produce have been dealt with.
+            let produced: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+            let open: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT fingerprint FROM findings WHERE state != 'resolved'")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut resolve = tx.prepare_cached(
+                "UPDATE findings SET state = 'resolved', late = NULL, state_changed_at = ?2, evaluated_at = ?2 \
+                 WHERE fingerprint = ?1",
+            )?;
+            for fp in open.iter().filter(|fp| !produced.contains(fp.as_str())) {
+                resolve.execute(params![fp, now_s])?;
+            }
+        }
+        tx.commit()?;
+        Ok(history)
+    }
+
+    /// Stored findings (as last evaluated), for `govwatch findings` history and the digests.
+    pub fn finding_states(&self) -> Result<HashMap<String, (State, History)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT fingerprint, state, first_seen_at, state_changed_at FROM findings")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let (fp, state, first, changed) = r?;
+            if let Ok(state) = state.parse() {
+                out.insert(fp, (state, History { first_seen_at: first, state_changed_at: changed }));
+            }
+        }
+        Ok(out)
+    }
+}
