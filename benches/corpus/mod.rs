@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, TimeZone};
-use govwatch::model::{Item, Level, ParsedItem, Precision, Published, Role, SourceKind};
+use govwatch::model::{Item, ItemKind, Level, ParsedItem, Precision, Published, Role};
 use govwatch::normalize::time::china;
 use govwatch::normalize::{SourceInfo, to_item};
 
@@ -70,7 +70,7 @@ const TEXT_MAX: usize = 380;
 pub struct Source {
     pub id: String,
     pub unit: String,
-    pub kind: SourceKind,
+    pub kind: ItemKind,
     pub role: Role,
     pub level: Level,
     pub host: String,
@@ -154,7 +154,7 @@ impl Corpus {
         for c in &mut cdf {
             *c /= total;
         }
-        let kinds = [SourceKind::Feed, SourceKind::Feed, SourceKind::Page];
+        let kinds = [ItemKind::Feed, ItemKind::Feed, ItemKind::Page];
         let roles = [Role::Portal, Role::Portal, Role::Superior, Role::Messages, Role::Opinion];
         let levels = [Level::County, Level::City, Level::Province, Level::National, Level::Town, Level::Department];
         let sources = (0..SOURCES)
@@ -237,7 +237,7 @@ impl Corpus {
         let offset = (base as i64 + jitter).clamp(0, span);
         let mut at = self.first + ChronoDuration::seconds(offset);
         // List pages give a date only (read as 00:00 in Asia/Shanghai).
-        let published = if src.kind == SourceKind::Page {
+        let published = if src.kind == ItemKind::Page {
             at = china()
                 .from_local_datetime(&at.date_naive().and_hms_opt(0, 0, 0).expect("midnight"))
                 .single()
@@ -250,7 +250,7 @@ impl Corpus {
         let text = self.text(&mut rng);
         let link = format!("https://{}/{}/{}/t{}_{}.html", src.host, src.id, at.format("%Y%m"), at.format("%Y%m%d"), i);
         const CATEGORIES: &[&str] = &["通知公告", "政策文件", "工作动态", "政务公开", "人事信息"];
-        let categories = if src.kind == SourceKind::Feed {
+        let categories = if src.kind == ItemKind::Feed {
             vec![CATEGORIES[rng.below(CATEGORIES.len() as u64) as usize].to_string()]
         } else {
             Vec::new()
