@@ -161,8 +161,20 @@ pub fn rules_for(row: &CaseRow, cfg: &RulesConfig) -> &'static [Rule] {
     }
 }
 
-/// Findings for these cases at `now`.
+/// Findings for these cases at `now`, evaluated on every core.
 pub fn evaluate(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: DateTime<FixedOffset>) -> Vec<Finding> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || rows.len() < 10_000 {
+        return evaluate_chunk(rows, cfg, cal, now);
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = rows.chunks(chunk).map(|c| s.spawn(move || evaluate_chunk(c, cfg, cal, now))).collect();
+        parts.into_iter().flat_map(|p| p.join().expect("rule evaluation does not panic")).collect()
+    })
+}
+
+fn evaluate_chunk(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: DateTime<FixedOffset>) -> Vec<Finding> {
     let warn = Warn { working_days: cfg.warn_working_days, hours: cfg.warn_hours };
     let mut out = Vec::new();
     for row in rows {

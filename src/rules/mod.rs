@@ -146,8 +146,16 @@ pub struct Finding {
 
 /// The stable fingerprint of (rule, item, unit).
 pub fn fingerprint(rule: Rule, item: ItemId, unit: &str) -> String {
-    let d = Sha256::digest(format!("{}\u{1f}{item}\u{1f}{unit}", rule.as_str()).as_bytes());
-    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut h = Sha256::new();
+    h.update(rule.as_str().as_bytes());
+    h.update([0x1f]);
+    h.update(item.0.to_be_bytes());
+    h.update([0x1f]);
+    h.update(unit.as_bytes());
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    format!("{:016x}", u64::from_be_bytes(first))
 }
 
 /// The last second of a day, Asia/Shanghai: when a deadline "on" that day ends.
