@@ -695,6 +695,7 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
             None => format!("条目 {}", f.item_id),
         };
         let late = match (f.state, f.late) {
+            (State::Overdue, _) if f.overdue_working_days == 0 => " · 超期不足 1 个工作日".to_string(),
             (State::Overdue, _) => format!(" · 超期 {} 个工作日", f.overdue_working_days),
             (State::Resolved, Some(true)) => format!(" · 超期办结（晚 {} 个工作日）", f.overdue_working_days),
             (State::Resolved, Some(false)) => " · 按时办结".to_string(),

@@ -106,7 +106,7 @@ fn demo_config_is_clean() {
     let dir = tempfile::tempdir().unwrap();
     let o = govwatch(dir.path(), &["config", "check", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert_eq!(stdout(&o).trim(), "config/demo.toml: OK (4 units, 3 sources)");
+    assert_eq!(stdout(&o).trim(), "config/demo.toml: OK (5 units, 5 sources)");
 }
 
 #[test]
@@ -123,10 +123,14 @@ fn demo_poll_search_sources_reindex() {
     let o = govwatch(s, &["poll", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    for line in ["sheng-zhengce  成功  新增 4", "xian-portal    成功  新增 4", "xian-tzgg      成功  新增 5"]
+    for (id, new) in
+        [("sheng-zhengce", 4), ("xian-portal", 4), ("xian-tzgg", 5), ("rexian-gongdan", 8), ("xian-luntan", 3)]
     {
-        assert!(out.contains(line), "{out}");
+        let line = out.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no line for {id}: {out}"));
+        assert!(line.contains(&format!("成功  新增 {new}  更新 0")), "{line}");
     }
+    // The demo's export names two handlers that are not configured units: routed, and said so.
+    assert!(out.contains("承办单位 \"县医疗保障局\" matches no unit (1 rows went to rexian)"), "{out}");
     let o = govwatch(s, &["poll", "--config", DEMO, "--json"]);
     let reports: Value = serde_json::from_slice(&o.stdout).unwrap();
     for r in reports.as_array().unwrap() {
@@ -139,7 +143,7 @@ fn demo_poll_search_sources_reindex() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let hits: Value = serde_json::from_slice(&o.stdout).unwrap();
     let hits = hits.as_array().unwrap();
-    assert_eq!(hits.len(), 6, "{hits:#?}");
+    assert_eq!(hits.len(), 7, "{hits:#?}");
     for h in hits {
         for key in ["id", "title", "url", "source", "unit", "kind", "published_at", "score", "snippet"] {
             assert!(h.get(key).is_some(), "missing {key} in {h}");
@@ -168,7 +172,7 @@ fn demo_poll_search_sources_reindex() {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         v.as_array().unwrap().iter().map(|h| h["source"].as_str().unwrap().to_string()).collect()
     };
-    assert!(ids(&["热线", "--unit", "gongkaiban"]).iter().all(|s| s == "xian-tzgg"));
+    assert!(ids(&["热线", "--unit", "gongkaiban"]).iter().all(|s| s == "xian-tzgg" || s == "xian-luntan"));
     assert!(ids(&["热线", "--kind", "page"]).iter().all(|s| s == "xian-tzgg"));
     assert_eq!(ids(&["热线", "--since", "2026-11-19", "--until", "2026-11-19"]), vec!["xian-portal"]);
     assert_eq!(ids(&["热线 -微信", "--source", "xian-portal"]), vec!["xian-portal"]);
@@ -189,12 +193,12 @@ fn demo_poll_search_sources_reindex() {
     let before = ids(&["政务公开"]);
     let o = govwatch(s, &["reindex", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("索引已重建：13 条"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("索引已重建：24 条"), "{}", stdout(&o));
     assert_eq!(ids(&["政务公开"]), before);
 
     let o = govwatch(s, &["poll", "--config", DEMO, "--source", "nope"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--source nope: no such source; known sources: sheng-zhengce, xian-portal, xian-tzgg"));
+    assert!(stderr(&o).contains("--source nope: no such source; known sources: sheng-zhengce, xian-portal, xian-tzgg, rexian-gongdan, xian-luntan"));
 }
 
 #[test]
@@ -240,7 +244,7 @@ fn run_polls_the_demo_and_stops_cleanly_on_sigterm() {
         let o = govwatch(s, &["sources", "--config", DEMO, "--json"]);
         let rows: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
         let polled = rows.as_array().map_or(0, |r| r.iter().filter(|r| r["last_status"] == "ok").count());
-        if polled == 3 {
+        if polled == 5 {
             break;
         }
         if Instant::now() > deadline {

@@ -84,7 +84,8 @@ const MIGRATIONS: &[&str] = &[
     // findings of the deadline rules and recorded responses.
     r#"
     CREATE TABLE cases (
-        item_id            INTEGER PRIMARY KEY,       -- items.id
+        seq                INTEGER PRIMARY KEY,       -- insertion order: keeps inserts appending
+        item_id            INTEGER NOT NULL UNIQUE,   -- items.id (a hash: scattered, so not the key)
         source             TEXT NOT NULL,
         number             TEXT NOT NULL,             -- 工单编号 / 留言编号
         received_at        TEXT,
