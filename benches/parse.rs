@@ -123,7 +123,7 @@ fn parse_once(input: &Input, sel: Option<&Selectors>) -> Result<usize, String> {
         }
         Parser::Detail => {
             let d = charset::decode(&input.bytes, None);
-            let detail = parse_detail(&d.text, sel.expect("selectors"));
+            let detail = parse_detail(&d.text, None, sel.expect("selectors"));
             Ok(usize::from(detail.text.is_some() || detail.title.is_some()))
         }
     }

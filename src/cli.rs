@@ -77,6 +77,8 @@ pub enum Command {
     },
     /// What is due soon, overdue, or was answered late, evaluated now
     Findings(FindingsArgs),
+    /// Superior policies and whether each obligated portal reposted them in time
+    Reposts(RepostsArgs),
     /// Record a duty officer's response to an item (a public-opinion item)
     Respond {
         /// The item id (16 hex digits, as search and findings show it)
@@ -113,6 +115,25 @@ pub enum CalendarCommand {
         /// N ≥ 1
         n: u32,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RepostsArgs {
+    /// Only this portal source
+    #[arg(long, value_name = "ID")]
+    pub portal: Option<String>,
+    /// Only this superior source
+    #[arg(long, value_name = "ID")]
+    pub superior: Option<String>,
+    /// Only superior items from this day on (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Evaluate at this moment instead of now ("YYYY-MM-DD HH:MM", Asia/Shanghai)
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print one JSON array, one object per (superior item, portal)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +234,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import { source, files, json } => import(&cfg, &source, &files, json),
         Command::Quarantine { source, json } => quarantine(&cfg, source.as_deref(), json),
         Command::Findings(args) => findings(&cfg, &args),
+        Command::Reposts(args) => reposts(&cfg, &args),
         Command::Respond { item, note } => respond(&cfg, &item, note.as_deref()),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
         Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
@@ -727,5 +749,82 @@ fn respond(cfg: &Config, item: &str, note: Option<&str>) -> Result<ExitCode> {
     };
     store.record_response(id, now(), note)?;
     println!("已记录对「{}」的回应", it.title);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
+    for (flag, id, role) in
+        [("--portal", &a.portal, crate::model::Role::Portal), ("--superior", &a.superior, crate::model::Role::Superior)]
+    {
+        if let Some(id) = id
+            && !cfg.sources.iter().any(|s| &s.id == id && s.role == role)
+        {
+            let known: Vec<&str> = cfg.sources.iter().filter(|s| s.role == role).map(|s| s.id.as_str()).collect();
+            eprintln!("error: {flag} {id}: no {role} source {id:?}; {role} sources: {}", known.join(", "));
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    }
+    let cal = calendar_of(cfg)?;
+    let now = match &a.now {
+        Some(s) => parse_now(s)?,
+        None => now(),
+    };
+    let since = a.since.as_deref().map(index::parse_day).transpose()?;
+    let store = open_store(cfg)?;
+    let mut all = crate::findings::reposts(cfg, &cal, &store, now)?;
+    all.retain(|o| {
+        a.portal.as_ref().is_none_or(|p| *o.portal == **p)
+            && a.superior.as_ref().is_none_or(|s| *o.superior_source == **s)
+            && since.is_none_or(|d| o.superior_at.date_naive() >= d)
+    });
+    all.sort_by(|x, y| y.superior_at.cmp(&x.superior_at).then(x.portal.cmp(&y.portal)));
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &all)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = |st: &str| all.iter().filter(|o| o.state == st).count();
+    writeln!(
+        out,
+        "按时转载 {} · 超时转载 {} · 未转载已超期 {} · 未到期 {}（按 {} 计算）",
+        count("on_time"),
+        count("late"),
+        count("overdue"),
+        count("pending"),
+        now.format("%Y-%m-%d %H:%M")
+    )?;
+    let mut last: Option<crate::model::ItemId> = None;
+    for o in &all {
+        if last != Some(o.superior_item_id) {
+            writeln!(out)?;
+            let no = o.doc_no.as_deref().map(|d| format!("（{d}）")).unwrap_or_default();
+            writeln!(out, "{}{no}", o.superior_title)?;
+            let from = if o.counted_from == "first_seen" { "首次发现" } else { "发布" };
+            writeln!(out, "  {from} {} · {}", o.superior_at.format("%Y-%m-%d %H:%M"), o.superior_source)?;
+            last = Some(o.superior_item_id);
+        }
+        let portal = cfg.source(&o.portal).map_or(&*o.portal, |s| s.display_name());
+        let line = match o.state {
+            "on_time" | "late" => format!(
+                "{} {}（{}）· {}",
+                if o.state == "on_time" { "按时转载" } else { "超时转载" },
+                o.reposted_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+                o.matched_by.map(|m| m.zh()).unwrap_or(""),
+                if o.state == "late" {
+                    format!("晚 {} 个工作日", o.late_working_days)
+                } else {
+                    "未超时".into()
+                },
+            ),
+            "overdue" => format!(
+                "未转载，已超期 {} 个工作日（截止 {}）",
+                o.late_working_days,
+                o.deadline.format("%Y-%m-%d %H:%M")
+            ),
+            _ => format!("尚未转载，截止 {}", o.deadline.format("%Y-%m-%d %H:%M")),
+        };
+        writeln!(out, "  - {portal}：{line}")?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -96,6 +96,7 @@ pub struct RulesConfig {
     pub messages: MessageRules,
     pub disclosure: DisclosureRules,
     pub opinion: OpinionRules,
+    pub repost: RepostRules,
 }
 
 impl Default for RulesConfig {
@@ -107,6 +108,7 @@ impl Default for RulesConfig {
             messages: MessageRules::default(),
             disclosure: DisclosureRules::default(),
             opinion: OpinionRules::default(),
+            repost: RepostRules::default(),
         }
     }
 }
@@ -171,6 +173,23 @@ impl Default for DisclosureRules {
             extension_days: 20,
             categories: vec!["依申请公开".into(), "政府信息公开申请".into(), "信息公开申请".into()],
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepostRules {
+    /// 转载一般不得滞后1个工作日: working days after the superior's publication …
+    pub lag_working_days: u32,
+    /// … or hours instead (some provinces: 8), when set.
+    pub lag_hours: Option<u32>,
+    /// Superior items older than this many days are no longer followed.
+    pub window_days: u32,
+}
+
+impl Default for RepostRules {
+    fn default() -> Self {
+        RepostRules { lag_working_days: 1, lag_hours: None, window_days: 90 }
     }
 }
 
@@ -305,6 +324,27 @@ pub struct SourceConfig {
     pub enabled: bool,
     #[serde(default)]
     pub page: Option<PageConfig>,
+    /// Portal sources: the superior sources whose policies this portal must
+    /// repost. Unset: every superior source of a higher level (a county portal
+    /// owes its city, province and 国务院); `[]`: none.
+    #[serde(default)]
+    pub reposts_from: Option<Vec<String>>,
+    /// Superior sources: only items whose title matches one of these regular
+    /// expressions are policies to repost (default: every item).
+    #[serde(default)]
+    pub repost_include: Vec<String>,
+    /// Superior sources: items whose title matches one of these are not.
+    #[serde(default)]
+    pub repost_exclude: Vec<String>,
+    /// Superior sources: only items in one of these categories or columns.
+    #[serde(default)]
+    pub repost_categories: Vec<String>,
+    /// Portal sources: a lag of their own, in working days …
+    #[serde(default)]
+    pub repost_lag_working_days: Option<u32>,
+    /// … or in hours.
+    #[serde(default)]
+    pub repost_lag_hours: Option<u32>,
     /// Export sources: header names per field (`number = "受理编号"` or a
     /// list), tried before the built-in names.
     #[serde(default)]
@@ -700,6 +740,35 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
                     format!("{p}.columns.{key}"),
                     format!("unknown field{}; fields: {}", did_you_mean(key, &keys), keys.join(", ")),
                 ));
+            }
+        }
+        if let Some(from) = &s.reposts_from {
+            if s.role != Role::Portal {
+                problems.push(warning(format!("{p}.reposts_from"), "ignored: only portal sources repost"));
+            }
+            let superiors: Vec<&str> =
+                c.sources.iter().filter(|x| x.role == Role::Superior).map(|x| x.id.as_str()).collect();
+            for (j, id) in from.iter().enumerate() {
+                if !superiors.contains(&id.as_str()) {
+                    problems.push(error(
+                        format!("{p}.reposts_from[{j}]"),
+                        format!(
+                            "no superior source {id:?}{}; superior sources: {}",
+                            did_you_mean(id, &superiors),
+                            if superiors.is_empty() { "none".to_string() } else { superiors.join(", ") }
+                        ),
+                    ));
+                }
+            }
+        }
+        for (key, list) in [("repost_include", &s.repost_include), ("repost_exclude", &s.repost_exclude)] {
+            for (j, re) in list.iter().enumerate() {
+                if let Err(e) = Regex::new(re) {
+                    problems.push(error(
+                        format!("{p}.{key}[{j}]"),
+                        format!("{re:?} is not a valid regular expression: {e}"),
+                    ));
+                }
             }
         }
         if !s.columns.is_empty() && s.kind != SourceKind::Export {

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, FixedOffset};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::rules::opinion::{self, WatchList};
-use crate::rules::{Finding, State, deadlines};
+use crate::rules::repost::{self, Obligation, Scope};
+use crate::rules::{Finding, State, Warn, deadlines};
 use crate::store::Store;
 use crate::store::findings::History;
 
@@ -36,6 +37,12 @@ pub fn evaluate(
         .filter(|u| !u.watch_terms.is_empty() || !u.major_terms.is_empty())
         .map(|u| WatchList::new(&u.id, &u.watch_terms, &u.major_terms))
         .collect();
+    findings.extend(repost::findings(
+        &reposts(cfg, cal, store, now)?,
+        cal,
+        Warn { working_days: cfg.rules.warn_working_days, hours: cfg.rules.warn_hours },
+        now,
+    ));
     if !watch.is_empty() {
         let since = now - Duration::days(OPINION_WINDOW_DAYS);
         let opinions = store.seen_items("opinion", since)?;
@@ -57,4 +64,28 @@ pub fn evaluate(
         store.finding_states()?.into_iter().map(|(fp, (_, h))| (fp, h)).collect()
     };
     Ok((findings, history))
+}
+
+/// Every (superior item, obligated portal) at `now`: superior items of the
+/// last `rules.repost.window_days` in their sources' scope, against the
+/// portals' items since then.
+pub fn reposts(cfg: &Config, cal: &Calendar, store: &Store, now: DateTime<FixedOffset>) -> Result<Vec<Obligation>> {
+    let duties = repost::duties(cfg);
+    if duties.is_empty() {
+        return Ok(Vec::new());
+    }
+    let since = now - Duration::days(cfg.rules.repost.window_days as i64);
+    let scopes: HashMap<&str, Scope> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.role == crate::model::Role::Superior)
+        .map(|s| (s.id.as_str(), Scope::of(s)))
+        .collect();
+    let superiors: Vec<repost::Doc> = store
+        .repost_docs("superior", since)?
+        .into_iter()
+        .filter(|d| scopes.get(d.source.as_str()).is_some_and(|sc| sc.covers(&d.title, &d.categories)))
+        .collect();
+    let portal = store.repost_docs("portal", since - Duration::days(1))?;
+    Ok(repost::obligations(&superiors, &portal, &duties, cal, now))
 }

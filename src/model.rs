@@ -165,6 +165,31 @@ pub struct ParsedItem {
     pub publisher: Option<String>,
     /// Categories or column names the source gave.
     pub categories: Vec<String>,
+    /// Links the item's body carries (`<a href>` in a description or article).
+    pub links: Vec<String>,
+}
+
+/// What an item refers to, for matching reposts to their originals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refs {
+    /// The item's own 文号 (stated by the page, or in its title), normalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_doc_no: Option<String>,
+    /// Every 文号 the text cites, normalized.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doc_nos: Vec<String>,
+    /// Links in the body and URLs written in the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// The title's key for repost matching (`normalize::title`).
+    #[serde(default)]
+    pub title_key: String,
+    /// The title passes a document on (转发, 转载).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transmittal: bool,
+    /// The title announces an implementing document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub implementing: bool,
 }
 
 /// An item as stored: a [`ParsedItem`] bound to its source, with identity and
@@ -196,6 +221,8 @@ pub struct Item {
     pub content_hash: String,
     /// Work-order fields, for hotline orders and messages.
     pub case: Option<Case>,
+    /// 文号 and links the item carries (derived from its content).
+    pub refs: Refs,
 }
 
 /// What an export row says about a work order or message beyond its text.

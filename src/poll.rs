@@ -295,6 +295,7 @@ impl Poller {
                     it.published = stored.published.or(it.published);
                     it.publisher = stored.publisher;
                     it.doc_no = stored.doc_no;
+                    it.links = stored.refs.links.clone();
                 }
                 _ => {
                     if let Some(link) = it.link.clone().filter(|l| Url::parse(l).is_ok()) {
@@ -323,7 +324,7 @@ impl Poller {
             match r {
                 Ok(b) => {
                     let d = charset::decode(&b.bytes, b.content_type.as_deref());
-                    page::merge_detail(&mut items[i], page::parse_detail(&d.text, sel));
+                    page::merge_detail(&mut items[i], page::parse_detail(&d.text, Some(&b.url), sel));
                 }
                 Err(e) => warnings.push(format!("entry page {link}: {e}")),
             }

@@ -251,6 +251,7 @@ fn saved_government_pages_parse() {
     // Its article page: metadata from <meta> and the 文号 field (无: none).
     let d = page::parse_detail(
         &html(&dir.join("handan_hdzfxxgk_detail.html")),
+        Url::parse("http://hdzfxxgk.hd.gov.cn/gszbm/auto23716/202008/t20200802_1352104.html").ok().as_ref(),
         &Selectors::new(&PageConfig::default()).unwrap(),
     );
     assert_eq!(d.title.as_deref(), Some("邯郸市教育局关于印发《全市教育系统安全专项整治三年行动实施方案》的通知"));

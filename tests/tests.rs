@@ -9,4 +9,6 @@ mod cli;
 mod conformance;
 mod exports;
 mod fetch_http;
+mod repost_labelled;
+mod reposts;
 mod search_exact;

@@ -267,6 +267,7 @@ impl Corpus {
                 doc_no: None,
                 publisher: None,
                 categories,
+                links: Vec::new(),
             },
             now,
         )

@@ -53,6 +53,21 @@ pub fn html_to_text(html: &str) -> String {
     element_text(doc.root_element())
 }
 
+/// The links (`<a href>`) of an HTML fragment, resolved against `base`.
+pub fn links_in(html: &str, base: Option<&url::Url>) -> Vec<String> {
+    if !html.contains("href") {
+        return Vec::new();
+    }
+    let doc = Html::parse_fragment(html);
+    let a = scraper::Selector::parse("a[href]").expect("valid selector");
+    element_links(doc.root_element(), &a, base)
+}
+
+/// The links of an element's `<a href>` descendants.
+pub fn element_links(el: ElementRef<'_>, a: &scraper::Selector, base: Option<&url::Url>) -> Vec<String> {
+    el.select(a).filter_map(|e| e.value().attr("href")).filter_map(|h| super::canonical_link(base, h)).collect()
+}
+
 /// The text of one element (as [`html_to_text`] would give for its markup).
 pub fn element_text(el: ElementRef<'_>) -> String {
     let mut raw = String::new();

@@ -5,12 +5,13 @@ pub mod docno;
 pub mod html;
 pub mod text;
 pub mod time;
+pub mod title;
 
 use chrono::{DateTime, FixedOffset};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{Item, ItemKind, Level, ParsedItem, Role, item_id};
+use crate::model::{Item, ItemKind, Level, ParsedItem, Refs, Role, item_id};
 
 pub use text::normalize as normalize_text;
 
@@ -109,11 +110,17 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
     let key = item_key(&p);
     let content_hash = content_hash(&p);
     // The 文号: the one the source states, else the first in the title, else in the text.
-    let stated = p.doc_no.filter(|d| !docno::is_none_marker(d));
+    let stated = p.doc_no.clone().filter(|d| !docno::is_none_marker(d));
     let found = match &stated {
         Some(d) => docno::normalize_field(d),
         None => docno::find(&p.title).or_else(|| docno::find(&p.text)),
     };
+    let own_doc_no = match &stated {
+        Some(d) => docno::normalize_field(d),
+        None => docno::find(&p.title),
+    }
+    .map(|d| d.norm);
+    let refs = refs_of(&p, own_doc_no);
     let (doc_no, doc_no_norm) = match (stated, found) {
         (Some(raw), Some(d)) => (Some(raw), Some(d.norm)),
         (Some(raw), None) => (Some(raw), None),
@@ -140,7 +147,34 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
         last_changed_at: now,
         content_hash,
         case: None,
+        refs,
     }
+}
+
+/// URLs written out in text.
+fn urls_in(text: &str) -> impl Iterator<Item = &str> {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"https?://[A-Za-z0-9._~:/?#@!$&'*+,;=%-]+").expect("url pattern"));
+    re.find_iter(text).map(|m| m.as_str().trim_end_matches(['.', ',', ';', ')', '\'']))
+}
+
+/// The 文号 and links an item carries.
+fn refs_of(p: &ParsedItem, own_doc_no: Option<String>) -> Refs {
+    let mut doc_nos: Vec<String> = docno::find_all(&p.text).into_iter().map(|d| d.norm).collect();
+    doc_nos.sort();
+    doc_nos.dedup();
+    let mut links: Vec<String> = p
+        .links
+        .iter()
+        .cloned()
+        .chain(urls_in(&p.text).filter_map(|u| canonical_link(None, u)))
+        .filter(|l| Some(l) != p.link.as_ref())
+        .collect();
+    links.sort();
+    links.dedup();
+    let t = title::facts(&p.title);
+    Refs { own_doc_no, doc_nos, links, title_key: t.key, transmittal: t.transmittal, implementing: t.implementing }
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ pub fn deadline(
                 None => (days_from(cfg.hotline.default_days), false, format!("{} 个工作日", cfg.hotline.default_days)),
             }
         }
-        Rule::OpinionResponse => return None,
+        Rule::OpinionResponse | Rule::Repost => return None,
     };
     match parse_extension(case.extension.as_deref()) {
         None => {}

@@ -9,6 +9,7 @@
 
 pub mod deadlines;
 pub mod opinion;
+pub mod repost;
 
 use std::fmt;
 
@@ -35,15 +36,19 @@ pub enum Rule {
     DisclosureDeadline,
     /// A public-opinion item (舆情) matching a unit's watch terms: 48 h, 24 h if major.
     OpinionResponse,
+    /// A superior policy a portal has not reposted in time (repost_due_soon,
+    /// repost_overdue are this rule's due_soon and overdue).
+    Repost,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::HotlineDeadline,
         Rule::MessageReply,
         Rule::MessageUnanswered3Months,
         Rule::DisclosureDeadline,
         Rule::OpinionResponse,
+        Rule::Repost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +58,7 @@ impl Rule {
             Rule::MessageUnanswered3Months => "message_unanswered_3_months",
             Rule::DisclosureDeadline => "disclosure_deadline",
             Rule::OpinionResponse => "opinion_response",
+            Rule::Repost => "repost",
         }
     }
 
@@ -64,6 +70,7 @@ impl Rule {
             Rule::MessageUnanswered3Months => "留言超过三个月未答复",
             Rule::DisclosureDeadline => "依申请公开答复时限",
             Rule::OpinionResponse => "政务舆情回应时限",
+            Rule::Repost => "上级政策转载时限",
         }
     }
 }

@@ -400,6 +400,7 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
         doc_no: None,
         publisher: case.handler.clone(),
         categories: case.category.iter().cloned().collect(),
+        links: Vec::new(),
     };
     RowOutcome::Record(Box::new(Record { row: row_no, item, case }))
 }

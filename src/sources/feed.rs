@@ -97,6 +97,12 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
         let summary = e.summary.as_ref().map(text_of).unwrap_or_default();
         let content = e.content.as_ref().and_then(|c| c.body.as_deref()).map(html_to_text).unwrap_or_default();
         let text = if content.chars().count() > summary.chars().count() { content } else { summary };
+        let links: Vec<String> =
+            [e.summary.as_ref().map(|t| t.content.as_str()), e.content.as_ref().and_then(|c| c.body.as_deref())]
+                .into_iter()
+                .flatten()
+                .flat_map(|h| crate::normalize::html::links_in(h, base))
+                .collect();
         let published = e.published.or(e.updated).map(|utc| {
             let p = parsed_dates.get(&utc.timestamp()).copied().unwrap_or(Published {
                 at: utc.fixed_offset(),
@@ -124,6 +130,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
             doc_no: None,
             publisher,
             categories: e.categories.iter().map(|c| c.label.clone().unwrap_or_else(|| c.term.clone())).collect(),
+            links,
         });
     }
     if midnight > 0 {

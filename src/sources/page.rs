@@ -207,6 +207,8 @@ pub struct Detail {
     pub doc_no: Option<String>,
     /// The article body as text.
     pub text: Option<String>,
+    /// Links in the article body (an attachment, the original of a repost).
+    pub links: Vec<String>,
 }
 
 /// Containers that hold the article body on common government CMSs.
@@ -225,8 +227,10 @@ const BODY_CANDIDATES: &[&str] = &[
 ];
 
 /// Reads an entry's own page.
-pub fn parse_detail(html: &str, sel: &Selectors) -> Detail {
+pub fn parse_detail(html: &str, url: Option<&Url>, sel: &Selectors) -> Detail {
     let doc = Html::parse_document(html);
+    let base = url.map(|u| base_url(&doc, u));
+    let base = base.as_ref();
     let meta = |name: &str| -> Option<String> {
         let s = Selector::parse(&format!("meta[name=\"{name}\" i]")).ok()?;
         doc.select(&s).find_map(|m| m.value().attr("content")).map(tidy_text).filter(|v| !v.is_empty())
@@ -253,6 +257,9 @@ pub fn parse_detail(html: &str, sel: &Selectors) -> Detail {
         publisher: meta("ContentSource").or_else(|| field("发布机构|发文机关|来源")),
         doc_no: field("发文字号|文号"),
         text: body_el.map(element_text).filter(|t| !t.is_empty()),
+        links: body_el
+            .map(|b| crate::normalize::html::element_links(b, &selector("a[href]"), base))
+            .unwrap_or_default(),
     }
 }
 
@@ -275,6 +282,7 @@ pub fn merge_detail(item: &mut ParsedItem, d: Detail) {
     if let Some(t) = d.text {
         item.text = t;
     }
+    item.links = d.links;
 }
 
 #[cfg(test)]
@@ -327,7 +335,7 @@ mod tests {
             <meta name="ContentSource" content="邯郸市教育局"></head>
             <body><p><strong>文号</strong>：冀教办〔2020〕012号</p>
             <div class="TRS_Editor"><p>各县（市、区）教育局：</p><p>现将方案印发给你们。</p></div></body></html>"#;
-        let d = parse_detail(html, &sel(PageConfig::default()));
+        let d = parse_detail(html, Url::parse("http://x.gov.cn/a/1.html").ok().as_ref(), &sel(PageConfig::default()));
         assert_eq!(d.title.as_deref(), Some("关于印发《实施方案》的通知"));
         assert_eq!(d.published.unwrap().at.to_rfc3339(), "2020-08-02T00:00:00+08:00");
         assert_eq!(d.publisher.as_deref(), Some("邯郸市教育局"));

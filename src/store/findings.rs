@@ -9,10 +9,11 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::Store;
-use crate::model::{Case, ItemId, Precision, Published};
+use crate::model::{Case, ItemId, Precision, Published, Refs};
 use crate::normalize::normalize_text;
 use crate::rules::deadlines::CaseRow;
 use crate::rules::opinion::Seen;
+use crate::rules::repost::Doc;
 use crate::rules::{Finding, State};
 
 /// When the store first saw a finding and when its state last changed.
@@ -84,6 +85,48 @@ impl Store {
                 text: normalize_text(&r.get::<_, String>(3)?),
                 link: r.get(4)?,
                 at,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Items of sources with `role` seen or published since `since`, as the
+    /// repost matcher needs them (no text). A superior item without a 文号 of
+    /// its own in its title takes the first one its text gives.
+    pub fn repost_docs(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Doc>> {
+        let superior = role == "superior";
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, source, unit, title, link, published_ts, first_seen_at, refs, \
+             CASE WHEN ?4 THEN categories ELSE '[]' END, CASE WHEN ?4 THEN doc_no_norm END FROM items \
+             WHERE role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+        )?;
+        let china = crate::normalize::time::china();
+        let rows = stmt.query_map(params![role, since.timestamp(), since.to_rfc3339(), superior], |r| {
+            let published: Option<i64> = r.get(5)?;
+            let refs: Refs = serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default();
+            // The instant is what matching needs; shown in Asia/Shanghai.
+            let (at, at_is_first_seen) = match published.and_then(|ts| chrono::DateTime::from_timestamp(ts, 0)) {
+                Some(p) => (p.with_timezone(&china), false),
+                None => (DateTime::parse_from_rfc3339(&r.get::<_, String>(6)?).unwrap_or(since), true),
+            };
+            Ok(Doc {
+                item_id: ItemId::from_i64(r.get(0)?),
+                source: r.get(1)?,
+                unit: r.get(2)?,
+                title: r.get(3)?,
+                link: r.get(4)?,
+                at,
+                at_is_first_seen,
+                // A policy's own number may only be in its text, first: a
+                // superior item's first 文号 is its own.
+                own_doc_no: if superior { refs.own_doc_no.or(r.get(9)?) } else { refs.own_doc_no },
+                cited_doc_nos: refs.doc_nos,
+                cited_links: refs.links,
+                categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                key: refs.title_key,
+                transmittal: refs.transmittal,
+                implementing: refs.implementing,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -43,7 +43,7 @@ const SELECT_ITEM: &str = "SELECT i.id, i.source, i.key, i.unit, i.kind, i.role,
      i.published_at, i.published_ts, i.published_precision, i.published_zone_assumed, i.doc_no, i.doc_no_norm, \
      i.publisher, i.categories, i.first_seen_at, i.last_changed_at, i.content_hash, i.rev, i.created_rev, \
      c.number, c.received_at, c.received_precision, c.category, c.handler, c.deadline_at, c.deadline_precision, \
-     c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency \
+     c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency, i.refs \
      FROM items i LEFT JOIN cases c ON c.item_id = i.id";
 
 fn write_case(tx: &Transaction<'_>, it: &Item) -> Result<()> {
@@ -97,14 +97,14 @@ impl Store {
         {
             let mut lookup = tx.prepare_cached("SELECT content_hash, unit, role, level FROM items WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO items ({COLUMNS}, rev, created_rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-                 ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22)"
+                "INSERT INTO items ({COLUMNS}, rev, created_rev, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22, ?23)"
             ))?;
             let mut update = tx.prepare_cached(
                 "UPDATE items SET unit = ?2, kind = ?3, role = ?4, level = ?5, title = ?6, text = ?7, link = ?8, \
                  published_at = ?9, published_ts = ?10, published_precision = ?11, published_zone_assumed = ?12, \
                  doc_no = ?13, doc_no_norm = ?14, publisher = ?15, categories = ?16, last_changed_at = ?17, \
-                 content_hash = ?18, rev = ?19 WHERE id = ?1",
+                 content_hash = ?18, rev = ?19, refs = ?20 WHERE id = ?1",
             )?;
             for it in items {
                 let existing: Option<(String, String, String, String)> = lookup
@@ -112,6 +112,7 @@ impl Store {
                     .optional()?;
                 let p = published_columns(it.published.as_ref());
                 let categories = serde_json::to_string(&it.categories)?;
+                let refs = serde_json::to_string(&it.refs)?;
                 match existing {
                     None => {
                         insert.execute(params![
@@ -137,6 +138,7 @@ impl Store {
                             it.last_changed_at.to_rfc3339(),
                             it.content_hash,
                             rev,
+                            refs,
                         ])?;
                         write_case(&tx, it)?;
                         rev += 1;
@@ -171,6 +173,7 @@ impl Store {
                             it.last_changed_at.to_rfc3339(),
                             it.content_hash,
                             rev,
+                            refs,
                         ])?;
                         write_case(&tx, it)?;
                         rev += 1;
@@ -285,6 +288,7 @@ fn row_to_item(r: &Row<'_>) -> rusqlite::Result<Item> {
         last_changed_at: parse_time(&r.get::<_, String>(19)?, "last_changed_at")?,
         content_hash: r.get(20)?,
         case: row_to_case(r)?,
+        refs: serde_json::from_str(&r.get::<_, String>(36)?).unwrap_or_default(),
     })
 }
 

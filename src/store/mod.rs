@@ -161,6 +161,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX responses_item ON responses (item_id);
     "#,
+    // 3: what items refer to (their own and cited 文号, links), for matching reposts.
+    r#"
+    ALTER TABLE items ADD COLUMN refs TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX items_role ON items (role, published_ts);
+    "#,
 ];
 
 /// A handle on the SQLite store. Cheap operations lock one connection; the

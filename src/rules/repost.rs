@@ -1,0 +1,506 @@
+//! Superior policies that portals must repost, and whether they did. Pure.
+//!
+//! Every portal must repost the policies of the levels above it within a
+//! short time (历阳镇 2018: 转载一般不得滞后1个工作日; some provinces 8 hours).
+//! A portal item reposts a superior item when, in this order:
+//! 1. **文号**: the superior's normalized document number is the portal item's
+//!    own (stated or in its title), or is cited in its text — unless the
+//!    portal item is an implementing document (实施意见, 实施方案 …) with a
+//!    number of its own, which is not a repost of its parent;
+//! 2. **title**: the normalized titles agree once wrappers are stripped
+//!    (`转发…的通知`, `关于印发《…》的通知`, an appended 文号, brackets,
+//!    punctuation, blanks, traditional characters);
+//! 3. **link**: the portal item is, or cites, the superior item's URL.
+//!
+//! Matching looks portal items up in hash maps by 文号, title key and link,
+//! so it stays linear as the data grows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, FixedOffset};
+use serde::Serialize;
+
+use super::{Finding, Rule, State, Warn, end_of_day, fingerprint, local_date, state_at, working_days_late};
+use regex::Regex;
+
+use crate::calendar::Calendar;
+use crate::config::{Config, SourceConfig};
+use crate::model::{ItemId, Level, Role};
+pub use crate::normalize::title::{is_implementing, title_key};
+
+/// What the matcher needs of an item.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub item_id: ItemId,
+    pub source: String,
+    pub unit: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// Published, else first seen, and which of the two it is.
+    pub at: DateTime<FixedOffset>,
+    pub at_is_first_seen: bool,
+    /// The item's own 文号 (stated, or in its title), normalized.
+    pub own_doc_no: Option<String>,
+    /// Every 文号 its text cites, normalized.
+    pub cited_doc_nos: Vec<String>,
+    /// Every URL its text or page cites.
+    pub cited_links: Vec<String>,
+    /// Categories or columns the source gave.
+    pub categories: Vec<String>,
+    /// The title's key (`title_key`) and what it says.
+    pub key: String,
+    pub transmittal: bool,
+    pub implementing: bool,
+}
+
+/// How a repost was recognized. Names are a contract (`matched_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    DocNo,
+    Title,
+    Link,
+}
+
+impl MatchedBy {
+    pub fn zh(self) -> &'static str {
+        match self {
+            MatchedBy::DocNo => "文号相同",
+            MatchedBy::Title => "标题相同",
+            MatchedBy::Link => "链接原文",
+        }
+    }
+}
+
+/// Portal items looked up by 文号, title key and link.
+pub struct PortalIndex<'a> {
+    docs: &'a [Doc],
+    days: Vec<chrono::NaiveDate>,
+    by_doc_no: HashMap<&'a str, Vec<usize>>,
+    by_cited: HashMap<&'a str, Vec<usize>>,
+    by_title: HashMap<&'a str, Vec<usize>>,
+    by_link: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> PortalIndex<'a> {
+    pub fn new(docs: &'a [Doc]) -> Self {
+        let mut by_doc_no: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_cited: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_title: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_link: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut days = Vec::with_capacity(docs.len());
+        for (i, d) in docs.iter().enumerate() {
+            days.push(local_date(d.at));
+            if let Some(own) = &d.own_doc_no {
+                by_doc_no.entry(own.as_str()).or_default().push(i);
+            }
+            if !d.implementing {
+                for c in d.cited_doc_nos.iter().filter(|c| d.own_doc_no.as_ref() != Some(*c)) {
+                    by_cited.entry(c.as_str()).or_default().push(i);
+                }
+            }
+            if d.key.chars().count() >= 6 {
+                by_title.entry(d.key.as_str()).or_default().push(i);
+            }
+            for l in d.link.iter().chain(d.cited_links.iter()) {
+                by_link.entry(l.as_str()).or_default().push(i);
+            }
+        }
+        PortalIndex { docs, days, by_doc_no, by_cited, by_title, by_link }
+    }
+
+    /// The earliest item of `unit` (a portal's unit) that reposts `s`, on or
+    /// after the day `s` appeared, and how it was recognized.
+    pub fn find(&self, s: &Doc, unit: &str) -> Option<(&'a Doc, MatchedBy)> {
+        let key = s.key.as_str();
+        let s_day = local_date(s.at);
+        let eligible = |i: &usize| {
+            let d = &self.docs[*i];
+            d.unit == unit && self.days[*i] >= s_day && d.item_id != s.item_id
+        };
+        let earliest = |ids: Option<&Vec<usize>>, ok: &dyn Fn(&usize) -> bool| {
+            ids.and_then(|v| v.iter().filter(|i| eligible(i) && ok(i)).min_by_key(|i| self.docs[**i].at).copied())
+        };
+        if let Some(n) = s.own_doc_no.as_deref() {
+            // A number cited in the text is a repost only when the title says
+            // so (转发…) or is the superior's: news about a document cites its
+            // number too.
+            let says_so = |i: &usize| self.docs[*i].transmittal || self.docs[*i].key == key;
+            if let Some(i) =
+                earliest(self.by_doc_no.get(n), &|_| true).or_else(|| earliest(self.by_cited.get(n), &says_so))
+            {
+                return Some((&self.docs[i], MatchedBy::DocNo));
+            }
+        }
+        // Same title but a different number of its own: another document
+        // (a city's 工作要点 after the province's), not a repost.
+        let other_number = |i: &usize| {
+            let d = &self.docs[*i];
+            matches!((&s.own_doc_no, &d.own_doc_no), (Some(a), Some(b)) if a != b)
+                || (d.implementing && d.own_doc_no.is_some())
+        };
+        if key.chars().count() >= 6
+            && let Some(i) = earliest(self.by_title.get(key), &|i| !other_number(i))
+        {
+            return Some((&self.docs[i], MatchedBy::Title));
+        }
+        let by_link = s.link.as_deref().and_then(|l| earliest(self.by_link.get(l), &|_| true));
+        by_link.map(|i| (&self.docs[i], MatchedBy::Link))
+    }
+}
+
+/// When a portal must have reposted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lag {
+    WorkingDays(u32),
+    Hours(u32),
+}
+
+impl Lag {
+    pub fn deadline(self, cal: &Calendar, from: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+        match self {
+            Lag::WorkingDays(n) => end_of_day(cal.add_working_days(local_date(from), n)),
+            Lag::Hours(h) => from + Duration::hours(h as i64),
+        }
+    }
+}
+
+/// One portal's duty towards one superior item. JSON names are a contract
+/// (`govwatch reposts --json`). Shared strings are `Arc`s: there are
+/// (superior items × portals) of these.
+#[derive(Debug, Clone, Serialize)]
+pub struct Obligation {
+    pub superior_item_id: ItemId,
+    pub superior_title: Arc<str>,
+    pub superior_source: Arc<str>,
+    pub doc_no: Option<Arc<str>>,
+    /// When the superior item appeared: published, or first seen when it gives no date.
+    pub superior_at: DateTime<FixedOffset>,
+    /// `published` or `first_seen`: what the deadline counts from.
+    pub counted_from: &'static str,
+    pub portal: Arc<str>,
+    pub unit: Arc<str>,
+    /// `on_time`, `late`, `overdue` (missing past the deadline) or `pending`.
+    pub state: &'static str,
+    pub deadline: DateTime<FixedOffset>,
+    pub repost_item_id: Option<ItemId>,
+    pub repost_title: Option<String>,
+    pub reposted_at: Option<DateTime<FixedOffset>>,
+    pub matched_by: Option<MatchedBy>,
+    /// Working days late (reposted late), or overdue (missing).
+    pub late_working_days: i64,
+    /// How long the repost took, in hours.
+    pub took_hours: Option<f64>,
+}
+
+/// A portal and what it owes: which superior sources, with what lag.
+#[derive(Debug, Clone)]
+pub struct Duty {
+    pub portal: String,
+    pub unit: String,
+    pub superiors: Vec<String>,
+    pub lag: Lag,
+}
+
+/// The rank of a level: a portal owes the superiors of lower ranks.
+/// Departments rank with counties.
+pub fn rank(level: Level) -> u8 {
+    match level {
+        Level::National => 0,
+        Level::Province => 1,
+        Level::City => 2,
+        Level::County | Level::Department => 3,
+        Level::Town => 4,
+    }
+}
+
+/// What each portal source owes, from the configuration.
+pub fn duties(cfg: &Config) -> Vec<Duty> {
+    let superiors: Vec<&SourceConfig> = cfg.sources.iter().filter(|s| s.role == Role::Superior && s.enabled).collect();
+    cfg.sources
+        .iter()
+        .filter(|p| p.role == Role::Portal && p.enabled)
+        .filter_map(|p| {
+            let from: Vec<String> = match &p.reposts_from {
+                Some(list) => list.clone(),
+                None => superiors.iter().filter(|s| rank(s.level) < rank(p.level)).map(|s| s.id.clone()).collect(),
+            };
+            if from.is_empty() {
+                return None;
+            }
+            let r = &cfg.rules.repost;
+            let lag = match (p.repost_lag_hours, p.repost_lag_working_days, r.lag_hours) {
+                (Some(h), _, _) => Lag::Hours(h),
+                (None, Some(d), _) => Lag::WorkingDays(d),
+                (None, None, Some(h)) => Lag::Hours(h),
+                (None, None, None) => Lag::WorkingDays(r.lag_working_days),
+            };
+            Some(Duty { portal: p.id.clone(), unit: p.unit.clone(), superiors: from, lag })
+        })
+        .collect()
+}
+
+/// A superior source's scope: which of its items are policies to repost.
+pub struct Scope {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+    categories: Vec<String>,
+}
+
+impl Scope {
+    /// Invalid patterns are skipped here; `config check` reports them.
+    pub fn of(src: &SourceConfig) -> Scope {
+        let compile = |v: &[String]| v.iter().filter_map(|r| Regex::new(r).ok()).collect();
+        Scope {
+            include: compile(&src.repost_include),
+            exclude: compile(&src.repost_exclude),
+            categories: src.repost_categories.clone(),
+        }
+    }
+
+    pub fn covers(&self, title: &str, categories: &[String]) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(title)))
+            && !self.exclude.iter().any(|r| r.is_match(title))
+            && (self.categories.is_empty() || categories.iter().any(|c| self.categories.contains(c)))
+    }
+}
+
+/// Every (superior item, portal) obligation at `now`, the superior items
+/// shared out over the cores.
+pub fn obligations(
+    superiors: &[Doc],
+    portal_items: &[Doc],
+    duties: &[Duty],
+    cal: &Calendar,
+    now: DateTime<FixedOffset>,
+) -> Vec<Obligation> {
+    let index = PortalIndex::new(portal_items);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || superiors.len() < 1_000 {
+        return obligations_of(superiors, &index, duties, cal, now);
+    }
+    let chunk = superiors.len().div_ceil(threads);
+    let index = &index;
+    std::thread::scope(|sc| {
+        let parts: Vec<_> =
+            superiors.chunks(chunk).map(|c| sc.spawn(move || obligations_of(c, index, duties, cal, now))).collect();
+        parts.into_iter().flat_map(|p| p.join().expect("repost matching does not panic")).collect()
+    })
+}
+
+fn obligations_of(
+    superiors: &[Doc],
+    index: &PortalIndex<'_>,
+    duties: &[Duty],
+    cal: &Calendar,
+    now: DateTime<FixedOffset>,
+) -> Vec<Obligation> {
+    let portals: Vec<(Arc<str>, Arc<str>)> =
+        duties.iter().map(|d| (Arc::from(d.portal.as_str()), Arc::from(d.unit.as_str()))).collect();
+    let mut out = Vec::new();
+    for s in superiors.iter().filter(|s| s.at <= now) {
+        let title: Arc<str> = Arc::from(s.title.as_str());
+        let source: Arc<str> = Arc::from(s.source.as_str());
+        let doc_no: Option<Arc<str>> = s.own_doc_no.as_deref().map(Arc::from);
+        // Most portals share one lag: work each deadline out once.
+        let mut deadlines: Vec<(Lag, DateTime<FixedOffset>)> = Vec::with_capacity(2);
+        for (duty, (portal, unit)) in
+            duties.iter().zip(&portals).filter(|(d, _)| d.superiors.iter().any(|x| x == &s.source))
+        {
+            let deadline = match deadlines.iter().find(|(l, _)| *l == duty.lag) {
+                Some((_, d)) => *d,
+                None => {
+                    let d = duty.lag.deadline(cal, s.at);
+                    deadlines.push((duty.lag, d));
+                    d
+                }
+            };
+            let found = index.find(s, &duty.unit).filter(|(p, _)| p.at <= now);
+            let (state, late) = match found {
+                Some((p, _)) if p.at <= deadline => ("on_time", 0),
+                Some((p, _)) => ("late", working_days_late(cal, deadline, p.at)),
+                None if now > deadline => ("overdue", working_days_late(cal, deadline, now)),
+                None => ("pending", 0),
+            };
+            out.push(Obligation {
+                superior_item_id: s.item_id,
+                superior_title: title.clone(),
+                superior_source: source.clone(),
+                doc_no: doc_no.clone(),
+                superior_at: s.at,
+                counted_from: if s.at_is_first_seen { "first_seen" } else { "published" },
+                portal: portal.clone(),
+                unit: unit.clone(),
+                state,
+                deadline,
+                repost_item_id: found.map(|(p, _)| p.item_id),
+                repost_title: found.map(|(p, _)| p.title.clone()),
+                reposted_at: found.map(|(p, _)| p.at),
+                matched_by: found.map(|(_, m)| m),
+                late_working_days: late,
+                took_hours: found.map(|(p, _)| (p.at - s.at).num_minutes() as f64 / 60.0),
+            });
+        }
+    }
+    out
+}
+
+/// Obligations as findings (rule `repost`): due soon before the deadline,
+/// overdue after it, resolved once reposted.
+pub fn findings(obligations: &[Obligation], cal: &Calendar, warn: Warn, now: DateTime<FixedOffset>) -> Vec<Finding> {
+    obligations
+        .iter()
+        .filter_map(|o| {
+            let in_hours = o.deadline.time() != end_of_day(local_date(o.deadline)).time();
+            let answered = o.reposted_at.map(Some);
+            let (state, overdue, late) = state_at(cal, o.deadline, in_hours, warn, answered, now)?;
+            let by = o.matched_by.map(|m| format!("，{}", m.zh())).unwrap_or_default();
+            Some(Finding {
+                fingerprint: fingerprint(Rule::Repost, o.superior_item_id, &o.portal),
+                rule: Rule::Repost,
+                state,
+                item_id: o.superior_item_id,
+                unit: o.unit.to_string(),
+                deadline: o.deadline,
+                overdue_working_days: overdue,
+                late,
+                resolved_at: if state == State::Resolved { o.reposted_at } else { None },
+                reply_working_days: o
+                    .reposted_at
+                    .map(|r| cal.working_days_between(local_date(o.superior_at), local_date(r))),
+                basis: format!(
+                    "{} 应转载（{}起算{by}）",
+                    o.portal,
+                    if o.counted_from == "first_seen" { "自首次发现" } else { "自发布" }
+                ),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::docno;
+    use crate::normalize::time::china;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        china().from_local_datetime(&chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()).unwrap()
+    }
+
+    fn doc(id: u64, source: &str, unit: &str, title: &str, text: &str, link: &str, when: &str) -> Doc {
+        let own = docno::find(title).map(|d| d.norm);
+        Doc {
+            item_id: ItemId(id),
+            source: source.into(),
+            unit: unit.into(),
+            title: title.into(),
+            link: Some(link.into()).filter(|l: &String| !l.is_empty()),
+            at: at(when),
+            at_is_first_seen: false,
+            own_doc_no: own,
+            cited_doc_nos: docno::find_all(text).into_iter().map(|d| d.norm).collect(),
+            cited_links: vec![],
+            categories: vec![],
+            key: title_key(title),
+            transmittal: title.contains("转发"),
+            implementing: is_implementing(title),
+        }
+    }
+
+    #[test]
+    fn title_keys_strip_the_wrappers() {
+        let s = title_key("國務院辦公廳關於進一步優化地方政務服務便民熱線的指導意見（國辦發〔2020〕53號）");
+        assert_eq!(s, "国务院办公厅关于进一步优化地方政务服务便民热线的指导意见");
+        for repost in [
+            "转发国务院办公厅关于进一步优化地方政务服务便民热线的指导意见",
+            "县政府办公室关于转发《国务院办公厅关于进一步优化地方政务服务便民热线的指导意见》的通知",
+            "国务院办公厅关于进一步优化地方政务服务便民热线的指导意见 国办发[2020]53号",
+            "国务院办公厅关于进一步优化地方政务服务便民热线的指导意见",
+        ] {
+            assert_eq!(title_key(repost), s, "{repost}");
+        }
+        let s = title_key("示范省人民政府关于印发示范省2026年政务公开工作要点的通知");
+        assert_eq!(s, "示范省人民政府关于印发示范省2026年政务公开工作要点");
+        assert_eq!(title_key("转发示范省人民政府关于印发示范省2026年政务公开工作要点的通知的通知"), s);
+        assert_eq!(
+            title_key("县政府办公室关于转发《示范省人民政府关于印发示范省2026年政务公开工作要点的通知》的通知"),
+            s
+        );
+        assert_ne!(title_key("关于印发示范省2026年政务公开工作要点的通知"), s, "the organ that 印发 matters");
+    }
+
+    #[test]
+    fn implementing_documents_are_not_reposts() {
+        let sup = doc(
+            1,
+            "gov",
+            "gw",
+            "国务院办公厅关于进一步优化地方政务服务便民热线的指导意见（国办发〔2020〕53号）",
+            "",
+            "http://gov.cn/53",
+            "2020-12-28 10:00",
+        );
+        let implementing = doc(
+            2,
+            "xian",
+            "bgs",
+            "县人民政府办公室关于进一步优化政务服务便民热线的实施意见（县政办发〔2021〕3号）",
+            "根据《国务院办公厅关于进一步优化地方政务服务便民热线的指导意见》（国办发〔2020〕53号），结合我县实际",
+            "http://x.gov.cn/3",
+            "2021-01-05 10:00",
+        );
+        let items = [implementing];
+        let idx = PortalIndex::new(&items);
+        assert!(idx.find(&sup, "bgs").is_none());
+        let repost = doc(
+            3,
+            "xian",
+            "bgs",
+            "转发国务院办公厅关于进一步优化地方政务服务便民热线的指导意见的通知",
+            "（国办发〔2020〕53号）",
+            "http://x.gov.cn/4",
+            "2020-12-29 09:00",
+        );
+        let items = [items[0].clone(), repost];
+        let idx = PortalIndex::new(&items);
+        let (p, by) = idx.find(&sup, "bgs").unwrap();
+        assert_eq!((p.item_id, by), (ItemId(3), MatchedBy::DocNo));
+    }
+
+    #[test]
+    fn on_time_late_and_missing_across_a_weekend() {
+        let cal = Calendar::official();
+        let sups = [
+            doc(1, "sheng", "sg", "示范省人民政府办公厅关于甲事项的通知", "", "http://s/1", "2026-11-16 10:00"),
+            // Friday: one working day later is Monday 11-23, end of day.
+            doc(2, "sheng", "sg", "示范省人民政府办公厅关于乙事项的通知", "", "http://s/2", "2026-11-20 10:00"),
+            doc(3, "sheng", "sg", "示范省人民政府办公厅关于丙事项的通知", "", "http://s/3", "2026-11-18 10:00"),
+        ];
+        let portal = [
+            doc(11, "xian", "bgs", "转发示范省人民政府办公厅关于甲事项的通知", "", "http://x/11", "2026-11-17 09:00"),
+            doc(12, "xian", "bgs", "示范省人民政府办公厅关于乙事项的通知", "", "http://x/12", "2026-11-24 09:00"),
+        ];
+        let duties = [Duty {
+            portal: "xian".into(),
+            unit: "bgs".into(),
+            superiors: vec!["sheng".into()],
+            lag: Lag::WorkingDays(1),
+        }];
+        let mut o = obligations(&sups, &portal, &duties, &cal, at("2026-11-25 12:00"));
+        o.sort_by_key(|o| o.superior_item_id);
+        let states: Vec<(&str, i64, Option<MatchedBy>)> =
+            o.iter().map(|o| (o.state, o.late_working_days, o.matched_by)).collect();
+        assert_eq!(
+            states,
+            vec![("on_time", 0, Some(MatchedBy::Title)), ("late", 1, Some(MatchedBy::Title)), ("overdue", 4, None)]
+        );
+        assert_eq!(o[1].deadline.to_rfc3339(), "2026-11-23T23:59:59+08:00");
+        let hours =
+            [Duty { portal: "xian".into(), unit: "bgs".into(), superiors: vec!["sheng".into()], lag: Lag::Hours(8) }];
+        let o = obligations(&sups[..1], &portal, &hours, &cal, at("2026-11-25 12:00"));
+        assert_eq!((o[0].state, o[0].deadline.to_rfc3339().as_str()), ("late", "2026-11-16T18:00:00+08:00"));
+    }
+}
