@@ -27,7 +27,9 @@ use govwatch::normalize::time::china;
 use govwatch::rules::deadlines::{self, CaseRow};
 use govwatch::store::Store;
 
-use common::{Machine, Table, disk_size, fmt_bytes, fmt_secs, per_sec, started_by_cargo_bench, thousands};
+use common::{
+    Machine, Rng, Table, disk_size, fmt_bytes, fmt_secs, number_arg, per_sec, started_by_cargo_bench, thousands,
+};
 
 const CATEGORIES: &[&str] = &["咨询", "求助", "建议", "投诉", "举报", "咨询-政策", "投诉-物业", "求助-供水"];
 const UNITS: &[&str] =
@@ -52,43 +54,30 @@ struct Options {
     dir: PathBuf,
 }
 
-/// splitmix64, as in the search benchmark's corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[(self.next() % v.len() as u64) as usize]
-    }
-}
-
 /// One generated row: number, received, category, content, unit, closed (or empty), status.
 fn row(i: usize, rng: &mut Rng) -> [String; 7] {
     let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days((i % 320) as i64);
     let received = format!("{} {:02}:{:02}:{:02}", day.format("%Y/%-m/%-d"), 8 + (i % 10), i % 60, (i * 7) % 60);
-    let closed = if rng.next().is_multiple_of(3) {
+    let closed = if rng.next_u64().is_multiple_of(3) {
         String::new()
     } else {
         format!("{} 16:30", (day + chrono::Duration::days(3)).format("%Y-%m-%d"))
     };
     let status = if closed.is_empty() { "处理中" } else { "已办结" };
-    let content = format!("{}，{}，来电人要求尽快处理。工单流水{i}。", rng.pick(PHRASES), rng.pick(PHRASES));
+    let content = format!("{}，{}，来电人要求尽快处理。工单流水{i}。", pick(rng, PHRASES), pick(rng, PHRASES));
     [
         format!("GD{i:08}"),
         received,
-        rng.pick(CATEGORIES).to_string(),
+        pick(rng, CATEGORIES).to_string(),
         content,
-        rng.pick(UNITS).to_string(),
+        pick(rng, UNITS).to_string(),
         closed,
         status.to_string(),
     ]
+}
+
+fn pick<'a>(rng: &mut Rng, v: &[&'a str]) -> &'a str {
+    v[rng.below(v.len() as u64) as usize]
 }
 
 const HEADER: [&str; 7] = ["工单编号", "来电时间", "诉求类型", "诉求内容", "承办单位", "办结时间", "状态"];
@@ -97,7 +86,7 @@ fn write_csv(path: &Path, rows: usize) -> Result<u64> {
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(f, "{}", HEADER.join(","))?;
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for i in 0..rows {
         writeln!(f, "{}", row(i, &mut rng).join(","))?;
     }
@@ -114,7 +103,7 @@ fn write_xlsx(path: &Path, rows: usize) -> Result<u64> {
     for (c, h) in HEADER.iter().enumerate() {
         ws.write(1, c as u16, *h)?;
     }
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for i in 0..rows {
         let r = row(i, &mut rng);
         let n = (i + 2) as u32;
@@ -207,19 +196,19 @@ fn import_end_to_end(dir: &Path, file: &Path, file_bytes: u64, expect: usize) ->
 
 /// `n` open orders received over the year before `now`, in memory.
 fn open_orders(n: usize) -> Vec<CaseRow> {
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     (0..n)
         .map(|i| {
             let day = NaiveDate::from_ymd_opt(2025, 11, 1).unwrap() + chrono::Duration::days((i % 380) as i64);
             let at = china().from_local_datetime(&day.and_hms_opt(9, (i % 60) as u32, 0).unwrap()).unwrap();
             CaseRow {
                 item_id: ItemId(i as u64),
-                unit: rng.pick(&["rexian", "zhujianju", "jiaoyuju"]).to_string(),
+                unit: pick(&mut rng, &["rexian", "zhujianju", "jiaoyuju"]).to_string(),
                 kind: ItemKind::Hotline,
                 case: Case {
                     number: format!("GD{i:08}"),
                     received_at: Some(Published { at, precision: Precision::Time, zone_assumed: true }),
-                    category: Some(rng.pick(CATEGORIES).to_string()),
+                    category: Some(pick(&mut rng, CATEGORIES).to_string()),
                     extension: if i % 17 == 0 { Some("5".into()) } else { None },
                     urgency: if i % 50 == 0 { Some("紧急".into()) } else { None },
                     ..Default::default()
@@ -244,15 +233,11 @@ fn parse_args() -> Result<Options> {
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
-        let mut num = |name: &str| -> Result<usize> {
-            let v = it.next().with_context(|| format!("{name} needs a value"))?;
-            v.replace(['_', ','], "").parse().with_context(|| format!("{name}: not a number: {v:?}"))
-        };
         match a.as_str() {
             "--bench" => {}
-            "--csv-rows" => o.csv_rows = num("--csv-rows")?,
-            "--xlsx-rows" => o.xlsx_rows = num("--xlsx-rows")?,
-            "--orders" => o.orders = num("--orders")?,
+            "--csv-rows" => o.csv_rows = number_arg(&mut it, "--csv-rows")?,
+            "--xlsx-rows" => o.xlsx_rows = number_arg(&mut it, "--xlsx-rows")?,
+            "--orders" => o.orders = number_arg(&mut it, "--orders")?,
             "--dir" => o.dir = PathBuf::from(it.next().context("--dir needs a value")?),
             other => {
                 anyhow::bail!("unknown option {other:?}; options: --csv-rows N --xlsx-rows N --orders N --dir PATH")

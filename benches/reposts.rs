@@ -21,31 +21,19 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{Duration, TimeZone};
 use govwatch::calendar::Calendar;
-use govwatch::model::{ItemId, ItemKind, Level, ParsedItem, Role};
+use govwatch::model::{ItemKind, Level, ParsedItem, Role};
 use govwatch::normalize::time::china;
 use govwatch::normalize::{SourceInfo, to_item};
 use govwatch::rules::repost::{self, Doc, Duty, Lag, PortalIndex};
 use govwatch::store::Store;
 
-use common::{Machine, Table, fmt_secs, started_by_cargo_bench, thousands};
+use common::{Machine, Rng, Table, fmt_secs, number_arg, started_by_cargo_bench, thousands};
 
 struct Options {
     superiors: usize,
     portals: usize,
     items: usize,
     dir: PathBuf,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 const TOPICS: &[&str] = &[
@@ -69,33 +57,9 @@ fn superior_title(i: usize) -> (String, String) {
 /// A parsed item as a feed would give it, made into a matcher document the
 /// way the store would give it back.
 fn doc(id: u64, source: &str, unit: &str, role: Role, p: ParsedItem, at: chrono::DateTime<chrono::FixedOffset>) -> Doc {
-    let src = SourceInfo { id: source, unit, kind: ItemKind::Feed, role, level: Level::County };
-    let it = to_item(src, p, at);
-    Doc {
-        item_id: ItemId(id),
-        source: source.into(),
-        unit: unit.into(),
-        title: it.title.clone(),
-        link: it.link.clone(),
-        at,
-        at_is_first_seen: false,
-        own_doc_no: if role == Role::Superior {
-            it.refs.own_doc_no.clone().or(it.doc_no_norm.clone())
-        } else {
-            it.refs.own_doc_no.clone()
-        },
-        cited_doc_nos: it.refs.doc_nos.clone(),
-        cited_links: it.refs.links.clone(),
-        categories: vec![],
-        key: it.refs.title_key.clone(),
-        transmittal: it.refs.transmittal,
-        implementing: it.refs.implementing,
-    }
+    labelled::matcher_doc(id, (source, unit), role, p, at)
 }
 
-/// The corpus: superior items over 60 days; each portal reposts about a
-/// fifth of them (in one of four ways, on time or late) and fills the rest
-/// of its items with its own news and notices.
 struct Corpus {
     superiors: Vec<Doc>,
     portal: Vec<Doc>,
@@ -126,19 +90,19 @@ fn corpus(o: &Options) -> Corpus {
         })
         .collect();
     let per_portal = o.items / o.portals.max(1);
-    let mut rng = Rng(2026);
+    let mut rng = Rng::new(2026);
     let mut portal = Vec::with_capacity(o.items);
     let mut expected = Vec::new();
     for p in 0..o.portals {
         let unit = format!("xian{p:03}");
         let mut made = 0;
         for (i, s) in superiors.iter().enumerate() {
-            if made >= per_portal / 2 || !rng.next().is_multiple_of(5) {
+            if made >= per_portal / 2 || !rng.next_u64().is_multiple_of(5) {
                 continue;
             }
             let (title, no) = superior_title(i);
-            let at = s.at + Duration::hours((rng.next() % 60) as i64);
-            let parsed = match rng.next() % 4 {
+            let at = s.at + Duration::hours((rng.next_u64() % 60) as i64);
+            let parsed = match rng.next_u64() % 4 {
                 0 => ParsedItem { title: title.clone(), ..Default::default() },
                 1 => ParsedItem { title: format!("转发{title}"), text: format!("（{no}）"), ..Default::default() },
                 2 => ParsedItem {
@@ -161,10 +125,13 @@ fn corpus(o: &Options) -> Corpus {
             made += 1;
         }
         for k in made..per_portal {
-            let at = start + Duration::minutes((rng.next() % (60 * 24 * 60)) as i64);
+            let at = start + Duration::minutes((rng.next_u64() % (60 * 24 * 60)) as i64);
             let parsed = ParsedItem {
                 title: format!("{unit}召开第{k}次{}推进会", TOPICS[k % TOPICS.len()]),
-                text: format!("会议传达学习了示政办发〔2026〕{}号文件精神，部署下一步工作。", rng.next() % 10_000 + 1),
+                text: format!(
+                    "会议传达学习了示政办发〔2026〕{}号文件精神，部署下一步工作。",
+                    rng.next_u64() % 10_000 + 1
+                ),
                 link: Some(format!("https://{unit}.gov.cn.example/xw/{k}.html")),
                 ..Default::default()
             };
@@ -195,15 +162,11 @@ fn parse_args() -> Result<Options> {
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
-        let mut num = |name: &str| -> Result<usize> {
-            let v = it.next().with_context(|| format!("{name} needs a value"))?;
-            v.replace(['_', ','], "").parse().with_context(|| format!("{name}: not a number: {v:?}"))
-        };
         match a.as_str() {
             "--bench" => {}
-            "--superiors" => o.superiors = num("--superiors")?,
-            "--portals" => o.portals = num("--portals")?,
-            "--items" => o.items = num("--items")?,
+            "--superiors" => o.superiors = number_arg(&mut it, "--superiors")?,
+            "--portals" => o.portals = number_arg(&mut it, "--portals")?,
+            "--items" => o.items = number_arg(&mut it, "--items")?,
             "--dir" => o.dir = PathBuf::from(it.next().context("--dir needs a value")?),
             other => anyhow::bail!("unknown option {other:?}; options: --superiors N --portals N --items N --dir PATH"),
         }

@@ -182,7 +182,7 @@ pub struct Refs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
     /// The title's key for repost matching (`normalize::title`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title_key: String,
     /// The title passes a document on (转发, 转载).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -21,27 +21,25 @@ pub struct Pair {
 }
 
 /// An item as govwatch would have stored it from a feed, seen as the
-/// matcher sees it: the superior's published on 2 November, the portal's on the 3rd.
-fn doc(id: u64, role: Role, title: &str, text: &str, link: Option<&str>) -> Doc {
-    let (source, unit, day) = if role == Role::Superior { ("gov", "guowuyuan", 2) } else { ("xian", "bangongshi", 3) };
+/// matcher sees it (as `Store::repost_docs` gives it back).
+pub fn matcher_doc(
+    id: u64,
+    (source, unit): (&str, &str),
+    role: Role,
+    p: ParsedItem,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> Doc {
     let src = SourceInfo { id: source, unit, kind: ItemKind::Feed, role, level: Level::County };
-    let now = china().with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap();
-    let p = ParsedItem {
-        title: title.to_string(),
-        text: text.replace("\\n", "\n"),
-        link: link.filter(|l| !l.is_empty()).map(str::to_string),
-        ..Default::default()
-    };
-    let it = to_item(src, p, now);
+    let it = to_item(src, p, at);
     Doc {
         item_id: govwatch::model::ItemId(id),
         source: source.into(),
         unit: unit.into(),
         title: it.title.clone(),
         link: it.link.clone(),
-        at: now,
-        at_is_first_seen: true,
-        // As the store gives a superior its number: its own, else the first in its text.
+        at,
+        at_is_first_seen: false,
+        // A superior's number: its own, else the first in its text.
         own_doc_no: if role == Role::Superior {
             it.refs.own_doc_no.clone().or(it.doc_no_norm.clone())
         } else {
@@ -54,6 +52,18 @@ fn doc(id: u64, role: Role, title: &str, text: &str, link: Option<&str>) -> Doc 
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
     }
+}
+
+/// A labelled row's side: the superior's published on 2 November, the portal's on the 3rd.
+fn doc(id: u64, role: Role, title: &str, text: &str, link: Option<&str>) -> Doc {
+    let (who, day) = if role == Role::Superior { (("gov", "guowuyuan"), 2) } else { (("xian", "bangongshi"), 3) };
+    let p = ParsedItem {
+        title: title.to_string(),
+        text: text.replace("\\n", "\n"),
+        link: link.filter(|l| !l.is_empty()).map(str::to_string),
+        ..Default::default()
+    };
+    matcher_doc(id, who, role, p, china().with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap())
 }
 
 pub fn load(path: &Path) -> Vec<Pair> {

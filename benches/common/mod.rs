@@ -198,3 +198,43 @@ impl Table {
         out
     }
 }
+
+/// splitmix64: tiny, fast, good enough for test data.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The number after an option (`--items 1_000_000`).
+pub fn number_arg<'a>(it: &mut impl Iterator<Item = &'a String>, name: &str) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    let v = it.next().with_context(|| format!("{name} needs a value"))?;
+    v.replace(['_', ','], "").parse().with_context(|| format!("{name}: not a number: {v:?}"))
+}

@@ -120,7 +120,9 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
         None => docno::find(&p.title),
     }
     .map(|d| d.norm);
-    let refs = refs_of(&p, own_doc_no);
+    // Only superior and portal items take part in repost matching.
+    let refs =
+        if matches!(src.role, Role::Superior | Role::Portal) { refs_of(&p, own_doc_no) } else { Refs::default() };
     let (doc_no, doc_no_norm) = match (stated, found) {
         (Some(raw), Some(d)) => (Some(raw), Some(d.norm)),
         (Some(raw), None) => (Some(raw), None),

@@ -94,42 +94,34 @@ impl Store {
     /// repost matcher needs them (no text). A superior item without a 文号 of
     /// its own in its title takes the first one its text gives.
     pub fn repost_docs(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Doc>> {
-        let superior = role == "superior";
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, source, unit, title, link, published_ts, first_seen_at, refs, \
-             CASE WHEN ?4 THEN categories ELSE '[]' END, CASE WHEN ?4 THEN doc_no_norm END FROM items \
-             WHERE role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
-        )?;
-        let china = crate::normalize::time::china();
-        let rows = stmt.query_map(params![role, since.timestamp(), since.to_rfc3339(), superior], |r| {
-            let published: Option<i64> = r.get(5)?;
-            let refs: Refs = serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default();
-            // The instant is what matching needs; shown in Asia/Shanghai.
-            let (at, at_is_first_seen) = match published.and_then(|ts| chrono::DateTime::from_timestamp(ts, 0)) {
-                Some(p) => (p.with_timezone(&china), false),
-                None => (DateTime::parse_from_rfc3339(&r.get::<_, String>(6)?).unwrap_or(since), true),
-            };
-            Ok(Doc {
-                item_id: ItemId::from_i64(r.get(0)?),
-                source: r.get(1)?,
-                unit: r.get(2)?,
-                title: r.get(3)?,
-                link: r.get(4)?,
-                at,
-                at_is_first_seen,
-                // A policy's own number may only be in its text, first: a
-                // superior item's first 文号 is its own.
-                own_doc_no: if superior { refs.own_doc_no.or(r.get(9)?) } else { refs.own_doc_no },
-                cited_doc_nos: refs.doc_nos,
-                cited_links: refs.links,
-                categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
-                key: refs.title_key,
-                transmittal: refs.transmittal,
-                implementing: refs.implementing,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) as i64;
+        let max_seq: i64 = self.conn().query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))?;
+        let on_disk = self.path().exists();
+        if threads < 2 || max_seq < 200_000 || !on_disk {
+            return read_docs(&self.conn(), role, since, (0, max_seq));
+        }
+        // A million portal items: read ranges of rows on every core, each
+        // with its own read-only connection (WAL lets readers run together).
+        let chunk = max_seq / threads + 1;
+        let path = self.path().to_path_buf();
+        std::thread::scope(|sc| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| {
+                    let path = path.clone();
+                    sc.spawn(move || -> Result<Vec<Doc>> {
+                        let conn =
+                            rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                        read_docs(&conn, role, since, (t * chunk, (t + 1) * chunk - 1))
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for p in parts {
+                all.extend(p.join().map_err(|_| anyhow::anyhow!("a reader thread panicked"))??);
+            }
+            Ok(all)
+        })
     }
 
     /// Records a duty officer's response to an item.
@@ -235,4 +227,49 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Items of `role` with `seq` in `range` (inclusive), as the repost matcher needs them.
+fn read_docs(
+    conn: &rusqlite::Connection,
+    role: &str,
+    since: DateTime<FixedOffset>,
+    range: (i64, i64),
+) -> Result<Vec<Doc>> {
+    let superior = role == "superior";
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source, unit, title, link, published_ts, first_seen_at, refs, \
+         CASE WHEN ?4 THEN categories ELSE '[]' END, CASE WHEN ?4 THEN doc_no_norm END FROM items \
+         WHERE seq BETWEEN ?5 AND ?6 AND role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+    )?;
+    let china = crate::normalize::time::china();
+    let rows =
+        stmt.query_map(params![role, since.timestamp(), since.to_rfc3339(), superior, range.0, range.1], |r| {
+            let published: Option<i64> = r.get(5)?;
+            let refs: Refs = serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default();
+            // The instant is what matching needs; shown in Asia/Shanghai.
+            let (at, at_is_first_seen) = match published.and_then(|ts| chrono::DateTime::from_timestamp(ts, 0)) {
+                Some(p) => (p.with_timezone(&china), false),
+                None => (DateTime::parse_from_rfc3339(&r.get::<_, String>(6)?).unwrap_or(since), true),
+            };
+            Ok(Doc {
+                item_id: ItemId::from_i64(r.get(0)?),
+                source: r.get(1)?,
+                unit: r.get(2)?,
+                title: r.get(3)?,
+                link: r.get(4)?,
+                at,
+                at_is_first_seen,
+                // A policy's own number may only be in its text, first: a
+                // superior item's first 文号 is its own.
+                own_doc_no: if superior { refs.own_doc_no.or(r.get(9)?) } else { refs.own_doc_no },
+                cited_doc_nos: refs.doc_nos,
+                cited_links: refs.links,
+                categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                key: refs.title_key,
+                transmittal: refs.transmittal,
+                implementing: refs.implementing,
+            })
+        })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -164,7 +164,6 @@ const MIGRATIONS: &[&str] = &[
     // 3: what items refer to (their own and cited 文号, links), for matching reposts.
     r#"
     ALTER TABLE items ADD COLUMN refs TEXT NOT NULL DEFAULT '{}';
-    CREATE INDEX items_role ON items (role, published_ts);
     "#,
 ];
 
