@@ -67,6 +67,24 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
     assert!(total_hits > 0, "no query found anything: the check would pass vacuously");
 }
 
+/// Items with these (title, text) pairs, stored and indexed.
+fn store_and_index(store: &Store, index: &SearchIndex, texts: impl Iterator<Item = (String, String)>) {
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
+    let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let items: Vec<Item> = texts
+        .enumerate()
+        .map(|(i, (title, text))| {
+            to_item(
+                src,
+                ParsedItem { title, text, link: Some(format!("http://x.gov.cn/{i}")), ..Default::default() },
+                now,
+            )
+        })
+        .collect();
+    store.upsert_items(&items).unwrap();
+    index.sync(store).unwrap();
+}
+
 fn open(dir: &std::path::Path) -> (Arc<Store>, SearchIndex) {
     let store = Arc::new(Store::open(&dir.join("var")).unwrap());
     let index = SearchIndex::open(&dir.join("index"), WriterOptions { threads: 1, heap_bytes: 32 << 20 }).unwrap();
@@ -88,23 +106,7 @@ fn synthetic_texts_match_a_substring_scan() {
         ("微信公众号", "政务微信、政务微博、政务新媒体。"),
         ("<script>alert('热线')</script>", "标题里有脚本的条目，热线字样在正文也有。"),
     ];
-    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
-    let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-    let items: Vec<Item> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, (t, x))| {
-            let p = ParsedItem {
-                title: t.to_string(),
-                text: x.to_string(),
-                link: Some(format!("http://x.gov.cn/{i}")),
-                ..Default::default()
-            };
-            to_item(src, p, now)
-        })
-        .collect();
-    store.upsert_items(&items).unwrap();
-    index.sync(&store).unwrap();
+    store_and_index(&store, &index, texts.iter().map(|(t, x)| (t.to_string(), x.to_string())));
     check_queries(
         &store,
         &index,
@@ -238,23 +240,15 @@ async fn seed_paragraphs_served_as_a_feed_match_a_substring_scan() {
 fn broad_queries_estimate_their_total_and_keep_title_matches_first() {
     let dir = tempfile::tempdir().unwrap();
     let (store, index) = open(dir.path());
-    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
-    let now = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let n = 6_000;
-    let items: Vec<Item> = (0..n)
-        .map(|i| {
+    store_and_index(
+        &store,
+        &index,
+        (0..n).map(|i| {
             let title = if i % 1000 == 7 { format!("热线通报第{i}期") } else { format!("第{i}期工作简报") };
-            let p = ParsedItem {
-                title,
-                text: format!("本期热线受理群众诉求{i}件，按时办结。"),
-                link: Some(format!("http://x.gov.cn/{i}")),
-                ..Default::default()
-            };
-            to_item(src, p, now)
-        })
-        .collect();
-    store.upsert_items(&items).unwrap();
-    index.sync(&store).unwrap();
+            (title, format!("本期热线受理群众诉求{i}件，按时办结。"))
+        }),
+    );
 
     let res = index.search(&SearchRequest::new("热线")).unwrap();
     assert!(res.total_is_estimate);
