@@ -18,6 +18,8 @@ use crate::normalize::time::china;
 use crate::poll::{PollStatus, Poller};
 use crate::store::Store;
 
+mod alerts;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "govwatch",
@@ -90,6 +92,11 @@ pub enum Command {
     Calendar {
         #[command(subcommand)]
         command: CalendarCommand,
+    },
+    /// Emails to units: preview a digest, run a round now, the outbox
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
     },
     /// Poll every source on its schedule until stopped (Ctrl-C / SIGTERM)
     Run,
@@ -236,6 +243,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Findings(args) => findings(&cfg, &args),
         Command::Reposts(args) => reposts(&cfg, &args),
         Command::Respond { item, note } => respond(&cfg, &item, note.as_deref()),
+        Command::Alerts { command } => alerts::run(&cfg, command),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
         Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
     }
@@ -296,7 +304,7 @@ pub fn open_index(cfg: &Config) -> Result<SearchIndex> {
     )
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
 }
 

@@ -244,6 +244,203 @@ impl Default for IndexSettings {
     }
 }
 
+/// How emails leave: an SMTP relay, or files (one .eml per message) for the
+/// demo and dry runs. The keys are a contract.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub host: String,
+    /// Default by `security`: 587 (starttls), 465 (tls), 25 (none).
+    pub port: Option<u16>,
+    pub security: MailSecurity,
+    #[serde(deserialize_with = "stringish")]
+    pub username: Option<String>,
+    /// Also from `GOVWATCH__MAIL__PASSWORD`, which keeps it out of the file.
+    #[serde(deserialize_with = "secret", serialize_with = "hide")]
+    pub password: Option<Secret>,
+    pub from: String,
+    /// Where the file transport writes.
+    pub dir: PathBuf,
+    /// A PEM file of extra CA certificates to trust (an intranet relay's own CA).
+    pub ca_file: Option<PathBuf>,
+    /// Connect, command and send timeout.
+    pub timeout_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: MailTransport::File,
+            host: "127.0.0.1".into(),
+            port: None,
+            security: MailSecurity::Starttls,
+            username: None,
+            password: None,
+            from: "govwatch <govwatch@localhost>".into(),
+            dir: PathBuf::from("var/mail"),
+            ca_file: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl MailConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+            MailSecurity::None => 25,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Smtp,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// A value never shown: not in `Debug`, not when the config is serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+fn hide<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("***"),
+        None => s.serialize_none(),
+    }
+}
+
+/// Strings that the environment layer may have read as numbers or booleans
+/// (`GOVWATCH__MAIL__PASSWORD=123456`).
+fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<serde_json::Value> = Option::deserialize(d)?;
+    Ok(match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
+        Some(other) => return Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
+    })
+}
+
+fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Ok(stringish(d)?.map(Secret))
+}
+
+/// When and how units are mailed what they owe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Off: no rounds are run and nothing is mailed.
+    pub enabled: bool,
+    /// Times of day (Asia/Shanghai, "HH:MM") of the digest rounds, on working
+    /// days of the official calendar.
+    pub rounds: Vec<String>,
+    /// Mail a finding as soon as it is first seen overdue, besides the rounds.
+    pub immediate: bool,
+    /// An open finding already mailed is listed again after this many working
+    /// days (0: in every round). A change of state or escalation is mailed at once.
+    pub repeat_working_days: u32,
+    /// Working days overdue after which the supervising unit is copied (催办).
+    pub escalate_after: u32,
+    /// Working days overdue after which the supervising unit gets a separate
+    /// summary of its late units (通报).
+    pub report_after: u32,
+    /// Report a finding mailed while open once more when it is resolved.
+    pub report_resolved: bool,
+    /// Where mail for a unit without addresses goes (a duty mailbox).
+    pub fallback: Vec<String>,
+    /// A folder of templates that replace the built-in ones by name
+    /// (digest.html, digest.txt, report.html, report.txt).
+    pub templates: Option<PathBuf>,
+    /// Attach the rows as an .xlsx workbook.
+    pub attach_xlsx: bool,
+    /// Findings listed in an email's body at most; the attachment and the
+    /// console have them all.
+    pub max_rows: usize,
+    /// A message the relay keeps refusing with 4xx or cannot be reached for
+    /// is marked failed after this many hours.
+    pub give_up_after_hours: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: true,
+            rounds: vec!["09:00".into()],
+            immediate: false,
+            repeat_working_days: 1,
+            escalate_after: 3,
+            report_after: 5,
+            report_resolved: true,
+            fallback: Vec::new(),
+            templates: None,
+            attach_xlsx: true,
+            max_rows: 100,
+            give_up_after_hours: 72,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The round times, parsed and sorted (bad entries are `config check` errors).
+    pub fn round_times(&self) -> Vec<chrono::NaiveTime> {
+        let mut v: Vec<_> = self.rounds.iter().filter_map(|r| parse_hhmm(r).ok()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn parse_hhmm(s: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map_err(|_| format!("{s:?} is not a time of day; write \"HH:MM\", e.g. \"09:00\""))
+}
+
+/// The web console. Only `base_url` is used so far: the links in emails.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    pub listen: String,
+    /// The console's address as units' mail clients reach it.
+    pub base_url: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { listen: "127.0.0.1:8080".into(), base_url: "http://127.0.0.1:8080".into() }
+    }
+}
+
+impl WebConfig {
+    /// The console page of an item.
+    pub fn item_url(&self, id: &str) -> String {
+        format!("{}/items/{id}", self.base_url.trim_end_matches('/'))
+    }
+
+    /// The console page of everything a unit owes.
+    pub fn unit_url(&self, unit: &str) -> String {
+        format!("{}/units/{unit}", self.base_url.trim_end_matches('/'))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unit {
@@ -396,6 +593,9 @@ pub struct Config {
     pub index: IndexSettings,
     pub calendar: CalendarSettings,
     pub rules: RulesConfig,
+    pub mail: MailConfig,
+    pub alerts: AlertsConfig,
+    pub web: WebConfig,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
 }
@@ -517,7 +717,8 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
     Ok(built.try_deserialize()?)
 }
 
-const TOP_KEYS: &[&str] = &["storage", "fetch", "index", "calendar", "rules", "units", "sources"];
+const TOP_KEYS: &[&str] =
+    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "units", "sources"];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -544,6 +745,15 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("calendar") {
         config.calendar = part(v, "calendar", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("mail") {
+        config.mail = part(v, "mail", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("alerts") {
+        config.alerts = part(v, "alerts", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("web") {
+        config.web = part(v, "web", &mut problems).unwrap_or_default();
     }
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
@@ -696,6 +906,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         }
     }
 
+    check_mail(c, &|id| index_of("units", id), problems);
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
@@ -784,6 +995,93 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
                 format!("an export source cannot have role {:?}; use \"hotline\" or \"messages\"", s.role.as_str()),
             )),
             _ => {}
+        }
+    }
+}
+
+/// `[mail]`, `[alerts]`, `[web]`, and units that cannot be mailed.
+fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec<Problem>) {
+    let m = &c.mail;
+    if let Err(e) = crate::mailer::parse_mailbox(&m.from) {
+        problems.push(error("mail.from", format!("{e}; write e.g. \"govwatch <govwatch@example.gov.cn>\"")));
+    }
+    if m.transport == MailTransport::Smtp {
+        if m.host.trim().is_empty() {
+            problems.push(error("mail.host", "empty; the SMTP relay's host name or address"));
+        }
+        if m.port == Some(0) {
+            problems.push(error("mail.port", "0 is not a port"));
+        }
+        if m.username.is_some() != m.password.is_some() {
+            let (key, hint) = if m.username.is_some() {
+                ("mail.password", "username is set but no password; set it here or in GOVWATCH__MAIL__PASSWORD")
+            } else {
+                ("mail.username", "password is set but no username")
+            };
+            problems.push(error(key, hint));
+        }
+        if m.security == MailSecurity::None && m.password.is_some() {
+            problems.push(warning(
+                "mail.security",
+                "\"none\" sends the password unencrypted; use \"starttls\" or \"tls\" unless the relay is on this host",
+            ));
+        }
+        if let Some(f) = &m.ca_file
+            && let Err(e) = std::fs::read(f)
+        {
+            problems.push(error("mail.ca_file", format!("cannot read {}: {e}", f.display())));
+        }
+    }
+    let a = &c.alerts;
+    if a.enabled && a.rounds.is_empty() && !a.immediate {
+        problems.push(warning("alerts.rounds", "no rounds and immediate = false: nothing will be mailed"));
+    }
+    for (i, r) in a.rounds.iter().enumerate() {
+        if let Err(e) = parse_hhmm(r) {
+            problems.push(error(format!("alerts.rounds[{i}]"), e));
+        }
+    }
+    if a.report_after > 0 && a.escalate_after > a.report_after {
+        problems.push(warning(
+            "alerts.report_after",
+            format!(
+                "通报 after {} working days comes before 催办 after {}; usually escalate_after < report_after",
+                a.report_after, a.escalate_after
+            ),
+        ));
+    }
+    for (j, e) in a.fallback.iter().enumerate() {
+        if crate::mailer::parse_mailbox(e).is_err() {
+            problems.push(error(format!("alerts.fallback[{j}]"), format!("{e:?} is not an email address")));
+        }
+    }
+    if let Some(dir) = &a.templates {
+        match crate::alerts::render::Templates::load(Some(dir)) {
+            Ok(_) => {}
+            Err(e) => problems.push(error("alerts.templates", format!("{e:#}"))),
+        }
+    }
+    if let Err(e) = url::Url::parse(&c.web.base_url) {
+        problems.push(error("web.base_url", format!("{:?} is not a URL ({e}); emails link to it", c.web.base_url)));
+    }
+    if a.enabled {
+        for u in c.units.iter().filter(|u| u.emails.is_empty()) {
+            let p = format!("units[{}].emails", unit_index(&u.id));
+            if a.fallback.is_empty() {
+                problems.push(warning(
+                    p,
+                    format!("unit {:?} has no address and alerts.fallback is empty: its findings are not mailed", u.id),
+                ));
+            } else {
+                problems.push(warning(
+                    p,
+                    format!(
+                        "unit {:?} has no address: its mail goes to alerts.fallback ({})",
+                        u.id,
+                        a.fallback.join(", ")
+                    ),
+                ));
+            }
         }
     }
 }
@@ -903,6 +1201,7 @@ mod tests {
         [[units]]
         id = "gongkaiban"
         name = "区政务公开办"
+        emails = ["gkb@example.gov.cn"]
 
         [[sources]]
         id = "gov-zhengce"
@@ -988,5 +1287,46 @@ mod tests {
         assert_eq!(l.config.storage.data_dir, PathBuf::from("/srv/gw"));
         assert_eq!(l.config.storage.index_dir, PathBuf::from("index"));
         assert_eq!(l.config.fetch.per_host, 5);
+    }
+
+    #[test]
+    fn mail_and_alerts_problems_name_their_keys() {
+        let bad = GOOD.replace("emails = [\"gkb@example.gov.cn\"]\n", "")
+            + r#"
+            [mail]
+            transport = "smtp"
+            security = "none"
+            username = "gw"
+            from = "not an address"
+            ca_file = "/nonexistent/ca.pem"
+            [alerts]
+            rounds = ["09:00", "9am"]
+            fallback = ["duty(at)example.gov.cn"]
+            [web]
+            base_url = "gk.example.gov.cn"
+        "#;
+        let l = from_toml_str(&bad).unwrap();
+        let all: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
+        let all = all.join("\n");
+        for want in [
+            "error: mail.from: \"not an address\" is not an email address",
+            "error: mail.password: username is set but no password",
+            "error: mail.ca_file: cannot read /nonexistent/ca.pem",
+            "error: alerts.rounds[1]: \"9am\" is not a time of day",
+            "error: alerts.fallback[0]",
+            "error: web.base_url",
+            "warning: units[1].emails: unit \"gongkaiban\" has no address",
+        ] {
+            assert!(all.contains(want), "{want}\n---\n{all}");
+        }
+        // The password may come from the environment, as a number too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, GOOD.to_string() + "\n[mail]\ntransport = \"smtp\"\nusername = \"gw\"\n").unwrap();
+        let l = load_with_env(&path, vec![("GOVWATCH__MAIL__PASSWORD".into(), "123456".into())]).unwrap();
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.config.mail.password, Some(Secret("123456".into())));
+        assert_eq!(l.config.mail.port(), 587);
+        assert!(!format!("{:?}", l.config.mail).contains("123456"), "the password is never shown");
     }
 }

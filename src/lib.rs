@@ -11,6 +11,7 @@
 //! `poll`, `daemon`, `cli`); everything else is pure and takes `now` and its
 //! configuration as arguments.
 
+pub mod alerts;
 pub mod calendar;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod findings;
 pub mod import;
 pub mod index;
+pub mod mailer;
 pub mod model;
 pub mod normalize;
 pub mod poll;

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod alerts;
+mod alerts_smtp;
 mod calendar;
 mod cli;
 mod conformance;
@@ -12,3 +14,4 @@ mod fetch_http;
 mod repost_labelled;
 mod reposts;
 mod search_exact;
+mod smtp;

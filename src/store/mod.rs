@@ -14,6 +14,7 @@
 pub mod findings;
 pub mod imports;
 pub mod items;
+pub mod outbox;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
@@ -164,6 +165,59 @@ const MIGRATIONS: &[&str] = &[
     // 3: what items refer to (their own and cited 文号, links), for matching reposts.
     r#"
     ALTER TABLE items ADD COLUMN refs TEXT NOT NULL DEFAULT '{}';
+    "#,
+    // 4: alerts — the outbox (every email before it is sent), what each email
+    // listed, each finding's last mailing, and the rounds run.
+    r#"
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        message_id      TEXT NOT NULL UNIQUE,
+        round           TEXT NOT NULL,
+        kind            TEXT NOT NULL,            -- digest | immediate | report
+        unit            TEXT NOT NULL,
+        sender          TEXT NOT NULL,            -- envelope
+        recipients      TEXT NOT NULL,            -- envelope: JSON array (To and Cc)
+        subject         TEXT NOT NULL,
+        findings        INTEGER NOT NULL,
+        message         BLOB NOT NULL,            -- the message exactly as it is sent
+        state           TEXT NOT NULL,            -- queued | sent | failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ts INTEGER NOT NULL,         -- unix seconds
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        UNIQUE (round, kind, unit)
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_ts);
+
+    CREATE TABLE mailed (
+        fingerprint TEXT NOT NULL,
+        kind        TEXT NOT NULL,                -- digest | immediate | report | resolved
+        round       TEXT NOT NULL,
+        outbox_id   INTEGER NOT NULL REFERENCES outbox (id),
+        state       TEXT NOT NULL,
+        level       INTEGER NOT NULL,             -- 0, 1 催办, 2 通报
+        PRIMARY KEY (fingerprint, kind, round)
+    ) WITHOUT ROWID;
+    CREATE INDEX mailed_outbox ON mailed (outbox_id);
+
+    CREATE TABLE mail_state (
+        fingerprint TEXT PRIMARY KEY,
+        open_day    TEXT,                         -- last listed open: the round's date
+        open_state  TEXT,
+        open_level  INTEGER,
+        report_day  TEXT,                         -- last in a 通报
+        resolved    INTEGER NOT NULL DEFAULT 0    -- reported as resolved
+    ) WITHOUT ROWID;
+
+    CREATE TABLE rounds (
+        round      TEXT PRIMARY KEY,
+        at         TEXT NOT NULL,
+        emails     INTEGER NOT NULL,
+        findings   INTEGER NOT NULL,
+        unroutable INTEGER NOT NULL
+    );
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('mail_generation', '0');
     "#,
 ];
 
