@@ -246,7 +246,7 @@ impl Store {
     fn setup(mut conn: Connection, path: PathBuf) -> Result<Store> {
         // First, so that the pragmas below wait for another process's lock too.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&conn).with_context(|| format!("failed to put the store {} in WAL mode", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
@@ -262,6 +262,33 @@ impl Store {
     /// because SQLite rolled the transaction back.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// WAL mode is stored in the file: set it once. Switching needs an exclusive
+/// lock, and SQLite answers BUSY at once, without the busy handler, when
+/// another process (the daemon and a CLI command starting together) holds
+/// the new file; so read the mode first, and retry the switch for a while.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).and_then(|m: String| {
+                if m.eq_ignore_ascii_case("wal") {
+                    Ok(m)
+                } else {
+                    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                }
+            });
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -292,7 +319,7 @@ mod tests {
     #[test]
     fn concurrent_opens_of_a_new_store_migrate_once() {
         let dir = tempfile::tempdir().unwrap();
-        let handles: Vec<_> = (0..4)
+        let handles: Vec<_> = (0..8)
             .map(|_| {
                 let p = dir.path().to_path_buf();
                 std::thread::spawn(move || Store::open(&p).map(|_| ()).map_err(|e| format!("{e:#}")))
