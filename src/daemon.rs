@@ -74,7 +74,9 @@ async fn run_async(cfg: Config) -> Result<()> {
     let index = Arc::new(open_index(&cfg)?);
     let caught_up = {
         let (s, i) = (store.clone(), index.clone());
-        tokio::task::spawn_blocking(move || i.sync(&s)).await?.context("failed to bring the index up to date with the store")?
+        tokio::task::spawn_blocking(move || i.sync(&s))
+            .await?
+            .context("failed to bring the index up to date with the store")?
     };
     tracing::info!(indexed = caught_up.indexed, rev = caught_up.rev, "index is up to date with the store");
     let calendar = calendar_of(&cfg)?;
