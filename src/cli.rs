@@ -19,6 +19,7 @@ use crate::poll::{PollStatus, Poller};
 use crate::store::Store;
 
 mod alerts;
+mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,8 +99,14 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
-    /// Poll every source on its schedule until stopped (Ctrl-C / SIGTERM)
+    /// Run the service: poll on schedules, evaluate, mail, serve /healthz and
+    /// /metrics, until SIGTERM/SIGINT (SIGHUP reloads the configuration)
     Run,
+    /// Is the daemon running, which sources fail, last round, outbox, open findings
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Respond { item, note } => respond(&cfg, &item, note.as_deref()),
         Command::Alerts { command } => alerts::run(&cfg, command),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Status { json } => status::run(&cfg, json),
         Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
     }
 }

@@ -414,10 +414,28 @@ fn parse_hhmm(s: &str) -> Result<chrono::NaiveTime, String> {
         .map_err(|_| format!("{s:?} is not a time of day; write \"HH:MM\", e.g. \"09:00\""))
 }
 
-/// The web console. Only `base_url` is used so far: the links in emails.
+/// The daemon as a service (`govwatch run`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// On SIGTERM/SIGINT the process exits within this many seconds: polls in
+    /// flight are finished or abandoned, the index committed if time allows
+    /// (it catches up from the store at the next start otherwise).
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig { shutdown_timeout_secs: 10 }
+    }
+}
+
+/// The web console. The daemon serves `/healthz` and `/metrics` on `listen`;
+/// `base_url` makes the links in emails.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
+    /// Address the daemon's HTTP server binds (`127.0.0.1:8080`; port 0 picks a free one).
     pub listen: String,
     /// The console's address as units' mail clients reach it.
     pub base_url: String,
@@ -596,6 +614,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub alerts: AlertsConfig,
     pub web: WebConfig,
+    pub daemon: DaemonConfig,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
 }
@@ -718,7 +737,7 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
 }
 
 const TOP_KEYS: &[&str] =
-    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "units", "sources"];
+    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "daemon", "units", "sources"];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -754,6 +773,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("web") {
         config.web = part(v, "web", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("daemon") {
+        config.daemon = part(v, "daemon", &mut problems).unwrap_or_default();
     }
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
@@ -1063,6 +1085,18 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
     }
     if let Err(e) = url::Url::parse(&c.web.base_url) {
         problems.push(error("web.base_url", format!("{:?} is not a URL ({e}); emails link to it", c.web.base_url)));
+    }
+    if c.web.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(error(
+            "web.listen",
+            format!("{:?} is not an address and port, e.g. \"127.0.0.1:8080\"", c.web.listen),
+        ));
+    }
+    if c.daemon.shutdown_timeout_secs == 0 || c.daemon.shutdown_timeout_secs > 600 {
+        problems.push(error(
+            "daemon.shutdown_timeout_secs",
+            format!("{} is out of range: 1 to 600 seconds (default 10)", c.daemon.shutdown_timeout_secs),
+        ));
     }
     if a.enabled {
         for u in c.units.iter().filter(|u| u.emails.is_empty()) {

@@ -26,3 +26,4 @@ pub mod poll;
 pub mod rules;
 pub mod sources;
 pub mod store;
+pub mod web;

@@ -13,11 +13,18 @@ fn main() -> ExitCode {
     // The daemon logs its work; one-shot commands only warnings unless asked.
     let default = if matches!(cli.command, Command::Run) { "info,tokio_cron_scheduler=warn" } else { "warn" };
     let filter = EnvFilter::try_from_env("GOVWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    // Under systemd (JOURNAL_STREAM set) journald stamps each line itself:
+    // plain `LEVEL target: message field=value` lines, no colours, no time.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(!journald && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if journald {
+        logs.without_time().init()
+    } else {
+        logs.init()
+    }
     match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

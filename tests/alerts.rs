@@ -217,6 +217,7 @@ fn the_daemon_runs_the_round_and_a_restart_sends_nothing_twice() {
     let run = |wait_for: usize| -> (usize, String) {
         let child = Command::new(support::bin())
             .args(["run", "--config", &cfg_arg])
+            .env("GOVWATCH__WEB__LISTEN", "127.0.0.1:0")
             .current_dir(support::repo())
             .env("GOVWATCH__STORAGE__DATA_DIR", state.join("var"))
             .env("GOVWATCH__STORAGE__INDEX_DIR", state.join("index"))

@@ -233,6 +233,7 @@ fn run_polls_the_demo_and_stops_cleanly_on_sigterm() {
     let s = dir.path();
     let mut child = Command::new(support::bin())
         .args(["run", "--config", DEMO])
+        .env("GOVWATCH__WEB__LISTEN", "127.0.0.1:0")
         .current_dir(support::repo())
         .env("GOVWATCH__STORAGE__DATA_DIR", s.join("var"))
         .env("GOVWATCH__STORAGE__INDEX_DIR", s.join("index"))

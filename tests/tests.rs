@@ -9,6 +9,8 @@ mod alerts_smtp;
 mod calendar;
 mod cli;
 mod conformance;
+mod crash;
+mod daemon;
 mod exports;
 mod fetch_http;
 mod repost_labelled;

@@ -211,6 +211,15 @@ impl Store {
         Ok(history)
     }
 
+    /// Stored findings counted by (rule, state), for `govwatch status` and `/metrics`.
+    pub fn finding_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT rule, state, COUNT(*) FROM findings GROUP BY rule, state ORDER BY rule, state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Stored findings (as last evaluated), for `govwatch findings` history and the digests.
     pub fn finding_states(&self) -> Result<HashMap<String, (State, History)>> {
         let conn = self.conn();

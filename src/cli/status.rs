@@ -1,0 +1,188 @@
+//! `govwatch status`: is it running, and is it well — read from the store
+//! (and the lock file), so it works whether or not the daemon runs.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::daemon::lock;
+use crate::index;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub daemon: Daemon,
+    pub items: u64,
+    pub index: IndexStatus,
+    pub sources: Sources,
+    pub last_round: Option<LastRound>,
+    pub emails: Emails,
+    pub findings: Findings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Daemon {
+    pub running: bool,
+    /// The lock file's line: `pid N, started …`.
+    pub holder: Option<String>,
+    pub data_dir: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IndexStatus {
+    pub documents: Option<u64>,
+    /// Store revisions not yet indexed (the daemon catches up by itself).
+    pub lag: Option<i64>,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Sources {
+    pub enabled: usize,
+    pub healthy: usize,
+    pub failing: usize,
+    pub never_polled: usize,
+    pub failing_list: Vec<FailingSource>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailingSource {
+    pub id: String,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastRound {
+    pub round: String,
+    pub at: String,
+    pub emails: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Emails {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Findings {
+    pub overdue: i64,
+    pub due_soon: i64,
+    pub by_rule: Vec<RuleCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleCount {
+    pub rule: String,
+    pub state: String,
+    pub count: i64,
+}
+
+pub fn gather(cfg: &Config) -> Result<Status> {
+    let holder = lock::holder(&cfg.storage.data_dir);
+    let store = super::open_store(cfg)?;
+    let health = store.source_health()?;
+    let enabled: Vec<_> = cfg.sources.iter().filter(|s| s.enabled).collect();
+    let mut sources = Sources { enabled: enabled.len(), healthy: 0, failing: 0, never_polled: 0, failing_list: vec![] };
+    for s in &enabled {
+        match health.iter().find(|h| h.id == s.id) {
+            None => sources.never_polled += 1,
+            Some(h) if h.consecutive_failures > 0 => {
+                sources.failing += 1;
+                sources.failing_list.push(FailingSource {
+                    id: h.id.clone(),
+                    consecutive_failures: h.consecutive_failures,
+                    last_error: h.last_error.clone(),
+                    last_success_at: h.last_success_at.clone(),
+                });
+            }
+            Some(_) => sources.healthy += 1,
+        }
+    }
+    // The index is only looked at, never created or rebuilt, from here.
+    let dir = &cfg.storage.index_dir;
+    let (documents, lag) = if dir.join("meta.json").exists() {
+        match super::open_index(cfg) {
+            Ok(idx) => (Some(idx.num_docs()), Some((store.max_rev()? - idx.indexed_rev()).max(0))),
+            Err(_) => (None, None),
+        }
+    } else {
+        (None, None)
+    };
+    let (queued, sent, failed) = store.outbox_counts()?;
+    let by_rule: Vec<RuleCount> =
+        store.finding_counts()?.into_iter().map(|(rule, state, count)| RuleCount { rule, state, count }).collect();
+    let sum = |state: &str| by_rule.iter().filter(|r| r.state == state).map(|r| r.count).sum();
+    Ok(Status {
+        daemon: Daemon { running: holder.is_some(), holder, data_dir: cfg.storage.data_dir.display().to_string() },
+        items: store.count_items()?,
+        index: IndexStatus { documents, lag, size_bytes: crate::web::dir_size(dir) },
+        sources,
+        last_round: store.last_round()?.map(|(round, at, emails)| LastRound { round, at, emails }),
+        emails: Emails { queued, sent, failed },
+        findings: Findings { overdue: sum("overdue"), due_soon: sum("due_soon"), by_rule },
+    })
+}
+
+pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
+    let st = gather(cfg)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &st)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match &st.daemon.holder {
+        Some(h) => writeln!(out, "守护进程 / daemon: 运行中 running ({h})")?,
+        None => writeln!(out, "守护进程 / daemon: 未运行 not running (data folder {})", st.daemon.data_dir)?,
+    }
+    let s = &st.sources;
+    writeln!(
+        out,
+        "信息源 / sources: {} 个启用，正常 {}，失败 {}，未轮询 {}",
+        s.enabled, s.healthy, s.failing, s.never_polled
+    )?;
+    for f in &s.failing_list {
+        writeln!(
+            out,
+            "    {} 连续失败 {} 次；最近成功 {}；错误 {}",
+            f.id,
+            f.consecutive_failures,
+            f.last_success_at.as_deref().map(index::display_time).unwrap_or_else(|| "—".into()),
+            f.last_error.as_deref().unwrap_or("—")
+        )?;
+    }
+    let lag = match st.index.lag {
+        Some(0) => "已同步 up to date".to_string(),
+        Some(n) => format!("落后 {n} 个修订 {n} revisions behind (caught up by the daemon)"),
+        None => "尚未建立 not built yet".to_string(),
+    };
+    writeln!(
+        out,
+        "条目 / items: {}；索引 / index: {} 篇，{:.1} MB，{lag}",
+        st.items,
+        st.index.documents.map_or("—".into(), |n| n.to_string()),
+        st.index.size_bytes as f64 / 1e6
+    )?;
+    writeln!(out, "问题 / findings: 逾期 overdue {}，临期 due soon {}", st.findings.overdue, st.findings.due_soon)?;
+    for r in st.findings.by_rule.iter().filter(|r| r.state != "resolved") {
+        writeln!(out, "    {} {} {}", r.rule, r.state, r.count)?;
+    }
+    match &st.last_round {
+        Some(r) => {
+            writeln!(out, "上一轮提醒 / last round: {}（{}，{} 封）", r.round, index::display_time(&r.at), r.emails)?
+        }
+        None => writeln!(out, "上一轮提醒 / last round: 无 none yet")?,
+    }
+    writeln!(
+        out,
+        "发件箱 / outbox: 待发 queued {}，已发 sent {}，失败 failed {}",
+        st.emails.queued, st.emails.sent, st.emails.failed
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

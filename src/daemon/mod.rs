@@ -1,0 +1,675 @@
+//! `govwatch run`: the whole service in one process.
+//!
+//! - Every source is polled on its own cron schedule (Asia/Shanghai) —
+//!   feeds and pages fetched, export drop folders read. Each poll is its own
+//!   task, so a slow or hanging source never delays the others; a source
+//!   still being polled when its next tick comes is skipped that tick; a
+//!   failing source waits out its backoff.
+//! - One task brings the index up to date and evaluates the rules shortly
+//!   after polls store something, so that a burst of polls makes one commit,
+//!   not hundreds; the rules are also evaluated every ten minutes, since time
+//!   alone turns due-soon into overdue.
+//! - Alert rounds: a cron job per `alerts.rounds` time runs the round if the
+//!   day is a working day; at start, today's latest round time already past is
+//!   run if it has not been (the daemon was down at nine). A round already
+//!   queued is never queued again. The outbox is delivered after each round
+//!   and every minute (retries wait out their backoff).
+//! - The HTTP server (`/healthz`, `/metrics`, later the console) on `web.listen`.
+//!
+//! **Service life.** One daemon per data folder ([`lock`]). systemd is told
+//! READY=1 once the index has caught up with the store and the server
+//! listens, STATUS= lines as work is done, and WATCHDOG=1 at half the
+//! watchdog interval. SIGHUP reloads the configuration: the new one is read
+//! and checked, and only if it is sound — and changes nothing that needs a
+//! restart (storage folders, index settings, the listen address) — are the
+//! schedules replaced; otherwise the daemon says why and keeps the old one.
+//! SIGTERM/SIGINT: no new work, polls in flight get part of
+//! `daemon.shutdown_timeout_secs`, the index is committed with the rest, and
+//! the process exits within the limit whatever is still running — safe,
+//! since a kill at any point is (see ARCHITECTURE.md, crash safety).
+//!
+//! The parts that outlive a reload (store, index, counters, the set of
+//! sources being polled) are [`Base`]; what a configuration builds is a
+//! [`Generation`].
+
+pub mod lock;
+pub mod metrics;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::alerts::Round;
+use crate::alerts::render::Templates;
+use crate::calendar::Calendar;
+use crate::cli::{calendar_of, now, open_index, open_store};
+use crate::config::{Config, SourceConfig};
+use crate::index::SearchIndex;
+use crate::mailer::{self, Mailer};
+use crate::poll::{PollStatus, Poller};
+use crate::store::Store;
+use crate::web::{self, AppState};
+use lock::InstanceLock;
+use metrics::Counters;
+
+/// How long polls may keep storing before the index catches up.
+const INDEX_DEBOUNCE: Duration = Duration::from_secs(2);
+/// Evaluating the rules without new data, for the passing of time.
+const RULES_SCHEDULE: &str = "0 */10 * * * *";
+/// How often the outbox is looked at for emails whose retry time has come.
+const DELIVERY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What outlives a configuration reload.
+struct Base {
+    store: Arc<Store>,
+    index: Arc<SearchIndex>,
+    /// Sources being polled right now (by any generation).
+    running: Arc<Mutex<HashSet<String>>>,
+    counters: Arc<Counters>,
+    web: Arc<AppState>,
+}
+
+/// What one configuration builds.
+struct Shared {
+    cfg: Arc<Config>,
+    calendar: Calendar,
+    store: Arc<Store>,
+    index: Arc<SearchIndex>,
+    poller: Poller,
+    running: Arc<Mutex<HashSet<String>>>,
+    counters: Arc<Counters>,
+    /// Wakes the index task.
+    dirty: Notify,
+    /// Alerts, when enabled: the compiled templates and the transport.
+    alerts: Option<(Templates, Mailer)>,
+    /// Wakes the delivery task.
+    mail: Notify,
+}
+
+impl Shared {
+    /// Everything a configuration needs before it can take over; fails
+    /// (and the running configuration stays) if any part cannot be built.
+    fn build(cfg: Arc<Config>, base: &Base) -> Result<Shared> {
+        let calendar = calendar_of(&cfg)?;
+        let today = now().date_naive();
+        for year in calendar.uncovered_years(today, today + chrono::Duration::days(60)) {
+            tracing::warn!(
+                year,
+                "no official holiday schedule for this year: deadlines count Monday to Friday; add the notice under [calendar] files"
+            );
+        }
+        let alerts = if cfg.alerts.enabled {
+            let t = Templates::load(cfg.alerts.templates.as_deref()).context("alerts.templates")?;
+            Some((t, Mailer::new(&cfg).context("[mail]")?))
+        } else {
+            tracing::info!("alerts are disabled ([alerts] enabled = false): no emails");
+            None
+        };
+        Ok(Shared {
+            poller: Poller::new(&cfg, base.store.clone())?,
+            cfg,
+            calendar,
+            store: base.store.clone(),
+            index: base.index.clone(),
+            running: base.running.clone(),
+            counters: base.counters.clone(),
+            dirty: Notify::new(),
+            alerts,
+            mail: Notify::new(),
+        })
+    }
+}
+
+/// One configuration at work: its schedules and tasks.
+struct Generation {
+    shared: Arc<Shared>,
+    sched: JobScheduler,
+    indexer: Option<JoinHandle<()>>,
+    delivery: Option<JoinHandle<()>>,
+}
+
+impl Generation {
+    /// Builds the schedules of `shared`'s configuration, not yet started:
+    /// every fallible step happens here, before the old generation stops.
+    async fn prepare(shared: Arc<Shared>) -> Result<Generation> {
+        let cfg = shared.cfg.clone();
+        let sched = JobScheduler::new().await.context("failed to start the scheduler")?;
+        for src in cfg.sources.iter().filter(|s| s.enabled) {
+            let (shared, src2) = (shared.clone(), src.clone());
+            let job = Job::new_async_tz(src.schedule.as_str(), chrono_tz::Asia::Shanghai, move |_id, _sched| {
+                let (shared, src) = (shared.clone(), src2.clone());
+                Box::pin(async move {
+                    tokio::spawn(poll_one(shared, src));
+                })
+            })
+            .with_context(|| format!("source {}: bad schedule {:?}", src.id, src.schedule))?;
+            sched.add(job).await.with_context(|| format!("failed to schedule source {}", src.id))?;
+        }
+        let rules_shared = shared.clone();
+        let rules_job = Job::new_async_tz(RULES_SCHEDULE, chrono_tz::Asia::Shanghai, move |_id, _sched| {
+            let shared = rules_shared.clone();
+            Box::pin(async move {
+                shared.dirty.notify_one();
+            })
+        })
+        .context("failed to schedule the rules")?;
+        sched.add(rules_job).await.context("failed to schedule the rules")?;
+        if shared.alerts.is_some() {
+            for t in cfg.alerts.round_times() {
+                let shared = shared.clone();
+                let cron = t.format("0 %M %H * * *").to_string();
+                let job = Job::new_async_tz(cron.as_str(), chrono_tz::Asia::Shanghai, move |_id, _sched| {
+                    let shared = shared.clone();
+                    Box::pin(async move {
+                        let at = now().date_naive().and_time(t);
+                        tokio::spawn(alert_round(shared, at));
+                    })
+                })
+                .with_context(|| format!("alerts.rounds: cannot schedule {t}"))?;
+                sched.add(job).await.context("failed to schedule an alert round")?;
+            }
+        }
+        Ok(Generation { shared, sched, indexer: None, delivery: None })
+    }
+
+    /// Starts the schedules and tasks, polls `poll_now` at once, and runs
+    /// today's missed alert round after those polls.
+    async fn launch(&mut self, poll_now: Vec<SourceConfig>) -> Result<()> {
+        let shared = self.shared.clone();
+        if shared.alerts.is_some() {
+            self.delivery = Some(tokio::spawn(delivery_loop(shared.clone())));
+        }
+        self.indexer = Some(tokio::spawn(index_loop(shared.clone())));
+        self.sched.start().await.context("failed to start the scheduler")?;
+        let first: Vec<_> = poll_now.into_iter().map(|src| tokio::spawn(poll_one(shared.clone(), src))).collect();
+        if shared.alerts.is_some() {
+            // Today's latest round time already past, if it has not run (the
+            // daemon was down then) — once the first polls have brought the data in.
+            let (shared, times) = (shared.clone(), shared.cfg.alerts.round_times());
+            tokio::spawn(async move {
+                futures::future::join_all(first).await;
+                let n = now();
+                if let Some(t) = times.into_iter().rev().find(|t| *t <= n.time()) {
+                    alert_round(shared, n.date_naive().and_time(t)).await;
+                }
+            });
+        }
+        // Catch up with anything stored while no generation was watching.
+        shared.dirty.notify_one();
+        Ok(())
+    }
+
+    /// Stops taking new work: no more ticks, no more rounds; the email being
+    /// sent may finish until `deadline`. Polls in flight go on (they are
+    /// waited for, or abandoned, by the caller).
+    async fn stop(mut self, deadline: tokio::time::Instant) {
+        if let Err(e) = self.sched.shutdown().await {
+            tracing::warn!(error = %e, "scheduler did not stop cleanly");
+        }
+        if let Some(t) = &self.indexer {
+            t.abort();
+        }
+        if let (Some(task), Some((_, m))) = (self.delivery, &self.shared.alerts) {
+            m.stop();
+            self.shared.mail.notify_one();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("an email was still being sent; it may be sent again later (the documented window)");
+            }
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Takes the data folder's lock first.
+pub fn run(cfg: Config) -> Result<()> {
+    let started = now();
+    let lock = InstanceLock::acquire(&cfg.storage.data_dir, &started.to_rfc3339())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let result = rt.block_on(run_async(cfg, started));
+    // Whatever blocking work is still running was abandoned at the deadline:
+    // do not wait for it (a kill there is safe; see ARCHITECTURE.md).
+    rt.shutdown_timeout(Duration::from_millis(100));
+    drop(lock);
+    result
+}
+
+async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
+    let cfg = Arc::new(cfg);
+    let mut signals = Signals::new()?;
+    let store = open_store(&cfg)?;
+    let index = Arc::new(open_index(&cfg)?);
+    notify(&[sd_notify::NotifyState::Status("bringing the index up to date with the store")]);
+    // A long catch-up (a first start on a big store) must not hold a stop
+    // request: abandoning it is safe, the next start resumes it.
+    let mut catch_up = {
+        let (s, i) = (store.clone(), index.clone());
+        tokio::task::spawn_blocking(move || i.sync(&s))
+    };
+    let caught_up = loop {
+        tokio::select! {
+            done = &mut catch_up => break done?.context("failed to bring the index up to date with the store")?,
+            sig = signals.next() => match sig {
+                Signal::Stop => {
+                    tracing::warn!("stopped while the index was catching up; it resumes at the next start");
+                    return Ok(());
+                }
+                Signal::Reload => tracing::warn!("SIGHUP while starting is ignored: send it again once the daemon is ready"),
+            },
+        }
+    };
+    tracing::info!(indexed = caught_up.indexed, rev = caught_up.rev, "index is up to date with the store");
+    let counters = Arc::new(Counters::default());
+    let web_state = Arc::new(AppState {
+        store: store.clone(),
+        index: index.clone(),
+        counters: counters.clone(),
+        config: std::sync::RwLock::new(cfg.clone()),
+        started,
+    });
+    let base = Base { store, index, running: Arc::new(Mutex::new(HashSet::new())), counters, web: web_state.clone() };
+
+    let listener = tokio::net::TcpListener::bind(&cfg.web.listen)
+        .await
+        .with_context(|| format!("web.listen: cannot listen on {}", cfg.web.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_web, web_stopped) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut rx = web_stopped;
+        let serve = axum::serve(listener, web::router(web_state)).with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the web server stopped");
+        }
+    });
+    tracing::info!(listen = %addr, "serving /healthz and /metrics on http://{addr}");
+
+    let shared = Arc::new(Shared::build(cfg.clone(), &base)?);
+    let polled: Vec<SourceConfig> = cfg.sources.iter().filter(|s| s.enabled).cloned().collect();
+    let n_sources = polled.len();
+    let mut generation = Generation::prepare(shared).await?;
+    generation.launch(polled).await?;
+    tracing::info!(sources = n_sources, "govwatch is running; polling every source once now, then on its schedule");
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("running: {n_sources} sources; http://{addr}")),
+    ]);
+    let watchdog = watchdog_interval().map(|every| {
+        tracing::info!(every_ms = every.as_millis() as u64, "systemd watchdog enabled");
+        tokio::spawn(async move {
+            loop {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                tokio::time::sleep(every).await;
+            }
+        })
+    });
+
+    loop {
+        match signals.next().await {
+            Signal::Stop => break,
+            Signal::Reload => generation = reload(generation, &base).await,
+        }
+    }
+
+    let limit = Duration::from_secs(generation.shared.cfg.daemon.shutdown_timeout_secs);
+    let t0 = tokio::time::Instant::now();
+    let deadline = t0 + limit;
+    // Polls in flight and the email being sent get 60% of the time; the
+    // index commit the rest.
+    let work_deadline = t0 + limit.mul_f64(0.6);
+    notify(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status("stopping")]);
+    tracing::info!(limit_secs = limit.as_secs(), "stopping: no new work; waiting for polls in flight");
+    generation.stop(work_deadline).await;
+    while !base.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+        && tokio::time::Instant::now() < work_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let abandoned: Vec<String> = base.running.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    if !abandoned.is_empty() {
+        tracing::warn!(sources = ?abandoned, "polls still running at the limit are abandoned; they run again at the next start");
+    }
+    let _ = stop_web.send(true);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    let (s, i) = (base.store.clone(), base.index.clone());
+    let commit = tokio::task::spawn_blocking(move || -> Result<()> {
+        i.sync(&s)?;
+        i.close_writer()
+    });
+    let margin = Duration::from_millis(300);
+    match tokio::time::timeout_at(deadline.checked_sub(margin).unwrap_or(deadline), commit).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %format!("{e:#}"), "index commit at shutdown failed; it catches up at the next start")
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "index commit at shutdown panicked; it catches up at the next start"),
+        Err(_) => tracing::warn!(
+            "the index commit did not finish in time; the index catches up from the store at the next start"
+        ),
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(200), server).await;
+    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "stopped");
+    Ok(())
+}
+
+/// SIGHUP: reads and checks the configuration file again; takes it only when
+/// it is sound and needs no restart. Returns the generation now running.
+async fn reload(old: Generation, base: &Base) -> Generation {
+    let old_cfg = old.shared.cfg.clone();
+    let Some(path) = old_cfg.file.clone() else {
+        tracing::error!("reload refused: the configuration did not come from a file");
+        return old;
+    };
+    tracing::info!(file = %path.display(), "SIGHUP: reloading the configuration");
+    let refuse = |why: String| {
+        base.counters.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!(file = %path.display(), "reload refused, still running the previous configuration: {why}");
+        notify(&[sd_notify::NotifyState::Status(&format!("reload refused: {why}"))]);
+    };
+    let loaded = match crate::config::load(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            refuse(format!("{e:#}"));
+            return old;
+        }
+    };
+    for p in &loaded.problems {
+        tracing::warn!(file = %path.display(), "{p}");
+    }
+    if loaded.has_errors() {
+        let errors: Vec<String> = loaded.errors().map(|p| p.to_string()).collect();
+        refuse(format!("{} error(s): {}", errors.len(), errors.join("; ")));
+        return old;
+    }
+    let cfg = Arc::new(loaded.config);
+    if let Some(why) = needs_restart(&old_cfg, &cfg) {
+        refuse(why);
+        return old;
+    }
+    let shared = match Shared::build(cfg.clone(), base) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            refuse(format!("{e:#}"));
+            return old;
+        }
+    };
+    // New and changed sources are polled at once; the others keep their rhythm.
+    let poll_now: Vec<SourceConfig> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.enabled)
+        .filter(|s| {
+            old_cfg
+                .source(&s.id)
+                .is_none_or(|o| !o.enabled || serde_json::to_value(o).ok() != serde_json::to_value(s).ok())
+        })
+        .cloned()
+        .collect();
+    let mut new = match Generation::prepare(shared).await {
+        Ok(g) => g,
+        Err(e) => {
+            refuse(format!("{e:#}"));
+            return old;
+        }
+    };
+    let limit = Duration::from_secs(old_cfg.daemon.shutdown_timeout_secs);
+    old.stop(tokio::time::Instant::now() + limit).await;
+    let n_new = poll_now.len();
+    base.web.set_config(cfg.clone());
+    base.counters.reloads_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = new.launch(poll_now).await {
+        tracing::error!(error = %format!("{e:#}"), "the new schedules did not start; restart govwatch");
+        notify(&[sd_notify::NotifyState::Status("schedules not running after reload: restart govwatch")]);
+        return new;
+    }
+    let n = cfg.sources.iter().filter(|s| s.enabled).count();
+    tracing::info!(sources = n, polled_now = n_new, "configuration reloaded");
+    notify(&[sd_notify::NotifyState::Status(&format!("running: {n} sources; configuration reloaded"))]);
+    new
+}
+
+/// Why `new` cannot replace `old` without a restart, if it cannot.
+fn needs_restart(old: &Config, new: &Config) -> Option<String> {
+    let mut why = Vec::new();
+    if old.storage.data_dir != new.storage.data_dir {
+        why.push("storage.data_dir");
+    }
+    if old.storage.index_dir != new.storage.index_dir {
+        why.push("storage.index_dir");
+    }
+    if serde_json::to_value(&old.index).ok() != serde_json::to_value(&new.index).ok() {
+        why.push("[index]");
+    }
+    if old.web.listen != new.web.listen {
+        why.push("web.listen");
+    }
+    (!why.is_empty()).then(|| format!("{} changed, which needs a restart (systemctl restart govwatch)", why.join(", ")))
+}
+
+async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
+    let now = now();
+    if let Ok(Some(h)) = shared.store.health_of(&src.id)
+        && let Some(next) = h.next_attempt()
+        && now < next
+    {
+        tracing::debug!(source = %src.id, next = %next, "backing off after failures");
+        return;
+    }
+    if !shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(src.id.clone()) {
+        tracing::info!(source = %src.id, "previous poll still running; skipping this tick");
+        return;
+    }
+    let report = shared.poller.poll(&src, now).await;
+    shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&src.id);
+    shared.counters.poll(&src.id, report.status);
+    match report.status {
+        PollStatus::Error => {}
+        _ => tracing::info!(
+            source = %report.source,
+            status = ?report.status,
+            new = report.counts.new,
+            updated = report.counts.updated,
+            unchanged = report.counts.unchanged,
+            took_ms = report.took_ms,
+            "polled"
+        ),
+    }
+    if report.counts.new + report.counts.updated > 0 {
+        shared.dirty.notify_one();
+    }
+}
+
+/// Brings the index up to date and evaluates the rules, shortly after a
+/// poll stored something (or the rules' own schedule asked).
+async fn index_loop(shared: Arc<Shared>) {
+    loop {
+        shared.dirty.notified().await;
+        tokio::time::sleep(INDEX_DEBOUNCE).await;
+        let s = shared.clone();
+        let done = tokio::task::spawn_blocking(move || -> Result<(usize, usize, String)> {
+            let stats = s.index.sync(&s.store).context("index update failed")?;
+            let at = now();
+            let (findings, _) = crate::findings::evaluate(&s.cfg, &s.calendar, &s.store, at, true)
+                .context("evaluating the rules failed")?;
+            if s.cfg.alerts.immediate
+                && let Some((templates, _)) = &s.alerts
+            {
+                let r = mailer::queue_round(&s.cfg, &s.calendar, &s.store, templates, &Round::immediate(at))
+                    .context("queueing immediate alerts failed")?;
+                if r.emails > 0 {
+                    tracing::info!(emails = r.emails, findings = r.findings, "new overdue findings mailed at once");
+                    s.mail.notify_one();
+                }
+            }
+            let open = findings.iter().filter(|f| f.state != crate::rules::State::Resolved).count();
+            let (queued, _, failed) = s.store.outbox_counts()?;
+            let status = format!(
+                "running: {} documents indexed; {open} open findings; {queued} emails queued, {failed} failed",
+                s.index.num_docs()
+            );
+            Ok((stats.indexed, open, status))
+        })
+        .await;
+        match done {
+            Ok(Ok((indexed, open, status))) => {
+                if indexed > 0 {
+                    tracing::info!(indexed, "index updated");
+                }
+                tracing::debug!(open_findings = open, "rules evaluated");
+                notify(&[sd_notify::NotifyState::Status(&status)]);
+            }
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retried after the next poll"),
+            Err(e) => tracing::error!(error = %e, "index task panicked"),
+        }
+    }
+}
+
+/// Runs the alert round of `at` (local time) if it is a working day:
+/// evaluates the rules, queues the emails, wakes the delivery.
+async fn alert_round(shared: Arc<Shared>, at: chrono::NaiveDateTime) {
+    if !shared.calendar.is_workday(at.date()) {
+        tracing::info!(day = %at.date(), "not a working day: no alert round");
+        return;
+    }
+    let Some(at) = at.and_local_timezone(crate::normalize::time::china()).single() else { return };
+    let s = shared.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<mailer::RoundReport> {
+        let (templates, _) = s.alerts.as_ref().context("alerts are disabled")?;
+        crate::findings::evaluate(&s.cfg, &s.calendar, &s.store, now(), true).context("evaluating the rules failed")?;
+        mailer::queue_round(&s.cfg, &s.calendar, &s.store, templates, &Round::scheduled(at))
+    })
+    .await;
+    match done {
+        Ok(Ok(r)) if r.already_run => tracing::debug!(round = %r.round, "alert round already queued"),
+        Ok(Ok(r)) => {
+            tracing::info!(round = %r.round, emails = r.emails, findings = r.findings, took_ms = r.took_ms as u64, "alert round queued");
+            for (unit, n) in &r.unroutable {
+                tracing::warn!(unit = %unit, findings = n, "unit has no email address and alerts.fallback is empty: not mailed");
+            }
+            shared.mail.notify_one();
+        }
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "alert round failed; it runs again at the next start"),
+        Err(e) => tracing::error!(error = %e, "alert round panicked"),
+    }
+}
+
+/// Sends the outbox: when a round queued something, and every minute for retries.
+async fn delivery_loop(shared: Arc<Shared>) {
+    let Some((_, mailer)) = &shared.alerts else { return };
+    loop {
+        match mailer.deliver(&shared.store, now()).await {
+            Ok(d) if d.sent + d.retried + d.failed > 0 => {
+                tracing::info!(sent = d.sent, retried = d.retried, failed = d.failed, "outbox delivered");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "delivering the outbox failed"),
+        }
+        if mailer.stopped() {
+            return;
+        }
+        let _ = tokio::time::timeout(DELIVERY_INTERVAL, shared.mail.notified()).await;
+        if mailer.stopped() {
+            return;
+        }
+    }
+}
+
+/// Sends a state to systemd when it asked for them (NOTIFY_SOCKET); a
+/// failure to send is logged, never fatal.
+fn notify(states: &[sd_notify::NotifyState]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
+}
+
+/// Half the watchdog interval systemd set for this process, if it set one.
+/// As sd_watchdog_enabled(3): WATCHDOG_USEC, unless WATCHDOG_PID names
+/// another process.
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok().filter(|u| *u > 0)?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    Some(Duration::from_micros(usec / 2).max(Duration::from_millis(100)))
+}
+
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGTERM and SIGINT stop the daemon, SIGHUP reloads it.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Listens from now on (so a signal during start-up is not lost).
+    fn new() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                hup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => Signal::Stop,
+                _ = self.int.recv() => Signal::Stop,
+                _ = self.hup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_needs_a_restart_is_named() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.alerts.rounds = vec!["10:00".into()];
+        new.daemon.shutdown_timeout_secs = 20;
+        assert_eq!(needs_restart(&old, &new), None);
+        new.web.listen = "127.0.0.1:9090".into();
+        new.storage.index_dir = "elsewhere".into();
+        let why = needs_restart(&old, &new).unwrap();
+        assert!(why.starts_with("storage.index_dir, web.listen changed"), "{why}");
+    }
+}
