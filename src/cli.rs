@@ -102,10 +102,30 @@ pub enum Command {
     /// Run the service: poll on schedules, evaluate, mail, serve /healthz and
     /// /metrics, until SIGTERM/SIGINT (SIGHUP reloads the configuration)
     Run,
+    /// Serve the web console only (no polling), until SIGTERM/SIGINT
+    Serve,
+    /// Console accounts
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Is the daemon running, which sources fail, last round, outbox, open findings
     Status {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Ask for a password and print the [[users]] entry (an argon2id hash) to paste into the configuration
+    Add {
+        name: String,
+        #[arg(long, default_value = "officer", value_parser = ["officer", "admin"])]
+        role: String,
+        /// Read the password from the first line of standard input (scripts)
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -234,6 +254,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Config { command: ConfigCommand::Check } = cli.command {
         return config_check(&path);
     }
+    if let Command::User { command: UserCommand::Add { name, role, password_stdin } } = &cli.command {
+        return user_add(name, role, *password_stdin);
+    }
     if let Command::Calendar { command } = &cli.command {
         // The calendar works without a configuration file (built-in schedules only).
         let cfg = if cli.config.is_some() || path.exists() { load_checked(&path)? } else { Config::default() };
@@ -253,8 +276,39 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts { command } => alerts::run(&cfg, command),
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
         Command::Status { json } => status::run(&cfg, json),
-        Command::Config { .. } | Command::Calendar { .. } => unreachable!("handled above"),
+        Command::Serve => crate::daemon::serve(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Config { .. } | Command::Calendar { .. } | Command::User { .. } => unreachable!("handled above"),
     }
+}
+
+/// `govwatch user add NAME`: the password twice (hidden) on a terminal, or
+/// one line on stdin; prints the TOML to paste.
+fn user_add(name: &str, role: &str, from_stdin: bool) -> Result<ExitCode> {
+    if name.trim().is_empty() || name.contains(['"', '\\', '\n']) {
+        eprintln!("error: a user name must not be empty or contain quotes, backslashes or line breaks");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let password = if from_stdin || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let a = rpassword::prompt_password(format!("{name} 的密码 / password: "))?;
+        let b = rpassword::prompt_password("再输一遍 / again: ")?;
+        if a != b {
+            eprintln!("error: the two passwords differ");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+        a
+    };
+    if password.chars().count() < 8 {
+        eprintln!("error: use a password of at least 8 characters");
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    let hash = crate::web::auth::hash_password(&password)?;
+    println!("[[users]]\nname = \"{name}\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"");
+    eprintln!("add these lines to the configuration, then `systemctl reload govwatch`");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the configuration; on errors prints them all and fails with status 2.

@@ -439,11 +439,61 @@ pub struct WebConfig {
     pub listen: String,
     /// The console's address as units' mail clients reach it.
     pub base_url: String,
+    /// A reverse proxy that authenticates users puts the user name in this
+    /// header (e.g. "X-Remote-User"); the name must be one of `[[users]]`
+    /// (its password is then not used). Only requests from `trusted_proxies`
+    /// are believed.
+    pub trusted_user_header: Option<String>,
+    /// Addresses the header is believed from. Default: loopback only.
+    pub trusted_proxies: Vec<String>,
+    /// A login lasts this long without use (hours).
+    pub session_hours: u64,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { listen: "127.0.0.1:8080".into(), base_url: "http://127.0.0.1:8080".into() }
+        WebConfig {
+            listen: "127.0.0.1:8080".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            trusted_user_header: None,
+            trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
+            session_hours: 12,
+        }
+    }
+}
+
+/// Who may open the console. `officer` sees citizens' phone and ID numbers
+/// masked; `admin` sees them whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// An argon2 PHC string from `govwatch user add NAME`.
+    #[serde(default)]
+    pub password_hash: String,
+    #[serde(default)]
+    pub role: UserRole,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    #[default]
+    Officer,
+    Admin,
+}
+
+impl UserRole {
+    pub fn zh(self) -> &'static str {
+        match self {
+            UserRole::Officer => "值班员",
+            UserRole::Admin => "管理员",
+        }
+    }
+
+    /// May this role see citizens' phone and ID numbers unmasked?
+    pub fn sees_personal_data(self) -> bool {
+        self == UserRole::Admin
     }
 }
 
@@ -615,6 +665,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub web: WebConfig,
     pub daemon: DaemonConfig,
+    pub users: Vec<UserConfig>,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
 }
@@ -722,6 +773,39 @@ pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> 
     Ok(loaded)
 }
 
+/// `[[users]]` and the console's login settings.
+fn check_users(c: &Config, problems: &mut Vec<Problem>) {
+    let mut seen = HashSet::new();
+    for (i, u) in c.users.iter().enumerate() {
+        if u.name.trim().is_empty() {
+            problems.push(error(format!("users[{i}].name"), "must not be empty"));
+        } else if !seen.insert(u.name.as_str()) {
+            problems.push(error(format!("users[{i}].name"), format!("{:?} is listed twice", u.name)));
+        }
+        if u.password_hash.is_empty() {
+            if c.web.trusted_user_header.is_none() {
+                problems.push(error(
+                    format!("users[{i}].password_hash"),
+                    "missing: make one with `govwatch user add NAME` (or set web.trusted_user_header)",
+                ));
+            }
+        } else if argon2::PasswordHash::new(&u.password_hash).is_err() {
+            problems.push(error(
+                format!("users[{i}].password_hash"),
+                "not an argon2 hash ($argon2id$…): make one with `govwatch user add NAME`",
+            ));
+        }
+    }
+    for (i, p) in c.web.trusted_proxies.iter().enumerate() {
+        if p.parse::<std::net::IpAddr>().is_err() {
+            problems.push(error(format!("web.trusted_proxies[{i}]"), format!("{p:?} is not an IP address")));
+        }
+    }
+    if c.web.session_hours == 0 {
+        problems.push(error("web.session_hours", "must be at least 1"));
+    }
+}
+
 /// Parses a TOML string (tests and the embedded example).
 pub fn from_toml_str(s: &str) -> Result<Loaded> {
     let tree: serde_json::Value = toml_to_json(s)?;
@@ -737,7 +821,7 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
 }
 
 const TOP_KEYS: &[&str] =
-    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "daemon", "units", "sources"];
+    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "daemon", "users", "units", "sources"];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -776,6 +860,18 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("daemon") {
         config.daemon = part(v, "daemon", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("users") {
+        match v.as_array() {
+            None => problems.push(error("users", "must be a list of tables: write each as [[users]]")),
+            Some(list) => {
+                for (i, el) in list.iter().enumerate() {
+                    if let Some(u) = part::<UserConfig>(el, &format!("users[{i}]"), &mut problems) {
+                        config.users.push(u);
+                    }
+                }
+            }
+        }
     }
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
@@ -1092,6 +1188,7 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
             format!("{:?} is not an address and port, e.g. \"127.0.0.1:8080\"", c.web.listen),
         ));
     }
+    check_users(c, problems);
     if c.daemon.shutdown_timeout_secs == 0 || c.daemon.shutdown_timeout_secs > 600 {
         problems.push(error(
             "daemon.shutdown_timeout_secs",

@@ -241,6 +241,38 @@ pub fn run(cfg: Config) -> Result<()> {
     result
 }
 
+/// `govwatch serve`: the web console alone, on the store and index another
+/// process (the daemon) keeps up to date. Takes no lock: it only reads.
+pub fn serve(cfg: Config) -> Result<()> {
+    let started = now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    rt.block_on(async move {
+        let cfg = Arc::new(cfg);
+        let mut signals = Signals::new()?;
+        let store = open_store(&cfg)?;
+        let index = Arc::new(open_index(&cfg)?);
+        let state = Arc::new(AppState::new(store, index, Arc::new(Counters::default()), cfg.clone(), started));
+        let listener = tokio::net::TcpListener::bind(&cfg.web.listen)
+            .await
+            .with_context(|| format!("web.listen: cannot listen on {}", cfg.web.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(listen = %addr, "serving the web console on http://{addr}");
+        let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while !matches!(signals.next().await, Signal::Stop) {
+                    tracing::info!("SIGHUP: `govwatch serve` reads its configuration at start; restart it");
+                }
+            })
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
 async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     let cfg = Arc::new(cfg);
     let mut signals = Signals::new()?;
@@ -267,13 +299,10 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     };
     tracing::info!(indexed = caught_up.indexed, rev = caught_up.rev, "index is up to date with the store");
     let counters = Arc::new(Counters::default());
-    let web_state = Arc::new(AppState {
-        store: store.clone(),
-        index: index.clone(),
-        counters: counters.clone(),
-        config: std::sync::RwLock::new(cfg.clone()),
-        started,
-    });
+    let web_state = Arc::new(AppState::new(store.clone(), index.clone(), counters.clone(), cfg.clone(), started));
+    if cfg.users.is_empty() && cfg.web.trusted_user_header.is_none() {
+        tracing::warn!("no [[users]]: nobody can log in to the web console; add one with `govwatch user add NAME`");
+    }
     let base = Base { store, index, running: Arc::new(Mutex::new(HashSet::new())), counters, web: web_state.clone() };
 
     let listener = tokio::net::TcpListener::bind(&cfg.web.listen)
@@ -283,14 +312,15 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     let (stop_web, web_stopped) = watch::channel(false);
     let server = tokio::spawn(async move {
         let mut rx = web_stopped;
-        let serve = axum::serve(listener, web::router(web_state)).with_graceful_shutdown(async move {
+        let app = web::router(web_state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = rx.wait_for(|stop| *stop).await;
         });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "the web server stopped");
         }
     });
-    tracing::info!(listen = %addr, "serving /healthz and /metrics on http://{addr}");
+    tracing::info!(listen = %addr, "serving the web console, /healthz and /metrics on http://{addr}");
 
     let shared = Arc::new(Shared::build(cfg.clone(), &base)?);
     let polled: Vec<SourceConfig> = cfg.sources.iter().filter(|s| s.enabled).cloned().collect();

@@ -211,6 +211,40 @@ impl Store {
         Ok(history)
     }
 
+    /// The stored findings of one item (every rule and state), for its console page.
+    pub fn findings_of_item(&self, item: ItemId) -> Result<Vec<StoredFinding>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT rule, unit, state, deadline, overdue_working_days, basis FROM findings WHERE item_id = ?1 \
+             ORDER BY state_changed_at DESC",
+        )?;
+        let rows = stmt.query_map([item.as_i64()], |r| {
+            Ok(StoredFinding {
+                rule: r.get(0)?,
+                unit: r.get(1)?,
+                state: r.get(2)?,
+                deadline: r.get(3)?,
+                overdue_working_days: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                basis: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Emails that listed any finding of this item, newest first.
+    pub fn emails_of_item(&self, item: ItemId) -> Result<Vec<ItemEmail>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT o.id, o.round, o.unit, o.subject, o.state FROM findings f \
+             JOIN mailed m ON m.fingerprint = f.fingerprint JOIN outbox o ON o.id = m.outbox_id \
+             WHERE f.item_id = ?1 ORDER BY o.id DESC",
+        )?;
+        let rows = stmt.query_map([item.as_i64()], |r| {
+            Ok(ItemEmail { id: r.get(0)?, round: r.get(1)?, unit: r.get(2)?, subject: r.get(3)?, state: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Stored findings counted by (rule, state), for `govwatch status` and `/metrics`.
     pub fn finding_counts(&self) -> Result<Vec<(String, String, i64)>> {
         let conn = self.conn();
@@ -281,4 +315,25 @@ fn read_docs(
             })
         })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A finding as stored (the last evaluation), for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredFinding {
+    pub rule: String,
+    pub unit: String,
+    pub state: String,
+    pub deadline: Option<String>,
+    pub overdue_working_days: i64,
+    pub basis: String,
+}
+
+/// An email (outbox row) that listed a finding of an item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemEmail {
+    pub id: i64,
+    pub round: String,
+    pub unit: String,
+    pub subject: String,
+    pub state: String,
 }

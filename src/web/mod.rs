@@ -1,22 +1,37 @@
-//! The daemon's HTTP server (axum). So far it serves what an administrator
-//! and a monitoring system need — `/healthz` (no login) and Prometheus
-//! `/metrics` — and the console pages of the web-console issue grow here on
-//! the same router and state.
+//! The daemon's HTTP server (axum): the duty officers' console (`pages`),
+//! its JSON API under `/api/`, logins (`auth`), and what an administrator
+//! and a monitoring system need — `/healthz` and Prometheus `/metrics`.
+//!
+//! Without a session every page redirects to `/login` and every `/api/` call
+//! answers 401; `/healthz`, `/metrics`, `/login` and `/static/` need none.
+//! Every HTML response carries a Content-Security-Policy that allows only our
+//! own script and styles, so that even markup that slipped through escaping
+//! could not run. Assets are embedded in the binary (the intranet has no CDN).
 //!
 //! Handlers read the store on the blocking pool: the store is one SQLite
 //! connection behind a mutex, and an import may hold it for a moment.
 
+pub mod auth;
+pub mod pages;
+
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
 use anyhow::Result;
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
 use serde_json::json;
+
+use auth::{Auth, CSRF_COOKIE, SESSION_COOKIE, User};
 
 use crate::config::Config;
 use crate::daemon::metrics::{self, Counters, Snapshot};
@@ -30,9 +45,29 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     pub config: RwLock<Arc<Config>>,
     pub started: DateTime<FixedOffset>,
+    pub auth: Auth,
+    pub templates: minijinja::Environment<'static>,
 }
 
 impl AppState {
+    pub fn new(
+        store: Arc<Store>,
+        index: Arc<SearchIndex>,
+        counters: Arc<Counters>,
+        config: Arc<Config>,
+        started: DateTime<FixedOffset>,
+    ) -> AppState {
+        AppState {
+            store,
+            index,
+            counters,
+            config: RwLock::new(config),
+            started,
+            auth: Auth::default(),
+            templates: templates(),
+        }
+    }
+
     pub fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -42,8 +77,249 @@ impl AppState {
     }
 }
 
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("home.html", include_str!("templates/home.html")),
+    ("search.html", include_str!("templates/search.html")),
+    ("findings.html", include_str!("templates/findings.html")),
+    ("reposts.html", include_str!("templates/reposts.html")),
+    ("sources.html", include_str!("templates/sources.html")),
+    ("item.html", include_str!("templates/item.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+/// The console's templates; `.html` templates auto-escape everything.
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    for (name, src) in TEMPLATES {
+        // Embedded and covered by tests: a broken one is a build defect.
+        env.add_template(name, src).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The whole HTTP surface.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics_page)).with_state(state)
+    let closed = Router::new()
+        .route("/", get(pages::home))
+        .route("/search", get(pages::search))
+        .route("/search.{ext}", get(pages::search_download))
+        .route("/findings", get(pages::findings))
+        .route("/findings.{ext}", get(pages::findings_download))
+        .route("/reposts", get(pages::reposts))
+        .route("/sources", get(pages::sources))
+        .route("/items/{id}", get(pages::item))
+        .route("/units/{id}", get(pages::unit_page))
+        .route("/logout", post(logout))
+        .route("/api/search", get(pages::api_search))
+        .route("/api/findings", get(pages::api_findings))
+        .route("/api/reposts", get(pages::api_reposts))
+        .route("/api/sources", get(pages::api_sources))
+        .route("/api/items/{id}", get(pages::api_item))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/static/{file}", get(static_file))
+        .merge(closed)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+async fn static_file(UrlPath(file): UrlPath<String>) -> Response {
+    let (mime, body) = match file.as_str() {
+        "app.css" => ("text/css; charset=utf-8", include_str!("static/app.css")),
+        "app.js" => ("text/javascript; charset=utf-8", include_str!("static/app.js")),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "max-age=3600")], body).into_response()
+}
+
+fn peer(req: &Request) -> IpAddr {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
+}
+
+fn cookie_of(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| auth::cookie(v, name).map(str::to_string))
+}
+
+fn secure_cookies(cfg: &Config) -> bool {
+    cfg.web.base_url.starts_with("https://")
+}
+
+/// Lets a request through with its [`User`], or turns it away: a redirect
+/// to the login page for pages, 401 for the API.
+async fn require_login(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let cfg = st.config();
+    let idle = std::time::Duration::from_secs(cfg.web.session_hours.max(1) * 3600);
+    let mut user = cookie_of(req.headers(), SESSION_COOKIE).and_then(|t| st.auth.session(&t, idle));
+    let mut new_session = None;
+    if user.is_none()
+        && let Some(h) = &cfg.web.trusted_user_header
+        && auth::trusted_proxy(&cfg, peer(&req))
+        && let Some(name) = req.headers().get(h.as_str()).and_then(|v| v.to_str().ok())
+    {
+        match cfg.users.iter().find(|u| u.name == name) {
+            Some(u) => {
+                let token = st.auth.open(&u.name, u.role);
+                user = st.auth.session(&token, idle);
+                new_session = Some(token);
+            }
+            None => {
+                tracing::warn!(user = name, "the proxy's user is not in [[users]]");
+                return (StatusCode::FORBIDDEN, format!("用户「{name}」不在 govwatch 的用户列表中\n")).into_response();
+            }
+        }
+    }
+    let Some(user) = user else {
+        if req.uri().path().starts_with("/api/") {
+            return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "login required"}))).into_response();
+        }
+        let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let to = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+        return Redirect::to(&to).into_response();
+    };
+    req.extensions_mut().insert(user);
+    let mut resp = next.run(req).await;
+    if let Some(token) = new_session
+        && let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &token, secure_cookies(&cfg), None))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// Only same-site paths: never an open redirect.
+fn local_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+}
+
+fn login_form(st: &AppState, csrf: &str, next: &str, error: Option<&str>, status: StatusCode, set: bool) -> Response {
+    let ctx = json!({"csrf": csrf, "next": local_next(next), "error": error});
+    let mut resp = match pages::render(st, "login.html", None, "login", ctx) {
+        Ok(html) => (status, html).into_response(),
+        Err(e) => e.into_response(),
+    };
+    if set
+        && let Ok(v) = HeaderValue::from_str(&auth::set_cookie(CSRF_COOKIE, csrf, secure_cookies(&st.config()), None))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn login_page(
+    State(st): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (csrf, set) = match cookie_of(&headers, CSRF_COOKIE) {
+        Some(c) if c.len() == 64 => (c, false),
+        _ => (auth::random_token(), true),
+    };
+    login_form(&st, &csrf, q.get("next").map_or("/", |s| s.as_str()), None, StatusCode::OK, set)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_submit(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let cookie = cookie_of(&headers, CSRF_COOKIE).unwrap_or_default();
+    if !auth::same_token(&cookie, &f.csrf) {
+        let fresh = auth::random_token();
+        return login_form(&st, &fresh, &f.next, Some("页面已过期，请重新登录。"), StatusCode::FORBIDDEN, true);
+    }
+    let cfg = st.config();
+    let s = st.clone();
+    let (name, password) = (f.name.clone(), f.password.clone());
+    let result = tokio::task::spawn_blocking(move || s.auth.login(&cfg, addr.ip(), &name, &password)).await;
+    match result {
+        Ok(Ok(token)) => {
+            tracing::info!(user = %f.name, from = %addr.ip(), "logged in");
+            let mut resp = Redirect::to(local_next(&f.next)).into_response();
+            if let Ok(v) =
+                HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &token, secure_cookies(&st.config()), None))
+            {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Ok(Err(auth::LoginError::Throttled)) => {
+            tracing::warn!(user = %f.name, from = %addr.ip(), "login refused: too many failures");
+            login_form(
+                &st,
+                &cookie,
+                &f.next,
+                Some("失败次数过多，请 15 分钟后再试。"),
+                StatusCode::TOO_MANY_REQUESTS,
+                false,
+            )
+        }
+        Ok(Err(auth::LoginError::Wrong)) => {
+            tracing::warn!(user = %f.name, from = %addr.ip(), "login failed");
+            login_form(&st, &cookie, &f.next, Some("用户名或密码不正确。"), StatusCode::UNAUTHORIZED, false)
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(st): State<Arc<AppState>>,
+    Extension(user): Extension<User>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if !auth::same_token(&user.csrf, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF token missing or wrong\n").into_response();
+    }
+    if let Some(t) = cookie_of(&headers, SESSION_COOKIE) {
+        st.auth.logout(&t);
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, "", secure_cookies(&st.config()), Some(0))) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 /// 200 with a small JSON body when the store answers; 503 when it does not.

@@ -1,0 +1,224 @@
+//! Who is asking: logins against `[[users]]` (argon2 hashes), sessions,
+//! CSRF tokens, login rate limiting, and the trusted reverse-proxy header.
+//!
+//! Sessions live in memory: a restart asks officers to log in again, which
+//! is cheaper than keeping bearer tokens on disk next to citizens' data. The
+//! session cookie is HttpOnly and SameSite=Strict (Secure when `base_url` is
+//! https). Every POST carries a CSRF token: before login the double-submit
+//! cookie `govwatch_csrf`, after login the session's own token.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+
+use crate::config::{Config, UserRole};
+
+pub const SESSION_COOKIE: &str = "govwatch_session";
+pub const CSRF_COOKIE: &str = "govwatch_csrf";
+/// Failed logins allowed per address and per user name within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The user a request is made by (put in the request's extensions).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub role: UserRole,
+    /// The token this user's forms must carry.
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    user: String,
+    role: UserRole,
+    csrf: String,
+    last_seen: Instant,
+}
+
+#[derive(Default)]
+pub struct Auth {
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+/// Why a login failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginError {
+    /// Wrong name or password (never says which).
+    Wrong,
+    /// Too many failures: wait.
+    Throttled,
+}
+
+impl Auth {
+    /// The session's user, if the token names a live session (its idle time
+    /// is reset).
+    pub fn session(&self, token: &str, idle: Duration) -> Option<User> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        sessions.retain(|_, s| now.duration_since(s.last_seen) < idle);
+        let s = sessions.get_mut(token)?;
+        s.last_seen = now;
+        Some(User { name: s.user.clone(), role: s.role, csrf: s.csrf.clone() })
+    }
+
+    /// Checks the password and opens a session: its token.
+    pub fn login(&self, cfg: &Config, ip: IpAddr, name: &str, password: &str) -> Result<String, LoginError> {
+        let keys = [format!("ip:{ip}"), format!("user:{name}")];
+        if keys.iter().any(|k| self.failures_of(k) >= MAX_FAILURES) {
+            return Err(LoginError::Throttled);
+        }
+        let user = cfg.users.iter().find(|u| u.name == name && !u.password_hash.is_empty());
+        // Verify against a real hash even for an unknown name, so the time
+        // taken does not tell which names exist.
+        let ok = match user {
+            Some(u) => verify(password, &u.password_hash),
+            None => {
+                let _ = verify(password, dummy_hash());
+                false
+            }
+        };
+        let Some(u) = user.filter(|_| ok) else {
+            let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            for k in keys {
+                f.entry(k).or_default().push(Instant::now());
+            }
+            return Err(LoginError::Wrong);
+        };
+        Ok(self.open(&u.name, u.role))
+    }
+
+    /// A session for a user already authenticated (by the trusted proxy).
+    pub fn open(&self, name: &str, role: UserRole) -> String {
+        let token = random_token();
+        let s = Session { user: name.to_string(), role, csrf: random_token(), last_seen: Instant::now() };
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), s);
+        token
+    }
+
+    pub fn logout(&self, token: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(token);
+    }
+
+    fn failures_of(&self, key: &str) -> usize {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let list = f.entry(key.to_string()).or_default();
+        list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        list.len()
+    }
+}
+
+/// The argon2id PHC string of `password` (what `govwatch user add` prints).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness for the salt: {e}"))?;
+    let salt = argon2::password_hash::SaltString::encode_b64(&salt)
+        .map_err(|e| anyhow::anyhow!("cannot encode the salt: {e}"))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
+        .to_string())
+}
+
+pub fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("no such user").unwrap_or_default())
+}
+
+/// 32 random bytes, hex.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    // The OS's randomness failing is not survivable for a login server.
+    getrandom::fill(&mut b).expect("the operating system's random number generator failed");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Compares tokens in time independent of where they differ.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && !a.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Is the peer a proxy whose user header is believed?
+pub fn trusted_proxy(cfg: &Config, ip: IpAddr) -> bool {
+    cfg.web.trusted_proxies.iter().filter_map(|p| p.parse::<IpAddr>().ok()).any(|p| p == ip)
+}
+
+/// Reads one cookie from a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value for our cookies.
+pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UserConfig;
+
+    fn cfg_with(name: &str, password: &str) -> Config {
+        let mut cfg = Config::default();
+        cfg.users.push(UserConfig {
+            name: name.into(),
+            password_hash: hash_password(password).unwrap(),
+            role: UserRole::Officer,
+        });
+        cfg
+    }
+
+    #[test]
+    fn a_right_password_opens_a_session_and_a_wrong_one_does_not() {
+        let cfg = cfg_with("zhiban", "对的密码");
+        let auth = Auth::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(auth.login(&cfg, ip, "zhiban", "wrong"), Err(LoginError::Wrong));
+        assert_eq!(auth.login(&cfg, ip, "nobody", "对的密码"), Err(LoginError::Wrong));
+        let token = auth.login(&cfg, ip, "zhiban", "对的密码").unwrap();
+        let user = auth.session(&token, Duration::from_secs(60)).unwrap();
+        assert_eq!(user.name, "zhiban");
+        assert_eq!(user.csrf.len(), 64);
+        assert!(auth.session("forged", Duration::from_secs(60)).is_none());
+        auth.logout(&token);
+        assert!(auth.session(&token, Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn five_failures_lock_the_name_out_even_with_the_right_password() {
+        let cfg = cfg_with("zhiban", "pw");
+        let auth = Auth::default();
+        for i in 0..MAX_FAILURES {
+            let ip: IpAddr = format!("10.0.0.{i}").parse().unwrap();
+            assert_eq!(auth.login(&cfg, ip, "zhiban", "guess"), Err(LoginError::Wrong));
+        }
+        let ip: IpAddr = "10.0.1.1".parse().unwrap();
+        assert_eq!(auth.login(&cfg, ip, "zhiban", "pw"), Err(LoginError::Throttled));
+    }
+
+    #[test]
+    fn tokens_compare_whole_and_cookies_parse() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("", ""));
+        assert_eq!(cookie("a=1; govwatch_session=xyz; b=2", SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie("a=1", SESSION_COOKIE), None);
+        assert!(set_cookie(SESSION_COOKIE, "t", true, None).contains("HttpOnly; SameSite=Strict; Secure"));
+    }
+}
