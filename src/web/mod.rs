@@ -126,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_page))
         .route("/login", get(login_page).post(login_submit))
         .route("/static/{file}", get(static_file))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(closed)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
