@@ -376,7 +376,7 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
     }
     let content = text(Field::Content).unwrap_or_default();
     let title = text(Field::Title).unwrap_or_else(|| {
-        let t: String = content.chars().take(30).collect();
+        let t = cut_title(&content, 30);
         if t.is_empty() { format!("工单 {number}") } else { t }
     });
     let case = Case {
@@ -453,6 +453,24 @@ pub fn csv_rows(text: &str) -> impl Iterator<Item = Result<Vec<Cell>, (usize, St
             Some(Err((line, e.to_string())))
         }
     })
+}
+
+/// The first `n` characters of a work order's content as its title, never
+/// ending inside a run of digits: a phone or ID number cut in half would no
+/// longer be recognised (and masked) as one, so the run is left out whole.
+pub fn cut_title(content: &str, n: usize) -> String {
+    let chars: Vec<char> = content.chars().collect();
+    if chars.len() <= n {
+        return content.to_string();
+    }
+    let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let mut end = n;
+    if digit(chars[n]) {
+        while end > 0 && digit(chars[end - 1]) {
+            end -= 1;
+        }
+    }
+    chars[..end].iter().collect::<String>().trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -549,5 +567,16 @@ mod tests {
     fn csv_with_quoted_newlines() {
         let rows: Vec<_> = csv_rows("a,b\n1,\"x\ny\"\n").collect::<Result<_, _>>().unwrap();
         assert_eq!(rows[1][1], Cell::Text("x\ny".into()));
+    }
+
+    #[test]
+    fn a_title_never_ends_inside_a_number() {
+        let c = "来电人张建国反映燃气管道疑似泄漏，请尽快处理，联系电话13912345678，地址城关镇";
+        let t = cut_title(c, 30);
+        assert_eq!(t, "来电人张建国反映燃气管道疑似泄漏，请尽快处理，联系电话");
+        assert_eq!(cut_title("短的", 30), "短的");
+        assert_eq!(cut_title("一二三四五六七八九十", 5), "一二三四五");
+        // A number that ends exactly at the cut is whole: kept.
+        assert_eq!(cut_title("电话13912345678，请回电", 13), "电话13912345678");
     }
 }
