@@ -68,7 +68,8 @@ impl InstanceLock {
 /// Is a daemon running on `data_dir`? Its lock file's line if so. Reads only;
 /// never creates the folder.
 pub fn holder(data_dir: &Path) -> Option<String> {
-    let mut file = OpenOptions::new().read(true).write(true).open(data_dir.join(LOCK_FILE)).ok()?;
+    // Read-only is enough for flock, and works for users who may not write here.
+    let mut file = OpenOptions::new().read(true).open(data_dir.join(LOCK_FILE)).ok()?;
     match file.try_lock() {
         // Free: nobody runs here. (Released at once when `file` drops.)
         Ok(()) => None,
