@@ -93,8 +93,15 @@ fn a_second_daemon_on_the_same_data_says_who_holds_it() {
     let log = second.log();
     assert!(log.contains("already running"), "{log}");
     assert!(log.contains(&format!("pid {}", first.child.id())), "{log}");
-    // The first is unharmed, and `status` names it.
+    // The first is unharmed, and `status` names it (once it has evaluated
+    // the rules after its first polls).
     polled(&first, 5);
+    first.wait_log("index updated", Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !first.get("/metrics").2.contains("govwatch_findings{rule=\"hotline_deadline\",state=\"overdue\"}") {
+        assert!(Instant::now() < deadline, "no findings evaluated:\n{}", first.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(first.get("/healthz").0, 200);
     let st = status(&cfg, dir.path());
     assert_eq!(st["daemon"]["running"], true, "{st}");

@@ -71,6 +71,8 @@ struct Base {
     index: Arc<SearchIndex>,
     /// Sources being polled right now (by any generation).
     running: Arc<Mutex<HashSet<String>>>,
+    /// Polls in flight at most (`fetch.concurrency`, as at start).
+    slots: Arc<tokio::sync::Semaphore>,
     counters: Arc<Counters>,
     web: Arc<AppState>,
 }
@@ -83,6 +85,7 @@ struct Shared {
     index: Arc<SearchIndex>,
     poller: Poller,
     running: Arc<Mutex<HashSet<String>>>,
+    slots: Arc<tokio::sync::Semaphore>,
     counters: Arc<Counters>,
     /// Wakes the index task.
     dirty: Notify,
@@ -118,6 +121,7 @@ impl Shared {
             store: base.store.clone(),
             index: base.index.clone(),
             running: base.running.clone(),
+            slots: base.slots.clone(),
             counters: base.counters.clone(),
             dirty: Notify::new(),
             alerts,
@@ -219,7 +223,9 @@ impl Generation {
             m.stop();
             self.shared.mail.notify_one();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!("an email was still being sent; it may be sent again later (the documented window)");
+                tracing::warn!(
+                    "the outbox delivery did not finish in time; an email in flight may be sent again later (the documented window)"
+                );
             }
         }
     }
@@ -303,7 +309,14 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     if cfg.users.is_empty() && cfg.web.trusted_user_header.is_none() {
         tracing::warn!("no [[users]]: nobody can log in to the web console; add one with `govwatch user add NAME`");
     }
-    let base = Base { store, index, running: Arc::new(Mutex::new(HashSet::new())), counters, web: web_state.clone() };
+    let base = Base {
+        store,
+        index,
+        running: Arc::new(Mutex::new(HashSet::new())),
+        slots: Arc::new(tokio::sync::Semaphore::new(cfg.fetch.concurrency.max(1))),
+        counters,
+        web: web_state.clone(),
+    };
 
     let listener = tokio::net::TcpListener::bind(&cfg.web.listen)
         .await
@@ -365,7 +378,12 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     }
     let abandoned: Vec<String> = base.running.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
     if !abandoned.is_empty() {
-        tracing::warn!(sources = ?abandoned, "polls still running at the limit are abandoned; they run again at the next start");
+        let shown: Vec<&String> = abandoned.iter().take(10).collect();
+        tracing::warn!(
+            count = abandoned.len(),
+            sources = ?shown,
+            "polls still running or waiting at the limit are abandoned; they run again at the next start"
+        );
     }
     let _ = stop_web.send(true);
     if let Some(w) = watchdog {
@@ -487,20 +505,29 @@ fn needs_restart(old: &Config, new: &Config) -> Option<String> {
 }
 
 async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
+    // Cheap checks first: a tick of a source still running (or waiting for a
+    // slot) costs nothing but this.
+    if !shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(src.id.clone()) {
+        tracing::debug!(source = %src.id, "previous poll still running; skipping this tick");
+        return;
+    }
+    let _running = RunningGuard { shared: &shared, id: &src.id };
+    // At most `fetch.concurrency` polls at once, as `govwatch poll` does.
+    let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
     let now = now();
-    if let Ok(Some(h)) = shared.store.health_of(&src.id)
+    let store = shared.store.clone();
+    let id = src.id.clone();
+    // The store is synchronous: read it off the async threads.
+    let health = tokio::task::spawn_blocking(move || store.health_of(&id)).await;
+    if let Ok(Ok(Some(h))) = health
         && let Some(next) = h.next_attempt()
         && now < next
     {
         tracing::debug!(source = %src.id, next = %next, "backing off after failures");
         return;
     }
-    if !shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(src.id.clone()) {
-        tracing::info!(source = %src.id, "previous poll still running; skipping this tick");
-        return;
-    }
     let report = shared.poller.poll(&src, now).await;
-    shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&src.id);
+    drop(_running);
     shared.counters.poll(&src.id, report.status);
     match report.status {
         PollStatus::Error => {}
@@ -516,6 +543,18 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
     }
     if report.counts.new + report.counts.updated > 0 {
         shared.dirty.notify_one();
+    }
+}
+
+/// Takes a source out of the running set however its poll ends.
+struct RunningGuard<'a> {
+    shared: &'a Shared,
+    id: &'a str,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(self.id);
     }
 }
 

@@ -18,6 +18,25 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+const HEALTH_COLUMNS: &str = "id, last_attempt_at, last_success_at, last_status, last_error, last_error_at, \
+                              consecutive_failures, next_attempt_at, items_seen, warnings";
+
+fn health_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceHealth> {
+    let warnings: String = r.get(9)?;
+    Ok(SourceHealth {
+        id: r.get(0)?,
+        last_attempt_at: r.get(1)?,
+        last_success_at: r.get(2)?,
+        last_status: r.get(3)?,
+        last_error: r.get(4)?,
+        last_error_at: r.get(5)?,
+        consecutive_failures: r.get::<_, i64>(6)? as u32,
+        next_attempt_at: r.get(7)?,
+        items_seen: r.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+        warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+    })
+}
+
 /// A source's health, as stored.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceHealth {
@@ -119,30 +138,16 @@ impl Store {
     /// Health of every source that has been polled at least once.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, last_attempt_at, last_success_at, last_status, last_error, last_error_at, \
-             consecutive_failures, next_attempt_at, items_seen, warnings FROM sources ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let warnings: String = r.get(9)?;
-            Ok(SourceHealth {
-                id: r.get(0)?,
-                last_attempt_at: r.get(1)?,
-                last_success_at: r.get(2)?,
-                last_status: r.get(3)?,
-                last_error: r.get(4)?,
-                last_error_at: r.get(5)?,
-                consecutive_failures: r.get::<_, i64>(6)? as u32,
-                next_attempt_at: r.get(7)?,
-                items_seen: r.get::<_, Option<i64>>(8)?.map(|n| n as u64),
-                warnings: serde_json::from_str(&warnings).unwrap_or_default(),
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!("SELECT {HEALTH_COLUMNS} FROM sources ORDER BY id"))?;
+        let rows = stmt.query_map([], health_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// One source's health: one row by its key (the daemon asks before every poll).
     pub fn health_of(&self, source: &str) -> Result<Option<SourceHealth>> {
-        Ok(self.source_health()?.into_iter().find(|h| h.id == source))
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {HEALTH_COLUMNS} FROM sources WHERE id = ?1"))?;
+        Ok(stmt.query_row([source], health_row).optional()?)
     }
 }
 
