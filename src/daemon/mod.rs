@@ -21,7 +21,8 @@
 //! listens, STATUS= lines as work is done, and WATCHDOG=1 at half the
 //! watchdog interval. SIGHUP reloads the configuration: the new one is read
 //! and checked, and only if it is sound — and changes nothing that needs a
-//! restart (storage folders, index settings, the listen address) — are the
+//! restart (storage folders, index settings, the listen address, the number
+//! of polls at once) — are the
 //! schedules replaced; otherwise the daemon says why and keeps the old one.
 //! SIGTERM/SIGINT: no new work, polls in flight get part of
 //! `daemon.shutdown_timeout_secs`, the index is committed with the rest, and
@@ -501,6 +502,9 @@ fn needs_restart(old: &Config, new: &Config) -> Option<String> {
     if old.web.listen != new.web.listen {
         why.push("web.listen");
     }
+    if old.fetch.concurrency != new.fetch.concurrency {
+        why.push("fetch.concurrency");
+    }
     (!why.is_empty()).then(|| format!("{} changed, which needs a restart (systemctl restart govwatch)", why.join(", ")))
 }
 
@@ -738,7 +742,8 @@ mod tests {
         assert_eq!(needs_restart(&old, &new), None);
         new.web.listen = "127.0.0.1:9090".into();
         new.storage.index_dir = "elsewhere".into();
+        new.fetch.concurrency = old.fetch.concurrency + 1;
         let why = needs_restart(&old, &new).unwrap();
-        assert!(why.starts_with("storage.index_dir, web.listen changed"), "{why}");
+        assert!(why.starts_with("storage.index_dir, web.listen, fetch.concurrency changed"), "{why}");
     }
 }
