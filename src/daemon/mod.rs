@@ -512,7 +512,7 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
     // Cheap checks first: a tick of a source still running (or waiting for a
     // slot) costs nothing but this.
     if !shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(src.id.clone()) {
-        tracing::debug!(source = %src.id, "previous poll still running; skipping this tick");
+        tracing::info!(source = %src.id, "previous poll still running; skipping this tick");
         return;
     }
     let _running = RunningGuard { shared: &shared, id: &src.id };
