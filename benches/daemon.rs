@@ -40,6 +40,7 @@
 mod common;
 mod corpus;
 
+use common::progress;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -219,14 +220,6 @@ fn main() {
     }
 }
 
-/// Prints a progress line on stderr.
-macro_rules! progress {
-    ($($arg:tt)*) => {{
-        eprintln!("[{:>7.1}s] {}", START.get_or_init(Instant::now).elapsed().as_secs_f64(), format!($($arg)*));
-    }};
-}
-static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
 fn source_id(i: usize) -> String {
     format!("src-{i:05}")
 }
@@ -244,7 +237,7 @@ fn quiet_schedule() -> String {
 }
 
 fn run(o: &Options) -> Result<()> {
-    START.get_or_init(Instant::now);
+    common::START.get_or_init(Instant::now);
     let machine = Machine::read();
     let load_before = loadavg();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_govwatch"));

@@ -17,6 +17,7 @@
 mod common;
 mod corpus;
 
+use common::progress;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -244,14 +245,6 @@ fn main() {
     }
 }
 
-/// Prints a progress line on stderr.
-macro_rules! progress {
-    ($($arg:tt)*) => {{
-        eprintln!("[{:>7.1}s] {}", START.get_or_init(Instant::now).elapsed().as_secs_f64(), format!($($arg)*));
-    }};
-}
-static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
 struct Ingest {
     /// Storing every item (overlapped: when the storing thread finished).
     store: Duration,
@@ -269,7 +262,7 @@ struct Ingest {
 }
 
 fn run(opts: &Options, corpus: &Corpus) -> Result<()> {
-    START.get_or_init(Instant::now);
+    common::START.get_or_init(Instant::now);
     WRITER.get_or_init(|| opts.writer);
     let machine = Machine::read();
     let load_before = loadavg();

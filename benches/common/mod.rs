@@ -8,6 +8,23 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// When the benchmark started, for [`progress!`].
+pub static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Prints a progress line on stderr: seconds since the first one, then the message.
+#[allow(unused_macros)]
+macro_rules! progress {
+    ($($arg:tt)*) => {{
+        eprintln!(
+            "[{:>7.1}s] {}",
+            $crate::common::START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64(),
+            format!($($arg)*)
+        );
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use progress;
+
 /// The crate root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -86,7 +86,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reposts.html", include_str!("templates/reposts.html")),
     ("sources.html", include_str!("templates/sources.html")),
     ("item.html", include_str!("templates/item.html")),
-    ("error.html", include_str!("templates/error.html")),
 ];
 
 /// The console's templates; `.html` templates auto-escape everything.
@@ -166,8 +165,12 @@ fn cookie_of(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
         .find_map(|v| auth::cookie(v, name).map(str::to_string))
 }
 
-fn secure_cookies(cfg: &Config) -> bool {
-    cfg.web.base_url.starts_with("https://")
+/// Sets one of our cookies on a response (Secure when the console is served over https).
+fn add_cookie(resp: &mut Response, cfg: &Config, name: &str, value: &str, max_age: Option<u64>) {
+    let secure = cfg.web.base_url.starts_with("https://");
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(name, value, secure, max_age)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 /// Lets a request through with its [`User`], or turns it away: a redirect
@@ -204,10 +207,8 @@ async fn require_login(State(st): State<Arc<AppState>>, mut req: Request, next: 
     };
     req.extensions_mut().insert(user);
     let mut resp = next.run(req).await;
-    if let Some(token) = new_session
-        && let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &token, secure_cookies(&cfg), None))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    if let Some(token) = new_session {
+        add_cookie(&mut resp, &cfg, SESSION_COOKIE, &token, None);
     }
     resp
 }
@@ -223,10 +224,8 @@ fn login_form(st: &AppState, csrf: &str, next: &str, error: Option<&str>, status
         Ok(html) => (status, html).into_response(),
         Err(e) => e.into_response(),
     };
-    if set
-        && let Ok(v) = HeaderValue::from_str(&auth::set_cookie(CSRF_COOKIE, csrf, secure_cookies(&st.config()), None))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    if set {
+        add_cookie(&mut resp, &st.config(), CSRF_COOKIE, csrf, None);
     }
     resp
 }
@@ -272,11 +271,7 @@ async fn login_submit(
         Ok(Ok(token)) => {
             tracing::info!(user = %f.name, from = %addr.ip(), "logged in");
             let mut resp = Redirect::to(local_next(&f.next)).into_response();
-            if let Ok(v) =
-                HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, &token, secure_cookies(&st.config()), None))
-            {
-                resp.headers_mut().append(header::SET_COOKIE, v);
-            }
+            add_cookie(&mut resp, &st.config(), SESSION_COOKIE, &token, None);
             resp
         }
         Ok(Err(auth::LoginError::Throttled)) => {
@@ -317,9 +312,7 @@ async fn logout(
         st.auth.logout(&t);
     }
     let mut resp = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, "", secure_cookies(&st.config()), Some(0))) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    add_cookie(&mut resp, &st.config(), SESSION_COOKIE, "", Some(0));
     resp
 }
 

@@ -58,7 +58,13 @@ impl From<anyhow::Error> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        (self.0, Html(format!("<!doctype html><meta charset=utf-8><title>出错了</title><p>{}</p>", escape(&self.1))))
+        (
+            self.0,
+            Html(format!(
+                "<!doctype html><meta charset=utf-8><title>出错了</title><p>{}</p>",
+                crate::index::snippet::escape_html(&self.1)
+            )),
+        )
             .into_response()
     }
 }
@@ -83,10 +89,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(json!({"error": self.1}))).into_response()
     }
-}
-
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Runs blocking work (the store, the index) off the async threads.
@@ -613,14 +615,23 @@ fn download_ext(file: &str) -> Result<&'static str, WebError> {
 
 // ───────────────────────── reposts ─────────────────────────
 
-fn repost_rows(st: &AppState, p: &HashMap<String, String>) -> Result<Vec<crate::rules::repost::Obligation>> {
+/// Every repost obligation now, newest superior policy first.
+fn all_reposts(st: &AppState) -> Result<Vec<crate::rules::repost::Obligation>> {
     let cfg = st.config();
     let cal = crate::cli::calendar_of(&cfg)?;
     let mut all = crate::findings::reposts(&cfg, &cal, &st.store, crate::cli::now())?;
-    let (portal, state) = (param(p, "portal"), param(p, "state"));
-    all.retain(|o| (portal.is_empty() || *o.portal == *portal) && (state.is_empty() || o.state == state));
     all.sort_by(|x, y| y.superior_at.cmp(&x.superior_at).then(x.portal.cmp(&y.portal)));
     Ok(all)
+}
+
+/// Those the `portal` and `state` parameters ask for.
+fn filter_reposts(
+    mut all: Vec<crate::rules::repost::Obligation>,
+    p: &HashMap<String, String>,
+) -> Vec<crate::rules::repost::Obligation> {
+    let (portal, state) = (param(p, "portal"), param(p, "state"));
+    all.retain(|o| (portal.is_empty() || *o.portal == *portal) && (state.is_empty() || o.state == state));
+    all
 }
 
 pub async fn reposts(
@@ -631,10 +642,10 @@ pub async fn reposts(
     let s = st.clone();
     let ctx = blocking(move || -> Result<Value> {
         let cfg = s.config();
-        let all = repost_rows(&s, &HashMap::new())?;
+        let all = all_reposts(&s)?;
         let count = |st: &str| all.iter().filter(|o| o.state == st).count();
         let counts = json!({"on_time": count("on_time"), "late": count("late"), "overdue": count("overdue"), "pending": count("pending")});
-        let shown = repost_rows(&s, &p)?;
+        let shown = filter_reposts(all, &p);
         let rows: Vec<Value> = shown
             .iter()
             .map(|o| {
@@ -670,7 +681,7 @@ pub async fn reposts(
 }
 
 pub async fn api_reposts(State(st): State<Arc<AppState>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
-    let rows = blocking(move || repost_rows(&st, &p)).await?;
+    let rows = blocking(move || Ok(filter_reposts(all_reposts(&st)?, &p))).await?;
     Ok(Json(serde_json::to_value(rows).map_err(anyhow::Error::from)?))
 }
 
