@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod findings;
 pub mod import;
 pub mod index;
+pub mod linkcheck;
 pub mod mailer;
 pub mod model;
 pub mod normalize;

@@ -8,7 +8,9 @@
 //! from the day after receipt and end at 23:59:59 of the last working day.
 
 pub mod deadlines;
+pub mod inspect;
 pub mod opinion;
+pub mod pii;
 pub mod repost;
 
 use std::fmt;

@@ -14,6 +14,7 @@
 pub mod findings;
 pub mod imports;
 pub mod items;
+pub mod links;
 pub mod outbox;
 pub mod sources;
 
@@ -218,6 +219,25 @@ const MIGRATIONS: &[&str] = &[
         unroutable INTEGER NOT NULL
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('mail_generation', '0');
+    "#,
+    // 5: website inspection — findings about a column or a source (no item of
+    // their own) carry their subject and link; findings held back while their
+    // source is unreachable (inhibition); the link checker's memory per URL.
+    r#"
+    ALTER TABLE findings ADD COLUMN subject TEXT;
+    ALTER TABLE findings ADD COLUMN link TEXT;
+    ALTER TABLE findings ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE link_checks (
+        url              TEXT PRIMARY KEY,
+        first_failure_at TEXT,                    -- first failure since the last success
+        last_failure_at  TEXT,
+        failures         INTEGER NOT NULL DEFAULT 0, -- failures since the last success
+        last_success_at  TEXT,
+        last_checked_at  TEXT,
+        last_status      INTEGER,                 -- HTTP status of the last check, if any
+        last_error       TEXT                     -- why the last check failed
+    ) WITHOUT ROWID;
     "#,
 ];
 

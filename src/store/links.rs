@@ -1,0 +1,1 @@
+//! The link checker's memory per URL (`link_checks`).
