@@ -751,7 +751,7 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         let h = history.get(&f.fingerprint);
         rows.push(Row {
             finding: f,
-            title: item.as_ref().map(|i| i.title.clone()),
+            title: item.as_ref().map(|i| i.title.clone()).or_else(|| f.subject.clone()),
             number: item.as_ref().and_then(|i| i.case.as_ref().map(|c| c.number.clone())),
             source: item.as_ref().map(|i| i.source.clone()),
             received_at: item
@@ -782,9 +782,10 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
     for r in &rows {
         let f = r.finding;
         let unit = cfg.unit(&f.unit).map_or(f.unit.as_str(), |u| u.name.as_str());
-        let what = match &r.number {
-            Some(n) => format!("编号 {n}"),
-            None => format!("条目 {}", f.item_id),
+        let what = match (&r.number, &f.subject) {
+            (Some(n), _) => format!("编号 {n}"),
+            (None, Some(subject)) => subject.clone(),
+            (None, None) => format!("条目 {}", f.item_id),
         };
         let late = match (f.state, f.late) {
             (State::Overdue, _) if f.overdue_working_days == 0 => " · 超期不足 1 个工作日".to_string(),
@@ -801,7 +802,9 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
             f.rule.zh(),
             f.deadline.format("%Y-%m-%d %H:%M")
         )?;
-        if let Some(t) = &r.title {
+        if let Some(t) = &r.title
+            && f.subject.as_ref() != Some(t)
+        {
             writeln!(out, "    {t}")?;
         }
         let reply = f.reply_working_days.map(|d| format!("；受理至答复 {d} 个工作日")).unwrap_or_default();

@@ -430,6 +430,125 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Website inspection (政府网站检查, 国办秘函〔2019〕19号): stale and empty
+/// columns, dead links, personal data in published items, unhealthy sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InspectionConfig {
+    /// Off: none of the inspection rules run.
+    pub enabled: bool,
+    /// News, 要闻, 动态 columns and homepages: stale when the newest item is
+    /// older than this many days (the checklist: two weeks).
+    pub news_days: u32,
+    /// Notices and policy columns (通知公告, 政策文件): this many months (six).
+    pub notices_months: u32,
+    /// A stale column is due soon this many days before its limit.
+    pub warn_days: u32,
+    /// The unit that receives unhealthy-source findings (the administrator's);
+    /// unset: the source's own unit.
+    pub admin_unit: Option<String>,
+    /// A source failing this many polls in a row is unhealthy.
+    pub unhealthy_after_failures: u32,
+    /// Scan published portal items for citizens' ID, mobile and bank card
+    /// numbers; a hit is mailed at once, not in the next digest.
+    pub personal_data: bool,
+    pub links: LinkCheckConfig,
+}
+
+impl Default for InspectionConfig {
+    fn default() -> Self {
+        InspectionConfig {
+            enabled: true,
+            news_days: 14,
+            notices_months: 6,
+            warn_days: 3,
+            admin_unit: None,
+            unhealthy_after_failures: 3,
+            personal_data: true,
+            links: LinkCheckConfig::default(),
+        }
+    }
+}
+
+/// The dead-link check of portal items (the item's link and every link in its body).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkCheckConfig {
+    pub enabled: bool,
+    /// When the daemon checks links: cron with seconds, Asia/Shanghai.
+    pub schedule: String,
+    /// A link is dead after this many failed checks …
+    pub dead_after_failures: u32,
+    /// … spanning at least this many days, with no success since.
+    pub dead_after_days: u32,
+    /// Requests at once to one host …
+    pub per_host: usize,
+    /// … and in all.
+    pub concurrency: usize,
+    pub timeout_secs: u64,
+    /// A link checked less than this many hours ago is not checked again.
+    pub recheck_hours: u32,
+    /// Links checked per run at most (the oldest checks first).
+    pub per_run: usize,
+}
+
+impl Default for LinkCheckConfig {
+    fn default() -> Self {
+        LinkCheckConfig {
+            enabled: true,
+            schedule: "0 30 2 * * *".into(),
+            dead_after_failures: 3,
+            dead_after_days: 2,
+            per_host: 2,
+            concurrency: 32,
+            timeout_secs: 15,
+            recheck_hours: 20,
+            per_run: 50_000,
+        }
+    }
+}
+
+/// What a portal column publishes, which sets how fresh it must stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnCategory {
+    /// 要闻, 动态, 新闻: two weeks.
+    News,
+    /// 通知公告, 政策文件: six months.
+    Notices,
+    /// The portal's homepage: two weeks.
+    Homepage,
+    /// Not checked for freshness.
+    None,
+}
+
+impl ColumnCategory {
+    /// Guessed from a column's name, as the checklist groups columns.
+    pub fn guess(name: &str) -> Option<ColumnCategory> {
+        const HOME: [&str; 2] = ["首页", "主页"];
+        const NEWS: [&str; 6] = ["要闻", "动态", "新闻", "资讯", "热点", "图片"];
+        const NOTICES: [&str; 8] = ["通知", "公告", "公示", "政策", "文件", "规划", "解读", "信息公开"];
+        if HOME.iter().any(|w| name.contains(w)) {
+            Some(ColumnCategory::Homepage)
+        } else if NOTICES.iter().any(|w| name.contains(w)) {
+            Some(ColumnCategory::Notices)
+        } else if NEWS.iter().any(|w| name.contains(w)) {
+            Some(ColumnCategory::News)
+        } else {
+            None
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            ColumnCategory::News => "动态要闻类",
+            ColumnCategory::Notices => "通知公告、政策文件类",
+            ColumnCategory::Homepage => "首页",
+            ColumnCategory::None => "不检查",
+        }
+    }
+}
+
 /// The web console. The daemon serves `/healthz` and `/metrics` on `listen`;
 /// `base_url` makes the links in emails.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -501,6 +620,11 @@ impl WebConfig {
     /// The console page of an item.
     pub fn item_url(&self, id: &str) -> String {
         format!("{}/items/{id}", self.base_url.trim_end_matches('/'))
+    }
+
+    /// The console page of the sources' health.
+    pub fn sources_url(&self) -> String {
+        format!("{}/sources", self.base_url.trim_end_matches('/'))
     }
 
     /// The console page of everything a unit owes.
@@ -614,6 +738,16 @@ pub struct SourceConfig {
     /// list), tried before the built-in names.
     #[serde(default)]
     pub columns: std::collections::BTreeMap<String, ColumnNames>,
+    /// Portal sources: what the column publishes (news | notices | homepage |
+    /// none), which sets its freshness limit; unset: guessed from its name.
+    #[serde(default)]
+    pub category: Option<ColumnCategory>,
+    /// Portal sources: a freshness limit of their own, in days.
+    #[serde(default)]
+    pub stale_after_days: Option<u32>,
+    /// Any source: it is unhealthy when no new item has come for this many days.
+    #[serde(default)]
+    pub expected_interval_days: Option<u32>,
 }
 
 /// One header name or several.
@@ -646,6 +780,20 @@ impl SourceConfig {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
+    /// The column's category for the freshness rule: configured, else
+    /// guessed from its name; `None` for sources that are not portal columns.
+    pub fn column_category(&self) -> Option<ColumnCategory> {
+        if self.role != Role::Portal {
+            return None;
+        }
+        match self.category.or_else(|| ColumnCategory::guess(self.display_name())) {
+            Some(ColumnCategory::None) => None,
+            Some(c) => Some(c),
+            None if self.stale_after_days.is_some() => Some(ColumnCategory::News),
+            None => None,
+        }
+    }
+
     pub fn is_http(&self) -> bool {
         let u = self.url.trim_start().to_ascii_lowercase();
         u.starts_with("http://") || u.starts_with("https://")
@@ -665,6 +813,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub web: WebConfig,
     pub daemon: DaemonConfig,
+    pub inspection: InspectionConfig,
     pub users: Vec<UserConfig>,
     pub units: Vec<Unit>,
     pub sources: Vec<SourceConfig>,
@@ -820,8 +969,21 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
     Ok(built.try_deserialize()?)
 }
 
-const TOP_KEYS: &[&str] =
-    &["storage", "fetch", "index", "calendar", "rules", "mail", "alerts", "web", "daemon", "users", "units", "sources"];
+const TOP_KEYS: &[&str] = &[
+    "storage",
+    "fetch",
+    "index",
+    "calendar",
+    "rules",
+    "mail",
+    "alerts",
+    "web",
+    "daemon",
+    "inspection",
+    "users",
+    "units",
+    "sources",
+];
 
 /// Reads each part separately so that one bad part does not hide the others.
 fn from_tree(tree: &serde_json::Value) -> Loaded {
@@ -860,6 +1022,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("daemon") {
         config.daemon = part(v, "daemon", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("inspection") {
+        config.inspection = part(v, "inspection", &mut problems).unwrap_or_default();
     }
     if let Some(v) = obj.get("users") {
         match v.as_array() {
@@ -1025,6 +1190,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     }
 
     check_mail(c, &|id| index_of("units", id), problems);
+    check_inspection(c, &known_units, &|id| index_of("sources", id), problems);
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
@@ -1213,6 +1379,42 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
                     ),
                 ));
             }
+        }
+    }
+}
+
+fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -> usize, problems: &mut Vec<Problem>) {
+    let i = &c.inspection;
+    if let Some(u) = &i.admin_unit
+        && c.unit(u).is_none()
+    {
+        problems.push(error("inspection.admin_unit", format!("no unit {u:?}; known units: {known_units}")));
+    }
+    if i.news_days == 0 || i.notices_months == 0 {
+        problems.push(error("inspection", "news_days and notices_months must be at least 1"));
+    }
+    let l = &i.links;
+    if l.per_host == 0 || l.concurrency == 0 || l.timeout_secs == 0 || l.dead_after_failures == 0 {
+        problems.push(error(
+            "inspection.links",
+            "per_host, concurrency, timeout_secs and dead_after_failures must be at least 1",
+        ));
+    }
+    if l.enabled
+        && let Err(e) = parse_schedule(&l.schedule)
+    {
+        problems.push(error("inspection.links.schedule", e));
+    }
+    if !i.enabled {
+        return;
+    }
+    for s in &c.sources {
+        let p = format!("sources[{}]", source_index(&s.id));
+        if s.role != Role::Portal && (s.category.is_some() || s.stale_after_days.is_some()) {
+            problems.push(warning(
+                format!("{p}.category"),
+                "category and stale_after_days apply to portal columns only (role = \"portal\")",
+            ));
         }
     }
 }

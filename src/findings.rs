@@ -10,7 +10,7 @@ use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::rules::opinion::{self, WatchList};
 use crate::rules::repost::{self, Obligation, Scope};
-use crate::rules::{Finding, State, Warn, deadlines};
+use crate::rules::{Finding, State, Warn, deadlines, inspect};
 use crate::store::Store;
 use crate::store::findings::History;
 
@@ -55,11 +55,13 @@ pub fn evaluate(
         State::DueSoon => 1,
         State::Resolved => 2,
     };
+    let inspection = inspect(cfg, cal, store, now)?;
+    findings.extend(inspection.findings);
     findings.sort_by(|a, b| {
         rank(a.state).cmp(&rank(b.state)).then(a.deadline.cmp(&b.deadline)).then(a.fingerprint.cmp(&b.fingerprint))
     });
     let history = if record {
-        store.record_findings(&findings, now)?
+        store.record_findings(&findings, &inspection.held, now)?
     } else {
         store.finding_states()?.into_iter().map(|(fp, (_, h))| (fp, h)).collect()
     };
@@ -88,4 +90,52 @@ pub fn reposts(cfg: &Config, cal: &Calendar, store: &Store, now: DateTime<FixedO
         .collect();
     let portal = store.repost_docs("portal", since - Duration::days(1))?;
     Ok(repost::obligations(&superiors, &portal, &duties, cal, now))
+}
+
+/// The website inspection at `now`: each enabled source's health and what
+/// the store has of it, the pages carrying links the checker found dead, and
+/// the items the personal-data scan flagged.
+pub fn inspect(cfg: &Config, cal: &Calendar, store: &Store, now: DateTime<FixedOffset>) -> Result<inspect::Inspection> {
+    let s = &cfg.inspection;
+    if !s.enabled {
+        return Ok(inspect::Inspection::default());
+    }
+    let mut health = store.inspection_health()?;
+    let mut input = inspect::Input::default();
+    for src in cfg.sources.iter().filter(|c| c.enabled) {
+        let stats = if src.column_category().is_some() || src.expected_interval_days.is_some() {
+            store.source_stats(&src.id, src.expected_interval_days.is_some())?
+        } else {
+            inspect::Stats::default()
+        };
+        let health = health.remove(&src.id).unwrap_or_default();
+        input.sources.push(inspect::SourceView { cfg: src, health, stats });
+    }
+    input.dead = dead_links(cfg, store)?;
+    let urls = input.dead.keys().cloned().collect();
+    input.pages = store.pages_linking(&urls)?;
+    Ok(inspect::evaluate(&input, s, cal, now))
+}
+
+/// Links the checker found dead: `dead_after_failures` failures over
+/// `dead_after_days` days with no success since.
+fn dead_links(cfg: &Config, store: &Store) -> Result<HashMap<String, inspect::DeadLink>> {
+    let l = &cfg.inspection.links;
+    if !l.enabled {
+        return Ok(HashMap::new());
+    }
+    Ok(store
+        .link_records()?
+        .into_iter()
+        .filter(|(_, r)| r.is_dead(l.dead_after_failures, l.dead_after_days))
+        .filter_map(|(url, r)| {
+            let since = r.first_failure_at?;
+            let reason = match (r.last_status, r.last_error) {
+                (_, Some(e)) => e,
+                (Some(st), None) => format!("HTTP {st}"),
+                (None, None) => "检查失败".to_string(),
+            };
+            Some((url, inspect::DeadLink { reason, since, failures: r.failures }))
+        })
+        .collect())
 }

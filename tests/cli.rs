@@ -106,7 +106,7 @@ fn demo_config_is_clean() {
     let dir = tempfile::tempdir().unwrap();
     let o = govwatch(dir.path(), &["config", "check", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert_eq!(stdout(&o).trim(), "config/demo.toml: OK (5 units, 5 sources)");
+    assert_eq!(stdout(&o).trim(), "config/demo.toml: OK (5 units, 6 sources)");
 }
 
 #[test]
@@ -195,12 +195,12 @@ fn demo_poll_search_sources_reindex() {
     let before = ids(&["政务公开"]);
     let o = govwatch(s, &["reindex", "--config", DEMO]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("索引已重建：26 条"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("索引已重建：28 条"), "{}", stdout(&o));
     assert_eq!(ids(&["政务公开"]), before);
 
     let o = govwatch(s, &["poll", "--config", DEMO, "--source", "nope"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--source nope: no such source; known sources: sheng-zhengce, xian-portal, xian-tzgg, rexian-gongdan, xian-luntan"));
+    assert!(stderr(&o).contains("--source nope: no such source; known sources: sheng-zhengce, xian-portal, xian-tzgg, xian-gzdt, rexian-gongdan, xian-luntan"));
 }
 
 #[test]

@@ -109,8 +109,8 @@ fn a_second_daemon_on_the_same_data_says_who_holds_it() {
     first.stop(Duration::from_secs(15));
     let st = status(&cfg, dir.path());
     assert_eq!(st["daemon"]["running"], false, "{st}");
-    assert_eq!(st["sources"]["enabled"], 5, "{st}");
-    assert_eq!(st["sources"]["healthy"], 5, "{st}");
+    assert_eq!(st["sources"]["enabled"], 6, "{st}");
+    assert_eq!(st["sources"]["healthy"], 6, "{st}");
     assert_eq!(st["index"]["lag"], 0, "the index was committed at stop: {st}");
     assert!(st["items"].as_u64().unwrap() > 0, "{st}");
     assert_eq!(st["index"]["documents"], st["items"], "{st}");

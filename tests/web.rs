@@ -135,7 +135,7 @@ pub fn console(dir: &Path) -> Daemon {
             body.lines().filter(|l| l.starts_with("govwatch_polls_total{") && l.contains("status=\"ok\"} 1")).count();
         let lag = body.lines().find(|l| l.starts_with("govwatch_index_lag_revisions ")).map(|l| l.ends_with(" 0"));
         // Findings are evaluated with the index update that follows the polls.
-        if polled == 6
+        if polled == 7
             && lag == Some(true)
             && body.contains("govwatch_findings{rule=\"hotline_deadline\",state=\"overdue\"}")
         {

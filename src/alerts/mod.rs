@@ -48,9 +48,24 @@ pub struct Line {
     /// Resolved: answered late?
     pub late: Option<bool>,
     pub basis: String,
+    /// Findings about a column or a source (no item): the source's address
+    /// (empty when it is not a web address); the email links there instead
+    /// of an item page.
+    pub link: Option<String>,
 }
 
 impl Line {
+    /// Where a reader goes for this finding: the item's console page, or for
+    /// a column or a source its address (the console's sources page when it
+    /// has no web address).
+    pub fn url(&self, web: &crate::config::WebConfig) -> String {
+        match &self.link {
+            None => web.item_url(&self.item_id.to_string()),
+            Some(u) if u.starts_with("http") => u.clone(),
+            Some(_) => web.sources_url(),
+        }
+    }
+
     /// 0 none, 1 催办 (supervisor copied), 2 通报 (reported to the supervisor).
     pub fn level(&self, s: &AlertsConfig) -> u8 {
         if self.state != State::Overdue {
@@ -105,19 +120,27 @@ pub struct Round {
     pub at: DateTime<FixedOffset>,
     /// Only new overdue findings (`Kind::Immediate`), no digests or reports.
     pub immediate: bool,
+    /// An immediate round limited to urgent rules (published personal data):
+    /// the daemon runs it when `alerts.immediate` is off.
+    pub urgent_only: bool,
 }
 
 impl Round {
     pub fn scheduled(at: DateTime<FixedOffset>) -> Round {
-        Round { key: at.format("%Y-%m-%d %H:%M").to_string(), at, immediate: false }
+        Round { key: at.format("%Y-%m-%d %H:%M").to_string(), at, immediate: false, urgent_only: false }
     }
 
     pub fn manual(at: DateTime<FixedOffset>) -> Round {
-        Round { key: at.format("manual %Y-%m-%d %H:%M:%S").to_string(), at, immediate: false }
+        Round { key: at.format("manual %Y-%m-%d %H:%M:%S").to_string(), at, immediate: false, urgent_only: false }
     }
 
     pub fn immediate(at: DateTime<FixedOffset>) -> Round {
-        Round { key: at.format("immediate %Y-%m-%d %H:%M:%S").to_string(), at, immediate: true }
+        Round { key: at.format("immediate %Y-%m-%d %H:%M:%S").to_string(), at, immediate: true, urgent_only: false }
+    }
+
+    /// An immediate round that mails only findings of urgent rules.
+    pub fn urgent(at: DateTime<FixedOffset>) -> Round {
+        Round { urgent_only: true, ..Round::immediate(at) }
     }
 
     pub fn date(&self) -> NaiveDate {
@@ -253,7 +276,9 @@ pub fn plan(
             _ if round.immediate => {
                 let newly_overdue =
                     line.state == State::Overdue && h.open.is_none_or(|(_, st, _)| st != State::Overdue);
-                if newly_overdue {
+                // Urgent rules (published personal data) go out at once even
+                // when `alerts.immediate` is off: the daemon then runs urgent-only rounds.
+                if newly_overdue && (!round.urgent_only || line.rule.urgent()) {
                     let m = per_unit.entry(line.unit.clone()).or_default();
                     m.due = true;
                     m.open.push(Entry { new: h.open.is_none(), level, line });
@@ -433,6 +458,7 @@ mod tests {
             overdue_working_days: overdue,
             late: None,
             basis: String::new(),
+            link: None,
         }
     }
 
@@ -601,7 +627,8 @@ mod tests {
 
     #[test]
     fn an_immediate_round_mails_only_newly_overdue_findings() {
-        let (cal, s, units) = (Calendar::official(), AlertsConfig::default(), units());
+        let s = AlertsConfig { immediate: true, ..AlertsConfig::default() };
+        let (cal, units) = (Calendar::official(), units());
         let mut h = HashMap::new();
         let r = Round::scheduled(at("2026-11-20 09:00"));
         let p = plan(vec![line(1, "jiao", State::DueSoon, 0)], &h, &units, &s, &cal, &r);
@@ -620,5 +647,17 @@ mod tests {
         assert!(!p.emails[0].open[0].new);
         remember(&mut h, &p, ri.date());
         assert!(plan(lines(), &h, &units, &s, &cal, &Round::immediate(at("2026-11-21 00:10"))).emails.is_empty());
+    }
+
+    #[test]
+    fn published_personal_data_is_mailed_at_once_even_without_immediate() {
+        let (cal, s, units) = (Calendar::official(), AlertsConfig::default(), units());
+        assert!(!s.immediate);
+        let mut pii = line(7, "zhu", State::Overdue, 0);
+        pii.rule = Rule::PersonalData;
+        let lines = vec![line(3, "jiao", State::Overdue, 0), pii];
+        let p = plan(lines, &HashMap::new(), &units, &s, &cal, &Round::urgent(at("2026-11-21 00:00")));
+        assert_eq!(to_units(&p, Kind::Immediate), ["zhu"]);
+        assert_eq!(p.emails[0].open[0].line.rule, Rule::PersonalData);
     }
 }

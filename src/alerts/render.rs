@@ -248,7 +248,7 @@ fn row(n: usize, e: &Entry, names: &HashMap<String, String>, web: &WebConfig) ->
         },
         new: e.new,
         basis: l.basis.clone(),
-        url: web.item_url(&l.item_id.to_string()),
+        url: l.url(web),
     }
 }
 
@@ -412,6 +412,7 @@ fn sample(kind: Kind) -> Planned {
         overdue_working_days: overdue,
         late: None,
         basis: "投诉 5 个工作日".into(),
+        link: None,
     };
     let open = vec![
         Entry { line: line(1, Rule::HotlineDeadline, State::Overdue, 6), new: true, level: 2 },

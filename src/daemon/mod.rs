@@ -574,10 +574,14 @@ async fn index_loop(shared: Arc<Shared>) {
             let at = now();
             let (findings, _) = crate::findings::evaluate(&s.cfg, &s.calendar, &s.store, at, true)
                 .context("evaluating the rules failed")?;
-            if s.cfg.alerts.immediate
-                && let Some((templates, _)) = &s.alerts
+            // Immediate rounds mail newly overdue findings when
+            // `alerts.immediate` is on, and urgent ones (personal data) always.
+            let urgent = findings.iter().any(|f| f.rule.urgent() && f.state == crate::rules::State::Overdue);
+            if let Some((templates, _)) = &s.alerts
+                && (s.cfg.alerts.immediate || urgent)
             {
-                let r = mailer::queue_round(&s.cfg, &s.calendar, &s.store, templates, &Round::immediate(at))
+                let round = if s.cfg.alerts.immediate { Round::immediate(at) } else { Round::urgent(at) };
+                let r = mailer::queue_round(&s.cfg, &s.calendar, &s.store, templates, &round)
                     .context("queueing immediate alerts failed")?;
                 if r.emails > 0 {
                     tracing::info!(emails = r.emails, findings = r.findings, "new overdue findings mailed at once");

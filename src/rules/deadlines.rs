@@ -128,7 +128,13 @@ pub fn deadline(
                 None => (days_from(cfg.hotline.default_days), false, format!("{} 个工作日", cfg.hotline.default_days)),
             }
         }
-        Rule::OpinionResponse | Rule::Repost => return None,
+        Rule::OpinionResponse
+        | Rule::Repost
+        | Rule::ColumnStale
+        | Rule::ColumnEmpty
+        | Rule::DeadLink
+        | Rule::PersonalData
+        | Rule::SourceUnhealthy => return None,
     };
     match parse_extension(case.extension.as_deref()) {
         None => {}
@@ -201,6 +207,8 @@ fn evaluate_chunk(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: Date
                 reply_working_days: resolved_at
                     .map(|a| cal.working_days_between(local_date(received.at), local_date(a))),
                 basis,
+                subject: None,
+                link: None,
             });
         }
     }

@@ -41,16 +41,33 @@ pub enum Rule {
     /// A superior policy a portal has not reposted in time (repost_due_soon,
     /// repost_overdue are this rule's due_soon and overdue).
     Repost,
+    /// A portal column whose newest item is older than its category allows
+    /// (栏目不更新: news two weeks, notices six months).
+    ColumnStale,
+    /// A portal column with no items at all (空栏目).
+    ColumnEmpty,
+    /// A portal page carrying links that keep failing (死链).
+    DeadLink,
+    /// A published portal item showing a citizen's ID, mobile or bank card number.
+    PersonalData,
+    /// A source that keeps failing, stopped matching, returns nothing or has
+    /// had nothing new for longer than expected (for the administrator).
+    SourceUnhealthy,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 11] = [
         Rule::HotlineDeadline,
         Rule::MessageReply,
         Rule::MessageUnanswered3Months,
         Rule::DisclosureDeadline,
         Rule::OpinionResponse,
         Rule::Repost,
+        Rule::ColumnStale,
+        Rule::ColumnEmpty,
+        Rule::DeadLink,
+        Rule::PersonalData,
+        Rule::SourceUnhealthy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +78,11 @@ impl Rule {
             Rule::DisclosureDeadline => "disclosure_deadline",
             Rule::OpinionResponse => "opinion_response",
             Rule::Repost => "repost",
+            Rule::ColumnStale => "column_stale",
+            Rule::ColumnEmpty => "column_empty",
+            Rule::DeadLink => "dead_link",
+            Rule::PersonalData => "personal_data",
+            Rule::SourceUnhealthy => "source_unhealthy",
         }
     }
 
@@ -73,7 +95,18 @@ impl Rule {
             Rule::DisclosureDeadline => "依申请公开答复时限",
             Rule::OpinionResponse => "政务舆情回应时限",
             Rule::Repost => "上级政策转载时限",
+            Rule::ColumnStale => "栏目不更新",
+            Rule::ColumnEmpty => "空栏目",
+            Rule::DeadLink => "死链",
+            Rule::PersonalData => "公开内容含个人信息",
+            Rule::SourceUnhealthy => "数据来源异常",
         }
+    }
+
+    /// Mailed at once, whatever `alerts.immediate` says: published personal
+    /// data must come down before the next digest.
+    pub fn urgent(self) -> bool {
+        self == Rule::PersonalData
     }
 }
 
@@ -151,6 +184,13 @@ pub struct Finding {
     pub reply_working_days: Option<i64>,
     /// How the deadline was set, for people: `办理时限列`, `投诉 15 个工作日`, `延期 5 个工作日` …
     pub basis: String,
+    /// Findings about a column or a source rather than an item: what they
+    /// are about (`栏目「通知公告」`), shown where an item's title would be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// … and its address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// The stable fingerprint of (rule, item, unit).

@@ -110,6 +110,8 @@ pub fn evaluate(
                 resolved_at: if state == super::State::Resolved { answered_at } else { None },
                 reply_working_days: answered_at.map(|a| cal.working_days_between(local_date(o.at), local_date(a))),
                 basis: format!("命中{}{}，{hours} 小时内回应", quoted.join(""), if major { "（重大）" } else { "" }),
+                subject: None,
+                link: None,
             });
         }
     }

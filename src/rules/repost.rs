@@ -374,6 +374,8 @@ pub fn findings(obligations: &[Obligation], cal: &Calendar, warn: Warn, now: Dat
                     o.portal,
                     if o.counted_from == "first_seen" { "自首次发现" } else { "自发布" }
                 ),
+                subject: None,
+                link: None,
             })
         })
         .collect()

@@ -151,9 +151,14 @@ impl Store {
     /// Stores an evaluation: new findings are inserted, changed states are
     /// recorded with the time of the change, and open findings that the
     /// evaluation no longer produces are resolved. Returns each finding's history.
+    ///
+    /// `held` are fingerprints of findings held back (their source cannot be
+    /// read now): a stored one stays as it was, marked held so that no email
+    /// lists it, and is not resolved.
     pub fn record_findings(
         &self,
         findings: &[Finding],
+        held: &[String],
         now: DateTime<FixedOffset>,
     ) -> Result<HashMap<String, History>> {
         let mut conn = self.conn();
@@ -165,8 +170,8 @@ impl Store {
                 .prepare_cached("SELECT state, first_seen_at, state_changed_at FROM findings WHERE fingerprint = ?1")?;
             let mut put = tx.prepare_cached(
                 "INSERT OR REPLACE INTO findings (fingerprint, rule, item_id, unit, state, deadline, overdue_working_days, \
-                 late, basis, first_seen_at, state_changed_at, evaluated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 late, basis, first_seen_at, state_changed_at, evaluated_at, subject, link, held) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)",
             )?;
             for f in findings {
                 let old: Option<(String, String, String)> =
@@ -189,11 +194,19 @@ impl Store {
                     first_seen,
                     changed,
                     now_s,
+                    f.subject,
+                    f.link,
                 ])?;
                 history.insert(f.fingerprint.clone(), History { first_seen_at: first_seen, state_changed_at: changed });
             }
+            let mut hold =
+                tx.prepare_cached("UPDATE findings SET held = 1, evaluated_at = ?2 WHERE fingerprint = ?1")?;
+            for fp in held {
+                hold.execute(params![fp, now_s])?;
+            }
             // Open findings the rules no longer produce have been dealt with.
-            let produced: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+            let produced: HashSet<&str> =
+                findings.iter().map(|f| f.fingerprint.as_str()).chain(held.iter().map(String::as_str)).collect();
             let open: Vec<String> = {
                 let mut stmt = tx.prepare("SELECT fingerprint FROM findings WHERE state != 'resolved'")?;
                 let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;

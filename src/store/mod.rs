@@ -13,6 +13,7 @@
 
 pub mod findings;
 pub mod imports;
+pub mod inspect;
 pub mod items;
 pub mod links;
 pub mod outbox;

@@ -95,12 +95,14 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT f.fingerprint, f.rule, f.state, f.item_id, f.unit, f.deadline, f.overdue_working_days, f.late, \
-             f.basis, i.kind, i.title, substr(i.text, 1, 400), COALESCE(c.number, i.doc_no), \
-             COALESCE(c.received_at, i.published_at, i.first_seen_at) \
-             FROM findings f JOIN items i ON i.id = f.item_id LEFT JOIN cases c ON c.item_id = f.item_id \
+             f.basis, COALESCE(i.kind, 'page'), COALESCE(i.title, f.subject, ''), COALESCE(substr(i.text, 1, 400), ''), \
+             COALESCE(c.number, i.doc_no), COALESCE(c.received_at, i.published_at, i.first_seen_at), \
+             CASE WHEN i.id IS NULL THEN COALESCE(f.link, '') END \
+             FROM findings f LEFT JOIN items i ON i.id = f.item_id LEFT JOIN cases c ON c.item_id = f.item_id \
              LEFT JOIN mail_state s ON s.fingerprint = f.fingerprint \
-             WHERE f.state != 'resolved' \
-                OR (s.open_day IS NOT NULL AND s.resolved = 0 AND f.state_changed_at >= ?1)",
+             WHERE f.held = 0 AND (f.state != 'resolved' \
+                OR (s.open_day IS NOT NULL AND s.resolved = 0 AND f.state_changed_at >= ?1)) \
+               AND (i.id IS NOT NULL OR f.subject IS NOT NULL)",
         )?;
         let rows = stmt.query_map([since.to_rfc3339()], |r| {
             let bad =
@@ -123,6 +125,7 @@ impl Store {
                 text: r.get(11)?,
                 number: r.get(12)?,
                 received_at: time(13, r.get(13)?)?,
+                link: r.get(14)?,
             })
         })?;
         rows.collect::<Result<_, _>>().context("failed to read findings for the alerts")
@@ -150,7 +153,19 @@ impl Store {
                     ))
                 })
                 .optional()?;
-            let Some((kind, title, text, number, received)) = row else { continue };
+            let (kind, title, text, number, received, link) = match (row, &f.subject) {
+                (Some((kind, title, text, number, received)), _) => (kind, title, text, number, received, None),
+                // A finding about a column or a source: no item of its own.
+                (None, Some(subject)) => (
+                    "page".to_string(),
+                    subject.clone(),
+                    String::new(),
+                    None,
+                    None,
+                    Some(f.link.clone().unwrap_or_default()),
+                ),
+                (None, None) => continue,
+            };
             out.push(Line {
                 fingerprint: f.fingerprint.clone(),
                 rule: f.rule,
@@ -166,6 +181,7 @@ impl Store {
                 overdue_working_days: f.overdue_working_days,
                 late: f.late,
                 basis: f.basis.clone(),
+                link,
             });
         }
         Ok(out)

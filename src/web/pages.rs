@@ -214,13 +214,17 @@ fn finding_rows(
                 item_id: l.item_id.to_string(),
                 unit: l.unit.clone(),
                 unit_name: unit_name(&cfg, &l.unit),
-                number: l.number.clone().unwrap_or_else(|| l.item_id.to_string()),
+                number: match (&l.number, &l.link) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some(_)) => String::new(),
+                    (None, None) => l.item_id.to_string(),
+                },
                 summary,
                 received: l.received_at.as_ref().map(t).unwrap_or_default(),
                 deadline: t(&l.deadline),
                 days: l.overdue_working_days,
                 basis: l.basis.clone(),
-                link: cfg.web.item_url(&l.item_id.to_string()),
+                link: l.url(&cfg.web),
             };
             (l, row)
         })
