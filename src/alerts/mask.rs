@@ -1,6 +1,7 @@
 //! Masking citizens' personal data in text that leaves govwatch by email:
 //! mobile and landline numbers (138****1234, 0571-****5678), ID card numbers
-//! (110101********1234), e-mail addresses (z***@qq.com) and names after the
+//! (110101********1234), bank card numbers (6222 **** **** 1234, found by
+//! `rules::pii`), e-mail addresses (z***@qq.com) and names after the
 //! labels hotline records use (来电人：张** ). Pure.
 //!
 //! Numbers are only masked where they stand alone: a digit or Latin letter
@@ -10,6 +11,8 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use regex::Regex;
+
+use crate::rules::pii::PiiKind;
 
 fn numbers() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -69,8 +72,34 @@ fn keep_ends(s: &str, head: usize, tail: usize) -> String {
     out
 }
 
+/// Bank card numbers (16–19 digits passing Luhn, a card prefix, alone or in
+/// groups of four), as the personal-data scan finds them: 6222 **** **** 1234.
+fn mask_cards(text: &str) -> Cow<'_, str> {
+    let cards: Vec<_> =
+        crate::rules::pii::scan_spans(text).into_iter().filter(|(h, _)| h.kind == PiiKind::BankCard).collect();
+    if cards.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (hit, end) in cards {
+        out.push_str(&text[copied..hit.start]);
+        out.push_str(&hit.masked);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 /// `text` with personal data masked; borrowed when there was nothing to mask.
 pub fn mask(text: &str) -> Cow<'_, str> {
+    match mask_cards(text) {
+        Cow::Borrowed(_) => mask_rest(text),
+        Cow::Owned(carded) => Cow::Owned(mask_rest(&carded).into_owned()),
+    }
+}
+
+fn mask_rest(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut copied = 0;
     let mut pos = 0;
@@ -182,6 +211,19 @@ mod tests {
         assert_eq!(mask("姓名:欧阳娜娜"), "姓名:欧***");
         // No label: nothing to go by.
         assert_eq!(mask("市民反映小区停水"), "市民反映小区停水");
+    }
+
+    #[test]
+    fn bank_cards() {
+        // 6222021234567894 passes Luhn; its neighbour ...95 does not.
+        assert_eq!(mask("退款至卡号6222021234567894，请查收"), "退款至卡号6222 **** **** 7894，请查收");
+        assert_eq!(mask("卡号 6222 0212 3456 7894。"), "卡号 6222 **** **** 7894。");
+        assert_eq!(mask("卡号6222-0212-3456-7894"), "卡号6222 **** **** 7894");
+        assert_eq!(mask("卡号6217001234567890122，电话13812341234"), "卡号6217 **** **** *** 0122，电话138****1234");
+        // Not Luhn-valid, inside a code, or without a card prefix: left as is.
+        for s in ["流水号6222021234567895", "编号X6222021234567894", "订单2026112212345678"] {
+            assert_eq!(mask(s), s, "{s}");
+        }
     }
 
     #[test]
