@@ -7,8 +7,8 @@
 //! sources ──fetch/parse──▶ normalize ──▶ store (SQLite: the truth) ──▶ index (tantivy: derived)
 //! ```
 //!
-//! Modules that do IO are named for it (`sources::fetch`, `store`, `index`,
-//! `poll`, `daemon`, `cli`); everything else is pure and takes `now` and its
+//! Modules that do IO are named for it (`sources::fetch`, `linkcheck`, `store`,
+//! `index`, `poll`, `daemon`, `cli`); everything else is pure and takes `now` and its
 //! configuration as arguments.
 
 pub mod alerts;

@@ -75,7 +75,8 @@ pub struct Fetcher {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, each said once: `a: b: c`.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -88,14 +89,19 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The HTTP client settings every request of govwatch shares: the user agent
+/// and the timeouts of `[fetch]`. The poller adds its redirect limit; the
+/// link checker (`linkcheck::client`) its own.
+pub fn client_builder(cfg: &Fetch) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(cfg.user_agent.clone())
+        .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+        .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs.max(1)))
+}
+
 impl Fetcher {
     pub fn new(cfg: &Fetch) -> anyhow::Result<Fetcher> {
-        let client = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs.max(1)))
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()?;
+        let client = client_builder(cfg).redirect(reqwest::redirect::Policy::limited(10)).build()?;
         Ok(Fetcher { client, cfg: cfg.clone(), hosts: Mutex::new(HashMap::new()) })
     }
 
