@@ -25,6 +25,8 @@ use govwatch::normalize::{SourceInfo, to_item};
 
 use super::common::Rng;
 
+pub mod fill;
+
 const CORPUS_SEED: u64 = 0x676f_7677_6174_6368; // "govwatch"
 const SOURCES: usize = 50;
 const UNITS: usize = 20;

@@ -44,6 +44,9 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     pub counters: Arc<Counters>,
     pub config: RwLock<Arc<Config>>,
+    /// Source and unit names by id, for the configuration in `config`
+    /// (a search page names 20 sources; a county may configure thousands).
+    names: RwLock<Arc<Names>>,
     pub started: DateTime<FixedOffset>,
     pub auth: Auth,
     pub templates: minijinja::Environment<'static>,
@@ -61,6 +64,7 @@ impl AppState {
             store,
             index,
             counters,
+            names: RwLock::new(Arc::new(Names::of(&config))),
             config: RwLock::new(config),
             started,
             auth: Auth::default(),
@@ -73,7 +77,40 @@ impl AppState {
     }
 
     pub fn set_config(&self, cfg: Arc<Config>) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = cfg;
+        let names = Arc::new(Names::of(&cfg));
+        let mut current = self.config.write().unwrap_or_else(|e| e.into_inner());
+        *self.names.write().unwrap_or_else(|e| e.into_inner()) = names;
+        *current = cfg;
+    }
+
+    /// The names of the current configuration's sources and units.
+    pub fn names(&self) -> Arc<Names> {
+        self.names.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Display names by id, built once per configuration.
+pub struct Names {
+    sources: HashMap<String, String>,
+    units: HashMap<String, String>,
+}
+
+impl Names {
+    pub fn of(cfg: &Config) -> Names {
+        Names {
+            sources: cfg.sources.iter().map(|s| (s.id.clone(), s.display_name().to_string())).collect(),
+            units: cfg.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect(),
+        }
+    }
+
+    /// The source's name, or its id when it is not configured (any more).
+    pub fn source<'a>(&'a self, id: &'a str) -> &'a str {
+        self.sources.get(id).map_or(id, String::as_str)
+    }
+
+    /// The unit's name, or its id when it is not configured (any more).
+    pub fn unit<'a>(&'a self, id: &'a str) -> &'a str {
+        self.units.get(id).map_or(id, String::as_str)
     }
 }
 

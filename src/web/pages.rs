@@ -43,6 +43,8 @@ const REPOST_STATES: &[(&str, &str)] =
 /// Rows a download holds at most.
 pub const DOWNLOAD_ROWS: usize = 10_000;
 const PAGE_SIZE: usize = 20;
+/// The search page offers sources in a list up to this many; beyond, a text field.
+const SOURCE_OPTIONS: usize = 200;
 
 pub type Params = Query<HashMap<String, String>>;
 
@@ -401,13 +403,20 @@ pub struct SearchPage {
 }
 
 /// Builds the request from the parameters; a bad date is the user's error.
-fn search_request(p: &HashMap<String, String>, limit: usize) -> Result<SearchRequest, WebError> {
+fn search_request(cfg: &Config, p: &HashMap<String, String>, limit: usize) -> Result<SearchRequest, WebError> {
     let mut req = SearchRequest::new(param(p, "q"));
     let one = |k: &str| -> Vec<String> {
         Some(param(p, k)).filter(|s| !s.is_empty()).map(|s| vec![s.to_string()]).unwrap_or_default()
     };
     req.kinds = one("kind");
-    req.sources = one("source");
+    // The source filter is an id, or (typed into the text field) a name.
+    req.sources = one("source")
+        .into_iter()
+        .map(|v| match cfg.source(&v) {
+            Some(_) => v,
+            None => cfg.sources.iter().find(|s| s.display_name() == v).map_or(v, |s| s.id.clone()),
+        })
+        .collect();
     req.units = one("unit");
     req.levels = one("level");
     let day = |k: &str| -> Result<Option<chrono::NaiveDate>, WebError> {
@@ -432,7 +441,7 @@ fn search_request(p: &HashMap<String, String>, limit: usize) -> Result<SearchReq
 }
 
 fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchPage> {
-    let cfg = st.config();
+    let names = st.names();
     let r = st.index.search(req)?;
     let hits = r
         .hits
@@ -444,8 +453,8 @@ fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchP
             h.snippet_text = m(user, &h.snippet_text).into_owned();
             h.url = safe_link(h.url.as_deref());
             HitRow {
-                source_name: source_name(&cfg, &h.source),
-                unit_name: unit_name(&cfg, &h.unit),
+                source_name: names.source(&h.source).to_string(),
+                unit_name: names.unit(&h.unit).to_string(),
                 kind_zh: KINDS.iter().find(|k| k.0 == h.kind).map_or("", |k| k.1),
                 published: h.published_at.as_deref().map(crate::index::display_time),
                 hit: h,
@@ -461,11 +470,16 @@ pub async fn search(
     Query(p): Params,
 ) -> Result<Html<String>, WebError> {
     let cfg = st.config();
+    // A list of thousands of sources is no use to pick from, and was most of
+    // every search page (5,000 sources: 370 KB, most of its rendering time);
+    // beyond SOURCE_OPTIONS the filter is a text field (an id or a name).
+    let sources: Option<Vec<(&str, &str)>> = (cfg.sources.len() <= SOURCE_OPTIONS)
+        .then(|| cfg.sources.iter().map(|s| (s.id.as_str(), s.display_name())).collect());
     let mut ctx = json!({
         "q": param(&p, "q"),
         "kinds": KINDS,
         "levels": LEVELS,
-        "sources": cfg.sources.iter().map(|s| (s.id.clone(), s.display_name().to_string())).collect::<Vec<_>>(),
+        "sources": sources,
         "unit_options": unit_options(&cfg),
         "f": {
             "kind": param(&p, "kind"), "source": param(&p, "source"), "unit": param(&p, "unit"),
@@ -474,7 +488,7 @@ pub async fn search(
         "query_string": query_string(&p),
     });
     if !param(&p, "q").is_empty() {
-        match search_request(&p, PAGE_SIZE) {
+        match search_request(&cfg, &p, PAGE_SIZE) {
             Err(e) => ctx["error"] = json!(e.1),
             Ok(req) => {
                 let (s, u, r2) = (st.clone(), user.clone(), req.clone());
@@ -505,7 +519,7 @@ pub async fn api_search(
     Query(p): Params,
 ) -> Result<Json<SearchPage>, ApiError> {
     let limit = param(&p, "limit").parse().unwrap_or(PAGE_SIZE).clamp(1, 1000);
-    let mut req = search_request(&p, limit)?;
+    let mut req = search_request(&st.config(), &p, limit)?;
     if let Ok(o) = param(&p, "offset").parse::<usize>() {
         req.offset = o;
     }
@@ -599,7 +613,7 @@ pub async fn search_download(
     Query(p): Params,
 ) -> Result<Response, WebError> {
     let ext = download_ext(&ext)?;
-    let mut req = search_request(&p, DOWNLOAD_ROWS)?;
+    let mut req = search_request(&st.config(), &p, DOWNLOAD_ROWS)?;
     req.offset = 0;
     Ok(blocking(move || {
         let cfg = st.config();
@@ -869,5 +883,51 @@ pub async fn api_item(
     match blocking(move || item_json(&st, &user, id)).await? {
         Some(v) => Ok(Json(v)),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no item {id}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sources: usize) -> Config {
+        let mut toml = String::from("[[units]]\nid = \"ban\"\nname = \"办公室\"\nemails = [\"a@example.gov.cn\"]\n");
+        for i in 0..sources {
+            toml.push_str(&format!(
+                "[[sources]]\nid = \"s{i}\"\nname = \"门户{i}\"\nkind = \"feed\"\nurl = \"http://example.gov.cn/{i}.xml\"\n\
+                 unit = \"ban\"\nrole = \"portal\"\nlevel = \"county\"\n"
+            ));
+        }
+        crate::config::from_toml_str(&toml).unwrap().config
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_source_filter_takes_an_id_or_a_name() {
+        let cfg = config(3);
+        let by_id = search_request(&cfg, &params(&[("q", "热线"), ("source", "s1")]), 20).ok().unwrap();
+        assert_eq!(by_id.sources, vec!["s1"]);
+        let by_name = search_request(&cfg, &params(&[("q", "热线"), ("source", " 门户2 ")]), 20).ok().unwrap();
+        assert_eq!(by_name.sources, vec!["s2"]);
+        let unknown = search_request(&cfg, &params(&[("q", "热线"), ("source", "nope")]), 20).ok().unwrap();
+        assert_eq!(unknown.sources, vec!["nope"], "an unknown source finds nothing rather than everything");
+    }
+
+    #[test]
+    fn many_sources_are_a_text_field_and_a_few_a_list() {
+        let env = super::super::templates();
+        let render = |sources: Value| {
+            let ctx = json!({"q": "热线", "kinds": KINDS, "levels": LEVELS, "sources": sources,
+                "unit_options": Vec::<(String, String)>::new(), "f": {"source": "s7"}, "query_string": ""});
+            env.get_template("search.html").unwrap().render(ctx).unwrap()
+        };
+        let list = render(json!([["s1", "门户1"], ["s7", "门户7"]]));
+        assert!(list.contains("<select name=\"source\">") && list.contains("<option value=\"s7\" selected>门户7"));
+        let field = render(Value::Null);
+        assert!(!field.contains("<select name=\"source\">"), "no list of every source");
+        assert!(field.contains("<input name=\"source\" value=\"s7\""));
     }
 }
