@@ -114,6 +114,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The dead-link check of the portal's pages
+    Links {
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// Check the due links now (as the daemon does on inspection.links.schedule) and record the results
+    Check {
+        /// Print the run's report as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +292,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
         Command::Status { json } => status::run(&cfg, json),
         Command::Serve => crate::daemon::serve(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Links { command: LinksCommand::Check { json } } => links_check(&cfg, json),
         Command::Config { .. } | Command::Calendar { .. } | Command::User { .. } => unreachable!("handled above"),
     }
 }
@@ -368,6 +384,56 @@ pub fn open_index(cfg: &Config) -> Result<SearchIndex> {
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
+}
+
+/// `govwatch links check`: one dead-link run now, progress on stderr.
+fn links_check(cfg: &Config, json: bool) -> Result<ExitCode> {
+    if !cfg.inspection.enabled || !cfg.inspection.links.enabled {
+        eprintln!("error: the link check is off ([inspection] enabled / [inspection.links] enabled = false)");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let store = open_store(cfg)?;
+    let tty = std::io::stderr().is_terminal();
+    let last = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |done: usize, total: usize| {
+        // A line per 5 % on a pipe, a rewritten line on a terminal.
+        let step = (total / 20).max(1);
+        if done == total || done - last.load(std::sync::atomic::Ordering::Relaxed) >= step {
+            last.store(done, std::sync::atomic::Ordering::Relaxed);
+            if tty {
+                eprint!("\r检查链接 {done}/{total}");
+            } else {
+                eprintln!("检查链接 {done}/{total}");
+            }
+        }
+    };
+    let r = runtime()?.block_on(crate::linkcheck::run(cfg, store, now(), progress))?;
+    if tty && r.checked > 0 {
+        eprintln!();
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &r)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "链接 {} 个，本次检查 {} 个：可访问 {}，失败 {}；留待下次 {}，不再出现而删除记录 {}（{:.1} 秒）",
+            r.links,
+            r.checked,
+            r.alive,
+            r.failed,
+            r.left,
+            r.pruned,
+            r.took_ms as f64 / 1000.0
+        )?;
+        writeln!(
+            out,
+            "失败的链接须在 {} 天内失败 {} 次才列为死链：govwatch findings --rule dead_link",
+            cfg.inspection.links.dead_after_days, cfg.inspection.links.dead_after_failures
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
@@ -745,6 +811,9 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         first_seen_at: Option<&'a str>,
         state_changed_at: Option<&'a str>,
     }
+    // Findings about a column or a source carry the source's subject id.
+    let subjects: std::collections::HashMap<_, &str> =
+        cfg.sources.iter().map(|s| (crate::rules::inspect::source_subject_id(&s.id), s.id.as_str())).collect();
     let mut rows = Vec::with_capacity(shown.len());
     for f in &shown {
         let item = store.item(f.item_id)?;
@@ -753,7 +822,7 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
             finding: f,
             title: item.as_ref().map(|i| i.title.clone()).or_else(|| f.subject.clone()),
             number: item.as_ref().and_then(|i| i.case.as_ref().map(|c| c.number.clone())),
-            source: item.as_ref().map(|i| i.source.clone()),
+            source: item.as_ref().map(|i| i.source.clone()).or_else(|| subjects.get(&f.item_id).map(|s| s.to_string())),
             received_at: item
                 .as_ref()
                 .and_then(|i| i.case.as_ref().and_then(|c| c.received_at).or(i.published))

@@ -111,6 +111,16 @@ pub fn inspect(cfg: &Config, cal: &Calendar, store: &Store, now: DateTime<FixedO
         let health = health.remove(&src.id).unwrap_or_default();
         input.sources.push(inspect::SourceView { cfg: src, health, stats });
     }
+    if s.personal_data {
+        store.scan_pii()?;
+        let portals: std::collections::HashSet<&str> = cfg
+            .sources
+            .iter()
+            .filter(|c| c.enabled && c.role == crate::model::Role::Portal)
+            .map(|c| c.id.as_str())
+            .collect();
+        input.exposures = store.pii_exposures()?.into_iter().filter(|e| portals.contains(e.source.as_str())).collect();
+    }
     input.dead = dead_links(cfg, store)?;
     let urls = input.dead.keys().cloned().collect();
     input.pages = store.pages_linking(&urls)?;

@@ -372,3 +372,72 @@ mod tests {
         assert_eq!(fmt_secs(Duration::from_millis(500)), "0.5 s");
     }
 }
+
+/// What one run of [`run`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunReport {
+    /// Distinct http(s) links portal items carry.
+    pub links: usize,
+    /// Links checked in this run (due, at most `per_run`).
+    pub checked: usize,
+    pub alive: usize,
+    pub failed: usize,
+    /// Due links left for the next run (over `per_run`).
+    pub left: usize,
+    /// Records forgotten because no page carries their link any more.
+    pub pruned: usize,
+    pub took_ms: u128,
+}
+
+/// One dead-link run as the daemon and `govwatch links check` do it: every
+/// link portal items carry, minus those checked within
+/// `inspection.links.recheck_hours`, at most `per_run` (never-checked first,
+/// then the longest unchecked), checked and recorded. Records of links no
+/// page carries any more are forgotten. Store work runs on blocking threads.
+pub async fn run(
+    cfg: &crate::config::Config,
+    store: std::sync::Arc<crate::store::Store>,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    progress: impl Fn(usize, usize) + Send + Sync,
+) -> anyhow::Result<RunReport> {
+    use anyhow::Context;
+    let started = std::time::Instant::now();
+    let l = &cfg.inspection.links;
+    let before = now - chrono::Duration::hours(i64::from(l.recheck_hours));
+    let per_run = l.per_run;
+    let s = store.clone();
+    let (links, pruned, mut due) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let links = s.portal_links()?;
+        let keep: HashSet<String> = links.iter().cloned().collect();
+        let pruned = s.prune_links(&keep)?;
+        let due = s.links_due(&links, before)?;
+        Ok((links.len(), pruned, due))
+    })
+    .await
+    .context("the link check's store work panicked")?
+    .context("reading the portal's links failed")?;
+    let left = due.len().saturating_sub(per_run);
+    due.truncate(per_run);
+    let client = client(&cfg.fetch).context("[fetch]: cannot build the HTTP client")?;
+    let settings = CheckSettings {
+        timeout: Duration::from_secs(l.timeout_secs.max(1)),
+        per_host: l.per_host,
+        total: l.concurrency,
+    };
+    let results = check(&client, due, &settings, progress).await;
+    let alive = results.iter().filter(|(_, o)| o.is_alive()).count();
+    let checked = results.len();
+    tokio::task::spawn_blocking(move || store.record_link_checks(&results, now))
+        .await
+        .context("the link check's store work panicked")?
+        .context("recording the link checks failed")?;
+    Ok(RunReport {
+        links,
+        checked,
+        alive,
+        failed: checked - alive,
+        left,
+        pruned,
+        took_ms: started.elapsed().as_millis(),
+    })
+}

@@ -247,7 +247,7 @@ fn run_polls_the_demo_and_stops_cleanly_on_sigterm() {
         let o = govwatch(s, &["sources", "--config", DEMO, "--json"]);
         let rows: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
         let polled = rows.as_array().map_or(0, |r| r.iter().filter(|r| r["last_status"] == "ok").count());
-        if polled == 5 {
+        if polled == 6 {
             break;
         }
         if Instant::now() > deadline {

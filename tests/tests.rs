@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod exports;
 mod fetch_http;
+mod inspect;
 mod linkcheck;
 mod packaging;
 mod repost_labelled;

@@ -275,7 +275,7 @@ fn search_board_units_items_and_downloads_answer_with_masked_numbers_for_officer
     assert!(reposts.as_array().unwrap().iter().any(|o| o["state"] == "overdue"), "{reposts}");
     assert!(c.get("/reposts").text().contains("未转载已超期"));
     let sources = c.get("/api/sources").json();
-    assert_eq!(sources.as_array().unwrap().len(), 6);
+    assert_eq!(sources.as_array().unwrap().len(), 7);
     assert!(sources.as_array().unwrap().iter().all(|s| s["health"] == "ok"), "{sources}");
 }
 

@@ -180,6 +180,18 @@ impl Generation {
                 sched.add(job).await.context("failed to schedule an alert round")?;
             }
         }
+        if cfg.inspection.enabled && cfg.inspection.links.enabled {
+            let links_shared = shared.clone();
+            let schedule = cfg.inspection.links.schedule.clone();
+            let job = Job::new_async_tz(schedule.as_str(), chrono_tz::Asia::Shanghai, move |_id, _sched| {
+                let shared = links_shared.clone();
+                Box::pin(async move {
+                    tokio::spawn(link_check(shared));
+                })
+            })
+            .with_context(|| format!("inspection.links.schedule: bad schedule {schedule:?}"))?;
+            sched.add(job).await.context("failed to schedule the link check")?;
+        }
         Ok(Generation { shared, sched, indexer: None, delivery: None })
     }
 
@@ -637,6 +649,33 @@ async fn alert_round(shared: Arc<Shared>, at: chrono::NaiveDateTime) {
         }
         Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "alert round failed; it runs again at the next start"),
         Err(e) => tracing::error!(error = %e, "alert round panicked"),
+    }
+}
+
+/// One dead-link run on `inspection.links.schedule`; one at a time (a run
+/// still going when the next is due makes the next one skip).
+async fn link_check(shared: Arc<Shared>) {
+    static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if RUNNING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        tracing::info!("the previous link check is still running: this one is skipped");
+        return;
+    }
+    tracing::info!("link check started");
+    let r = crate::linkcheck::run(&shared.cfg, shared.store.clone(), now(), |_, _| {}).await;
+    RUNNING.store(false, std::sync::atomic::Ordering::SeqCst);
+    match r {
+        Ok(r) => {
+            tracing::info!(
+                links = r.links,
+                checked = r.checked,
+                failed = r.failed,
+                left = r.left,
+                took_ms = r.took_ms as u64,
+                "link check done"
+            );
+            shared.dirty.notify_one();
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "link check failed; it runs again on its schedule"),
     }
 }
 

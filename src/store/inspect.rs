@@ -9,7 +9,8 @@ use rusqlite::OptionalExtension;
 
 use super::Store;
 use crate::model::{ItemId, Refs};
-use crate::rules::inspect::{Health, Page, Stats};
+use crate::rules::inspect::{Exposure, Health, Page, Stats};
+use crate::rules::pii;
 
 fn time(s: Option<String>) -> Option<DateTime<FixedOffset>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
@@ -116,5 +117,113 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Scans portal items written since the last scan (by rev) for personal
+    /// data and keeps `pii_hits` current: a hit is stored as its masked
+    /// summary, an item edited clean loses its row. Returns how many items
+    /// were scanned. Batched, so a first scan of a large store does not hold
+    /// the connection for long.
+    pub fn scan_pii(&self) -> Result<usize> {
+        const BATCH: i64 = 2000;
+        let mut scanned = 0;
+        loop {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let from: i64 =
+                tx.query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pii_scanned_rev'", [], |r| {
+                    r.get(0)
+                })?;
+            let rows: Vec<(i64, i64, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, rev, title || char(10) || text FROM items
+                     WHERE rev > ?1 AND role = 'portal' ORDER BY rev LIMIT ?2",
+                )?;
+                stmt.query_map([from, BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+            };
+            let Some(last) = rows.last().map(|r| r.1) else {
+                // Nothing portal-side left: remember the newest rev so other
+                // sources' writes are not read again.
+                let max: Option<i64> = tx.query_row("SELECT MAX(rev) FROM items", [], |r| r.get(0))?;
+                if let Some(max) = max.filter(|m| *m > from) {
+                    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'pii_scanned_rev'", [max.to_string()])?;
+                }
+                tx.commit()?;
+                return Ok(scanned);
+            };
+            for (id, _, text) in &rows {
+                let hits = pii::scan(text);
+                if hits.is_empty() {
+                    tx.execute("DELETE FROM pii_hits WHERE item_id = ?1", [id])?;
+                } else {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO pii_hits (item_id, summary) VALUES (?1, ?2)",
+                        rusqlite::params![id, pii::summary(&hits, 3)],
+                    )?;
+                }
+            }
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'pii_scanned_rev'", [last.to_string()])?;
+            tx.commit()?;
+            scanned += rows.len();
+        }
+    }
+
+    /// The personal data found so far, with the item's source, unit and
+    /// when the store first saw it.
+    pub fn pii_exposures(&self) -> Result<Vec<Exposure>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT p.item_id, i.source, i.unit, i.first_seen_at, p.summary
+             FROM pii_hits p JOIN items i ON i.id = p.item_id ORDER BY p.item_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, source, unit, seen, summary) = row?;
+            let Some(found_at) = time(Some(seen)) else { continue };
+            out.push(Exposure { item_id: ItemId::from_i64(id), source, unit, found_at, summary });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ItemKind, Level, ParsedItem, Role};
+    use crate::normalize::{SourceInfo, time::china, to_item};
+    use chrono::TimeZone;
+
+    fn item(role: Role, link: &str, text: &str) -> crate::model::Item {
+        let src = SourceInfo { id: "s1", unit: "u1", kind: ItemKind::Page, role, level: Level::County };
+        let now = china().with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+        to_item(
+            src,
+            ParsedItem { title: "公示".into(), link: Some(link.into()), text: text.into(), ..Default::default() },
+            now,
+        )
+    }
+
+    #[test]
+    fn the_personal_data_scan_is_incremental_and_follows_edits() {
+        let store = Store::open_in_memory().unwrap();
+        let leak = item(Role::Portal, "http://x/1", "申请人身份证号11010519491231002X，电话13912345678");
+        let bad_digit = item(Role::Portal, "http://x/2", "身份证号110105194912310021");
+        let hotline = item(Role::Hotline, "http://x/3", "来电人身份证号11010519491231002X");
+        store.upsert_items(&[leak.clone(), bad_digit, hotline]).unwrap();
+        assert_eq!(store.scan_pii().unwrap(), 2, "portal items only");
+        let found = store.pii_exposures().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].item_id, leak.id);
+        assert_eq!(found[0].summary, "身份证号 110105********002X；手机号 139****5678");
+        assert_eq!(found[0].found_at, leak.first_seen_at);
+        assert_eq!(store.scan_pii().unwrap(), 0, "nothing new, nothing read");
+
+        // The page is edited clean: the exposure goes.
+        store.upsert_items(&[item(Role::Portal, "http://x/1", "申请人身份证号已删除")]).unwrap();
+        assert_eq!(store.scan_pii().unwrap(), 1);
+        assert!(store.pii_exposures().unwrap().is_empty());
     }
 }

@@ -240,6 +240,15 @@ const MIGRATIONS: &[&str] = &[
         last_error       TEXT                     -- why the last check failed
     ) WITHOUT ROWID;
     "#,
+    // 6: personal data found in published portal items (masked summaries
+    // only, never the numbers), kept current by an incremental scan by rev.
+    r#"
+    CREATE TABLE pii_hits (
+        item_id INTEGER PRIMARY KEY,
+        summary TEXT NOT NULL                     -- masked, e.g. 身份证号 110105********002X
+    );
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('pii_scanned_rev', '0');
+    "#,
 ];
 
 /// A handle on the SQLite store. Cheap operations lock one connection; the
