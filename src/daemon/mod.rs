@@ -304,9 +304,14 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
         let (s, i) = (store.clone(), index.clone());
         tokio::task::spawn_blocking(move || i.sync(&s))
     };
+    // Ask systemd for more start time while it lasts (a rebuild after a
+    // schema change reads every stored item: minutes on a million), so
+    // TimeoutStartSec does not kill a start that is making progress.
+    let mut extend = tokio::time::interval(Duration::from_secs(30));
     let caught_up = loop {
         tokio::select! {
             done = &mut catch_up => break done?.context("failed to bring the index up to date with the store")?,
+            _ = extend.tick() => notify(&[sd_notify::NotifyState::ExtendTimeoutUsec(90_000_000)]),
             sig = signals.next() => match sig {
                 Signal::Stop => {
                     tracing::warn!("stopped while the index was catching up; it resumes at the next start");

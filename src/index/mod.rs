@@ -38,7 +38,7 @@ use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
 /// version is rebuilt from the store on open.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 /// How much a match in the title outweighs one in the text. Large enough
 /// that items with every term in the title rank above the rest.
 const TITLE_BOOST: f32 = 50.0;
@@ -49,6 +49,11 @@ const TITLE_SEG_BOOST: f32 = 3.0;
 /// most of a million items ranks the best of its most recent few thousand
 /// instead of reading position lists for the whole million (see `collect`).
 const MATCH_BUDGET: usize = 2_000;
+/// How the matches past the budget are estimated: windows over everything
+/// not read (shared by size, at least one per segment), and matches read in
+/// each at most (see `estimate_rest`): at most a few hundred more matches.
+const SAMPLE_WINDOWS: u32 = 64;
+const SAMPLE_MATCHES: usize = 4;
 /// Rows read from the store per batch while syncing.
 const SYNC_BATCH: usize = 5_000;
 
@@ -62,6 +67,7 @@ struct Fields {
     level: Field,
     title: Field,
     text: Field,
+    all: Field,
     title_seg: Field,
     text_seg: Field,
     display_title: Field,
@@ -91,8 +97,14 @@ fn schema() -> (Schema, Fields) {
         role: b.add_text_field("role", STRING | STORED),
         level: b.add_text_field("level", STRING | STORED),
         title: b.add_text_field("title", ngram(false)),
-        // The normalized text is stored: snippets are cut from it.
-        text: b.add_text_field("text", ngram(true)),
+        // The normalized text is stored: snippets are cut from it. Matching
+        // reads `all` instead.
+        text: b.add_text_field("text", STORED),
+        // Title and text in one n-gram field, two characters apart so that no
+        // phrase spans the seam: an exact match is one phrase query here
+        // rather than a union of two, which tantivy evaluates a window of
+        // 4,096 documents at a time (positions read for every document in it).
+        all: b.add_text_field("all", ngram(false)),
         title_seg: b.add_text_field("title_seg", seg.clone()),
         text_seg: b.add_text_field("text_seg", seg),
         display_title: b.add_text_field("display_title", STORED),
@@ -346,6 +358,7 @@ impl SearchIndex {
         d.add_text(f.title_seg, &title);
         d.add_text(f.title, &title);
         d.add_text(f.text_seg, &text);
+        d.add_text(f.all, format!("{title}\n\n{text}"));
         d.add_text(f.text, &text);
         d.add_text(f.display_title, &item.title);
         if let Some(link) = &item.link {
@@ -375,6 +388,12 @@ impl SearchIndex {
                 clauses.push((Occur::MustNot, exact));
             } else {
                 clauses.push((Occur::Must, exact));
+                // Items with the term in their title rank first. Every n-gram
+                // of it in the title is close enough for ranking, and reads
+                // no positions.
+                if let Some(title) = loose_on(self.f.title, &t.text) {
+                    clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
+                }
                 if let Some(rank) = self.ranking(&t.text) {
                     clauses.push((Occur::Should, rank));
                 }
@@ -428,7 +447,12 @@ impl SearchIndex {
         let want = req.offset + req.limit.max(1);
         let sort = if has_terms { req.sort } else { Sort::Newest };
         let budget = if req.exact_total || sort != Sort::Relevance { usize::MAX } else { MATCH_BUDGET };
-        let ranked = collect(&searcher, &q, sort, want, budget)?;
+        // Which documents match depends only on the required and excluded
+        // clauses: estimating the total reads those alone.
+        let filter = BooleanQuery::new(
+            q.clauses().iter().filter(|(o, _)| *o != Occur::Should).map(|(o, c)| (*o, c.box_clone())).collect(),
+        );
+        let ranked = collect(&searcher, &q, &filter, sort, want, budget)?;
         let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
         let mut hits = Vec::with_capacity(req.limit);
         for (score, addr) in ranked.top.into_iter().skip(req.offset) {
@@ -446,10 +470,7 @@ impl SearchIndex {
     /// The query that matches exactly the items whose normalized title or
     /// text contains `term` (already normalized).
     fn exact(&self, term: &str) -> Option<Box<dyn Query>> {
-        let title = exact_on(self.f.title, term)?;
-        let text = exact_on(self.f.text, term)?;
-        let title: Box<dyn Query> = Box::new(BoostQuery::new(title, TITLE_BOOST));
-        Some(Box::new(BooleanQuery::new(vec![(Occur::Should, title), (Occur::Should, text)])))
+        exact_on(self.f.all, term)
     }
 
     /// Score-only clauses: the jieba words of `term`, title boosted.
@@ -506,9 +527,17 @@ struct Ranked {
 /// Runs `q` segment by segment, newest segment first (by the largest
 /// published time in it), keeping the best `want` by relevance (ties: newer
 /// first) or by published time. After `budget` matches it stops and
-/// estimates the total from the share of documents it went through; matches
-/// are spread evenly enough over documents for that to be a fair estimate.
-fn collect(searcher: &tantivy::Searcher, q: &dyn Query, sort: Sort, want: usize, budget: usize) -> Result<Ranked> {
+/// estimates the matches in what it did not read by sampling (see
+/// [`estimate_rest`]): a segment's first documents are not a fair sample of
+/// it (a rebuilt index files one feed's recent items together).
+fn collect(
+    searcher: &tantivy::Searcher,
+    q: &dyn Query,
+    filter: &dyn Query,
+    sort: Sort,
+    want: usize,
+    budget: usize,
+) -> Result<Ranked> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     use tantivy::query::EnableScoring;
@@ -545,14 +574,13 @@ fn collect(searcher: &tantivy::Searcher, q: &dyn Query, sort: Sort, want: usize,
         segments.push((newest, ord));
     }
     segments.sort_by(|a, b| b.cmp(a));
-    let total_docs: u64 = searcher.segment_readers().iter().map(|s| s.max_doc() as u64).sum();
 
     // A min-heap (via Reverse) of the best `want` keys seen.
     let mut best: BinaryHeap<Reverse<Key>> = BinaryHeap::with_capacity(want + 1);
     let mut matched = 0usize;
-    let mut covered_docs = 0u64;
-    let mut stopped = false;
-    for (_, ord) in segments {
+    // Where the reading stopped: (segment ordinal, first document not read).
+    let mut stopped: Option<(usize, u32)> = None;
+    for &(_, ord) in &segments {
         let seg = searcher.segment_reader(ord as u32);
         let ts = seg.fast_fields().i64("published_ts")?;
         let alive = seg.alive_bitset();
@@ -574,30 +602,97 @@ fn collect(searcher: &tantivy::Searcher, q: &dyn Query, sort: Sort, want: usize,
                     best.push(Reverse(key));
                 }
                 if matched >= budget {
-                    covered_docs += doc as u64 + 1;
-                    stopped = true;
+                    stopped = Some((ord, doc + 1));
                     break;
                 }
             }
             doc = scorer.advance();
         }
-        if stopped {
+        if stopped.is_some() {
             break;
         }
-        covered_docs += seg.max_doc() as u64;
     }
-    let total = if stopped && covered_docs > 0 {
-        ((matched as f64) * (total_docs as f64) / (covered_docs as f64)).round() as usize
-    } else {
-        matched
+    let total = match stopped {
+        None => matched,
+        Some((at, from)) => {
+            // The rest of the segment it stopped in, and every segment after it.
+            let rest =
+                segments.iter().map(|&(_, o)| o).skip_while(|&o| o != at).map(|o| (o, if o == at { from } else { 0 }));
+            let rest: Vec<(usize, u32, u32)> =
+                rest.map(|(o, from)| (o, from, searcher.segment_reader(o as u32).max_doc())).collect();
+            let rest_docs: u64 = rest.iter().map(|&(_, from, end)| u64::from(end.saturating_sub(from))).sum();
+            let counting = filter.weight(EnableScoring::disabled_from_searcher(searcher))?;
+            let mut estimate = matched as f64;
+            for (o, from, end) in rest {
+                // The windows go to the ranges by their size, at least one each.
+                let share = u64::from(end.saturating_sub(from)) as f64 / rest_docs.max(1) as f64;
+                let windows = ((SAMPLE_WINDOWS as f64 * share).round() as u32).max(1);
+                estimate += estimate_rest(&*counting, searcher.segment_reader(o as u32), from, windows)?;
+            }
+            estimate.round() as usize
+        }
     };
     let mut top: Vec<Key> = best.into_iter().map(|Reverse(k)| k).collect();
     top.sort_by(|a, b| b.cmp(a));
     Ok(Ranked {
         top: top.into_iter().map(|Key(score, _, Reverse((seg, doc)))| (score, DocAddress::new(seg, doc))).collect(),
         total,
-        estimated: stopped,
+        estimated: stopped.is_some(),
     })
+}
+
+/// Estimates how many live documents of `seg` from `from` on match, by
+/// reading `windows` evenly spaced windows that tile the range, each until
+/// [`SAMPLE_MATCHES`] matches or its end: a window read to its end counts
+/// exactly, one cut short stands for itself at the density seen (the
+/// negative-binomial estimate (m − 1) / (documents read − 1), which unlike
+/// m / documents is not biased upwards). Phrase matches cost position reads,
+/// so the sample is bounded by matches, not documents.
+fn estimate_rest(
+    weight: &dyn tantivy::query::Weight,
+    seg: &tantivy::SegmentReader,
+    from: u32,
+    windows: u32,
+) -> Result<f64> {
+    use tantivy::{DocSet, TERMINATED};
+    let end = seg.max_doc();
+    if from >= end {
+        return Ok(0.0);
+    }
+    let alive = seg.alive_bitset();
+    let mut scorer = weight.scorer(seg, 1.0)?;
+    let span = (end - from) as f64 / windows as f64;
+    let mut estimate = 0.0;
+    for w in 0..windows {
+        let start = from + (span * w as f64) as u32;
+        let stop = (from + (span * (w + 1) as f64) as u32).min(end);
+        if stop <= start {
+            continue;
+        }
+        let mut doc = scorer.doc();
+        if doc < start {
+            doc = scorer.seek(start);
+        }
+        let mut hits = 0usize;
+        let mut last = start;
+        while doc != TERMINATED && doc < stop && hits < SAMPLE_MATCHES {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                hits += 1;
+            }
+            last = doc;
+            doc = scorer.advance();
+        }
+        let window = (stop - start) as f64;
+        estimate += if hits < SAMPLE_MATCHES || last == start {
+            hits as f64
+        } else {
+            (hits - 1) as f64 * window / f64::from(last - start)
+        };
+        if doc == TERMINATED {
+            break;
+        }
+    }
+    Ok(estimate)
 }
 
 /// Exact substring match of `term` on one n-gram field (see the tokenizer
@@ -605,6 +700,38 @@ fn collect(searcher: &tantivy::Searcher, q: &dyn Query, sort: Sort, want: usize,
 /// using only as many overlapping bigrams as it takes to cover every
 /// character. A lone Han character matches any bigram that contains it.
 fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
+    match exact_terms(field, term)? {
+        Exact::One(q) => Some(q),
+        Exact::Phrase(terms) => Some(Box::new(PhraseQuery::new_with_offset(terms))),
+    }
+}
+
+/// Every n-gram of `term`'s exact match present in `field`, anywhere: a
+/// superset of [`exact_on`] that reads no positions, for ranking.
+fn loose_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
+    match exact_terms(field, term)? {
+        Exact::One(q) => Some(q),
+        Exact::Phrase(terms) => Some(Box::new(BooleanQuery::new(
+            terms
+                .into_iter()
+                .map(|(_, t)| -> (Occur, Box<dyn Query>) {
+                    (Occur::Must, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)))
+                })
+                .collect(),
+        ))),
+    }
+}
+
+/// What an exact match of a term is made of.
+enum Exact {
+    /// One token, or a lone Han character's regex.
+    One(Box<dyn Query>),
+    /// Tokens at character offsets.
+    Phrase(Vec<(usize, Term)>),
+}
+
+/// The tokens of `term` an exact match needs (see [`exact_on`]).
+fn exact_terms(field: Field, term: &str) -> Option<Exact> {
     let mut toks: Vec<(usize, usize, String)> = Vec::new(); // (char start, char end, text)
     tokenizer::ngram_tokens(term, |t| {
         let len = t.text.chars().count();
@@ -627,9 +754,9 @@ fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
                 && is_han(c)
             {
                 let pattern = format!("{c}|{c}.|.{c}");
-                return RegexQuery::from_pattern(&pattern, field).ok().map(|q| Box::new(q) as Box<dyn Query>);
+                return RegexQuery::from_pattern(&pattern, field).ok().map(|q| Exact::One(Box::new(q)));
             }
-            Some(Box::new(TermQuery::new(Term::from_field_text(field, only), IndexRecordOption::WithFreqs)))
+            Some(Exact::One(Box::new(TermQuery::new(Term::from_field_text(field, only), IndexRecordOption::WithFreqs))))
         }
         _ => {
             let end = toks.iter().map(|t| t.1).max().unwrap_or(0);
@@ -644,9 +771,9 @@ fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
             }
             if chosen.len() == 1 {
                 let (_, t) = chosen.pop().expect("one element");
-                return Some(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)));
+                return Some(Exact::One(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))));
             }
-            Some(Box::new(PhraseQuery::new_with_offset(chosen)))
+            Some(Exact::Phrase(chosen))
         }
     }
 }
