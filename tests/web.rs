@@ -88,6 +88,12 @@ impl Client {
         self.send(req)
     }
 
+    /// A GET with one extra header (what a reverse proxy adds).
+    pub fn get_with(&mut self, path: &str, header: (&str, &str)) -> Resp {
+        let req = self.http.get(format!("{}{path}", self.base)).header(header.0, header.1);
+        self.send(req)
+    }
+
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let req = self
@@ -166,6 +172,45 @@ fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
     // A forged session cookie is no session.
     c.cookies.insert("govwatch_session".into(), "f".repeat(64));
     assert_eq!(c.get("/api/findings").status, 401);
+}
+
+#[test]
+fn a_trusted_proxy_header_logs_in_and_cookieless_clients_share_one_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = demo_config(dir.path(), |s| s.to_string());
+    let env = vec![("GOVWATCH__WEB__TRUSTED_USER_HEADER", "X-Remote-User".to_string())];
+    let mut d = Daemon::spawn(&Options { config: &cfg, state: dir.path(), env });
+    d.ready(Duration::from_secs(60));
+    let addr = d.addr.clone().unwrap();
+    let session = |r: &Resp| {
+        let set = r.header("set-cookie");
+        assert!(set.starts_with("govwatch_session=") && set.contains("HttpOnly"), "{set}");
+        set["govwatch_session=".len()..].split(';').next().unwrap().to_string()
+    };
+
+    // A script behind the proxy keeps no cookie: every request is vouched
+    // for by the header alone, and they all get the same session, not a
+    // new one each (which would pile up for session_hours).
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let r = Client::new(&addr).get_with("/api/findings", ("X-Remote-User", OFFICER.0));
+        assert_eq!(r.status, 200, "{}", r.text());
+        tokens.push(session(&r));
+    }
+    assert_eq!(tokens[0].len(), 64);
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+
+    // A browser keeps the cookie and needs the header no more.
+    let mut browser = Client::new(&addr);
+    assert_eq!(browser.get_with("/", ("X-Remote-User", ADMIN.0)).status, 200);
+    assert!(browser.get("/").text().contains(ADMIN.0));
+    let admin = browser.cookies["govwatch_session"].clone();
+    assert_ne!(admin, tokens[0], "each user has a session of their own");
+
+    // A name the configuration does not know is refused; no header, no entry.
+    let r = Client::new(&addr).get_with("/api/findings", ("X-Remote-User", "nobody"));
+    assert_eq!(r.status, 403);
+    assert_eq!(Client::new(&addr).get("/api/findings").status, 401);
 }
 
 #[test]

@@ -41,8 +41,42 @@ struct Session {
 
 #[derive(Default)]
 pub struct Auth {
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<Sessions>,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+/// Live sessions, plus the one session per user that the trusted proxy's
+/// requests share: a client behind the proxy that keeps no cookie (a script
+/// calling `/api/`) would otherwise open a session on every request, kept
+/// for `session_hours`.
+#[derive(Default)]
+struct Sessions {
+    by_token: HashMap<String, Session>,
+    proxied: HashMap<String, String>,
+    /// When idle sessions were last dropped (at most every [`PRUNE_EVERY`],
+    /// not on every request).
+    pruned: Option<Instant>,
+}
+
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+impl Sessions {
+    fn prune(&mut self, now: Instant, idle: Duration) {
+        if self.pruned.is_some_and(|t| now.duration_since(t) < PRUNE_EVERY) {
+            return;
+        }
+        self.pruned = Some(now);
+        self.by_token.retain(|_, s| now.duration_since(s.last_seen) < idle);
+        let live = &self.by_token;
+        self.proxied.retain(|_, token| live.contains_key(token));
+    }
+
+    fn insert(&mut self, name: &str, role: UserRole) -> String {
+        let token = random_token();
+        let s = Session { user: name.to_string(), role, csrf: random_token(), last_seen: Instant::now() };
+        self.by_token.insert(token.clone(), s);
+        token
+    }
 }
 
 /// Why a login failed.
@@ -60,8 +94,8 @@ impl Auth {
     pub fn session(&self, token: &str, idle: Duration) -> Option<User> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        sessions.retain(|_, s| now.duration_since(s.last_seen) < idle);
-        let s = sessions.get_mut(token)?;
+        sessions.prune(now, idle);
+        let s = sessions.by_token.get_mut(token).filter(|s| now.duration_since(s.last_seen) < idle)?;
         s.last_seen = now;
         Some(User { name: s.user.clone(), role: s.role, csrf: s.csrf.clone() })
     }
@@ -92,16 +126,37 @@ impl Auth {
         Ok(self.open(&u.name, u.role))
     }
 
-    /// A session for a user already authenticated (by the trusted proxy).
+    /// A new session for a user whose password was checked: its token.
     pub fn open(&self, name: &str, role: UserRole) -> String {
-        let token = random_token();
-        let s = Session { user: name.to_string(), role, csrf: random_token(), last_seen: Instant::now() };
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), s);
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(name, role)
+    }
+
+    /// The session of a user the trusted proxy vouches for: the one this
+    /// user's proxied requests share while it is live (and has the role the
+    /// configuration gives now), else a new one.
+    pub fn open_proxied(&self, name: &str, role: UserRole, idle: Duration) -> String {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let live = sessions.proxied.get(name).filter(|t| {
+            sessions.by_token.get(*t).is_some_and(|s| s.role == role && now.duration_since(s.last_seen) < idle)
+        });
+        if let Some(token) = live {
+            return token.clone();
+        }
+        let token = sessions.insert(name, role);
+        sessions.proxied.insert(name.to_string(), token.clone());
         token
     }
 
     pub fn logout(&self, token: &str) {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(token);
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.by_token.remove(token);
+        sessions.proxied.retain(|_, t| t != token);
+    }
+
+    /// How many sessions are held (live or not yet pruned).
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).by_token.len()
     }
 
     fn failures_of(&self, key: &str) -> usize {
@@ -198,6 +253,44 @@ mod tests {
         assert!(auth.session("forged", Duration::from_secs(60)).is_none());
         auth.logout(&token);
         assert!(auth.session(&token, Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn proxied_requests_share_one_session_per_user_until_it_ends() {
+        let auth = Auth::default();
+        let idle = Duration::from_secs(60);
+        let a = auth.open_proxied("zhiban", UserRole::Officer, idle);
+        for _ in 0..1000 {
+            assert_eq!(auth.open_proxied("zhiban", UserRole::Officer, idle), a);
+        }
+        assert_eq!(auth.session_count(), 1);
+        let b = auth.open_proxied("guanli", UserRole::Admin, idle);
+        assert_ne!(a, b);
+        assert_eq!(auth.session(&b, idle).unwrap().role, UserRole::Admin);
+        // A role changed in the configuration gets a session of its own.
+        let c = auth.open_proxied("zhiban", UserRole::Admin, idle);
+        assert_ne!(a, c);
+        assert_eq!(auth.session(&c, idle).unwrap().role, UserRole::Admin);
+        // After a logout the next proxied request opens a new session.
+        auth.logout(&c);
+        assert!(auth.session(&c, idle).is_none());
+        let d = auth.open_proxied("zhiban", UserRole::Admin, idle);
+        assert_ne!(c, d);
+        // Logins by password always open their own.
+        assert_ne!(auth.open("zhiban", UserRole::Admin), d);
+    }
+
+    #[test]
+    fn an_idle_session_ends_even_between_prunings() {
+        let auth = Auth::default();
+        let token = auth.open("zhiban", UserRole::Officer);
+        assert!(auth.session(&token, Duration::from_secs(60)).is_some());
+        std::thread::sleep(Duration::from_millis(20));
+        // The pruning just ran (within PRUNE_EVERY): the idle check is per session.
+        assert!(auth.session(&token, Duration::from_millis(10)).is_none());
+        let p = auth.open_proxied("zhiban", UserRole::Officer, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_ne!(auth.open_proxied("zhiban", UserRole::Officer, Duration::from_millis(10)), p);
     }
 
     #[test]

@@ -224,7 +224,7 @@ async fn require_login(State(st): State<Arc<AppState>>, mut req: Request, next: 
     {
         match cfg.users.iter().find(|u| u.name == name) {
             Some(u) => {
-                let token = st.auth.open(&u.name, u.role);
+                let token = st.auth.open_proxied(&u.name, u.role, idle);
                 user = st.auth.session(&token, idle);
                 new_session = Some(token);
             }
