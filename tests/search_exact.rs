@@ -265,3 +265,66 @@ fn broad_queries_estimate_their_total_and_keep_title_matches_first() {
     let narrow = index.search(&SearchRequest::new("第5999期")).unwrap();
     assert_eq!((narrow.total, narrow.total_is_estimate), (1, false));
 }
+
+/// `since` and `until` take whole days in China time (+08:00), whatever zone
+/// an item's time was written in; an item with no time is filed under the
+/// day govwatch first saw it.
+#[test]
+fn the_date_filter_takes_whole_days_in_china_time() {
+    use chrono::{DateTime, NaiveDate};
+    use govwatch::model::{Precision, Published};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = open(dir.path());
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
+    let seen = china().with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let times = [
+        ("a", Some("2026-11-19T23:59:59+08:00")), // the 19th
+        ("b", Some("2026-11-20T00:00:00+08:00")), // the 20th from here…
+        ("c", Some("2026-11-19T16:30:00+00:00")), // 00:30 on the 20th in China
+        ("d", Some("2026-11-20T15:59:59+00:00")), // 23:59:59 on the 20th in China
+        ("e", Some("2026-11-20T23:59:59+08:00")),
+        ("f", Some("2026-11-21T00:00:00+08:00")), // the 21st
+        ("g", None),                              // first seen on the 2nd
+    ];
+    let items: Vec<Item> = times
+        .iter()
+        .map(|(name, at)| {
+            let published = at.map(|t| Published {
+                at: DateTime::parse_from_rfc3339(t).unwrap(),
+                precision: Precision::Time,
+                zone_assumed: false,
+            });
+            let parsed = ParsedItem {
+                title: format!("热线通报{name}"),
+                text: "本期热线受理诉求。".into(),
+                link: Some(format!("http://x.gov.cn/{name}")),
+                published,
+                ..Default::default()
+            };
+            to_item(src, parsed, seen)
+        })
+        .collect();
+    store.upsert_items(&items).unwrap();
+    index.sync(&store).unwrap();
+    let day = |s: &str| Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+    let found = |since: Option<NaiveDate>, until: Option<NaiveDate>| -> String {
+        let mut req = SearchRequest::new("热线");
+        (req.since, req.until) = (since, until);
+        let mut names: Vec<String> = index
+            .search(&req)
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.title.trim_start_matches("热线通报").to_string())
+            .collect();
+        names.sort();
+        names.concat()
+    };
+    assert_eq!(found(day("2026-11-20"), day("2026-11-20")), "bcde");
+    assert_eq!(found(day("2026-11-20"), None), "bcdef");
+    assert_eq!(found(None, day("2026-11-19")), "ag");
+    assert_eq!(found(day("2026-11-21"), day("2026-11-21")), "f");
+    assert_eq!(found(day("2026-11-03"), day("2026-11-18")), "");
+    assert_eq!(found(day("2026-11-02"), day("2026-11-02")), "g");
+    assert_eq!(found(None, None), "abcdefg");
+}
