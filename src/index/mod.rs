@@ -44,6 +44,9 @@ const SCHEMA_VERSION: u32 = 3;
 const TITLE_BOOST: f32 = 50.0;
 /// The same for the jieba (ranking-only) clauses.
 const TITLE_SEG_BOOST: f32 = 3.0;
+/// A jieba word in more than this share of the items adds no ranking clause
+/// (see `ranking`).
+const DENSE_WORD: f64 = 0.5;
 /// With relevance ranking, a search stops after this many matching items
 /// (newest segments first) and estimates the total: a query that matches
 /// most of a million items ranks the best of its most recent few thousand
@@ -384,6 +387,7 @@ impl SearchIndex {
         let started = Instant::now();
         let terms = query::parse(&req.query);
         let f = self.f;
+        let searcher = self.reader.searcher();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut positive: Vec<String> = Vec::new();
         for t in &terms {
@@ -400,7 +404,7 @@ impl SearchIndex {
                 if let Some(title) = loose_on(self.f.title, &t.text) {
                     clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
                 }
-                if let Some(rank) = self.ranking(&t.text) {
+                if let Some(rank) = self.ranking(&searcher, &t.text) {
                     clauses.push((Occur::Should, rank));
                 }
                 positive.push(t.text.clone());
@@ -442,7 +446,6 @@ impl SearchIndex {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         let q = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
         let want = req.offset + req.limit.max(1);
         let sort = if has_terms { req.sort } else { Sort::Newest };
         let budget = if req.exact_total || sort != Sort::Relevance { usize::MAX } else { MATCH_BUDGET };
@@ -472,20 +475,28 @@ impl SearchIndex {
         exact_on(self.f.all, term)
     }
 
-    /// Score-only clauses: the jieba words of `term`, title boosted.
-    fn ranking(&self, term: &str) -> Option<Box<dyn Query>> {
+    /// Score-only clauses: the jieba words of `term`, title boosted. A word
+    /// in more than [`DENSE_WORD`] of the items is left out: it adds almost
+    /// the same little score to every match (its idf is under ln 2), and
+    /// tantivy would read its long posting list for every window of 4,096
+    /// documents the required clauses pass through.
+    fn ranking(&self, searcher: &tantivy::Searcher, term: &str) -> Option<Box<dyn Query>> {
         let words = tokenizer::jieba_words(term);
-        if words.is_empty() {
-            return None;
-        }
+        let docs = searcher.num_docs() as f64;
+        let rare = |t: &Term| searcher.doc_freq(t).map_or(true, |n| (n as f64) <= DENSE_WORD * docs);
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in words {
-            let t = TermQuery::new(Term::from_field_text(self.f.title_seg, &w), IndexRecordOption::WithFreqs);
-            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(t), TITLE_SEG_BOOST))));
-            let t = TermQuery::new(Term::from_field_text(self.f.text_seg, &w), IndexRecordOption::WithFreqs);
-            should.push((Occur::Should, Box::new(t)));
+            let t = Term::from_field_text(self.f.title_seg, &w);
+            if rare(&t) {
+                let q = TermQuery::new(t, IndexRecordOption::WithFreqs);
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), TITLE_SEG_BOOST))));
+            }
+            let t = Term::from_field_text(self.f.text_seg, &w);
+            if rare(&t) {
+                should.push((Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))));
+            }
         }
-        Some(Box::new(BooleanQuery::new(should)))
+        (!should.is_empty()).then(|| Box::new(BooleanQuery::new(should)) as Box<dyn Query>)
     }
 
     fn hit(&self, doc: &TantivyDocument, score: f32, terms: &[&str], snippet_chars: usize) -> Hit {
