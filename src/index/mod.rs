@@ -449,12 +449,7 @@ impl SearchIndex {
         let want = req.offset + req.limit.max(1);
         let sort = if has_terms { req.sort } else { Sort::Newest };
         let budget = if req.exact_total || sort != Sort::Relevance { usize::MAX } else { MATCH_BUDGET };
-        // Which documents match depends only on the required and excluded
-        // clauses: estimating the total reads those alone.
-        let filter = BooleanQuery::new(
-            q.clauses().iter().filter(|(o, _)| *o != Occur::Should).map(|(o, c)| (*o, c.box_clone())).collect(),
-        );
-        let ranked = collect(&searcher, &q, &filter, sort, want, budget)?;
+        let ranked = collect(&searcher, &q, sort, want, budget)?;
         let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
         let mut hits = Vec::with_capacity(req.limit);
         for (score, addr) in ranked.top.into_iter().skip(req.offset) {
@@ -540,14 +535,7 @@ struct Ranked {
 /// estimates the matches in what it did not read by sampling (see
 /// [`estimate_rest`]): a segment's first documents are not a fair sample of
 /// it (a rebuilt index files one feed's recent items together).
-fn collect(
-    searcher: &tantivy::Searcher,
-    q: &dyn Query,
-    filter: &dyn Query,
-    sort: Sort,
-    want: usize,
-    budget: usize,
-) -> Result<Ranked> {
+fn collect(searcher: &tantivy::Searcher, q: &BooleanQuery, sort: Sort, want: usize, budget: usize) -> Result<Ranked> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     use tantivy::query::EnableScoring;
@@ -631,6 +619,11 @@ fn collect(
             let rest: Vec<(usize, u32, u32)> =
                 rest.map(|(o, from)| (o, from, searcher.segment_reader(o as u32).max_doc())).collect();
             let rest_docs: u64 = rest.iter().map(|&(_, from, end)| u64::from(end.saturating_sub(from))).sum();
+            // Which documents match depends only on the required and
+            // excluded clauses: estimating the total reads those alone.
+            let filter = BooleanQuery::new(
+                q.clauses().iter().filter(|(o, _)| *o != Occur::Should).map(|(o, c)| (*o, c.box_clone())).collect(),
+            );
             let counting = filter.weight(EnableScoring::disabled_from_searcher(searcher))?;
             let mut estimate = matched as f64;
             for (o, from, end) in rest {

@@ -155,7 +155,8 @@ impl Auth {
     }
 
     /// How many sessions are held (live or not yet pruned).
-    pub fn session_count(&self) -> usize {
+    #[cfg(test)]
+    fn session_count(&self) -> usize {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).by_token.len()
     }
 
