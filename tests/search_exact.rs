@@ -266,6 +266,44 @@ fn broad_queries_estimate_their_total_and_keep_title_matches_first() {
     assert_eq!((narrow.total, narrow.total_is_estimate), (1, false));
 }
 
+/// In relevance order the items with every term in their title come first,
+/// wherever they are in the index (here the last three of 6,000 matches,
+/// past what a search ranks of the others), and scores descend down the
+/// pages; a page past the title matches continues with the others.
+#[test]
+fn title_matches_come_first_from_the_whole_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = open(dir.path());
+    let n = 6_000;
+    store_and_index(
+        &store,
+        &index,
+        (0..n).map(|i| {
+            if i >= n - 3 {
+                // A long text that mentions the word once: a low text score.
+                (format!("热线通报第{i}期"), format!("本期{}热线。", "受理群众诉求，按时办结。".repeat(20)))
+            } else {
+                // Short texts full of the word: high text scores.
+                (format!("第{i}期工作简报"), format!("热线热线热线{i}"))
+            }
+        }),
+    );
+    let res = index.search(&SearchRequest::new("热线")).unwrap();
+    let titles: Vec<&str> = res.hits.iter().map(|h| h.title.as_str()).collect();
+    assert!(titles[..3].iter().all(|t| t.starts_with("热线通报")), "{titles:?}");
+    assert!(titles[3..].iter().all(|t| !t.starts_with("热线通报")), "{titles:?}");
+    let scores: Vec<f32> = res.hits.iter().map(|h| h.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "scores not descending: {scores:?}");
+
+    let mut two = SearchRequest::new("热线");
+    two.limit = 2;
+    let first = index.search(&two).unwrap();
+    two.offset = 2;
+    let second = index.search(&two).unwrap();
+    let ids = |r: &govwatch::index::SearchResults| r.hits.iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!([ids(&first), ids(&second)].concat(), ids(&res)[..4].to_vec());
+}
+
 /// `since` and `until` take whole days in China time (+08:00), whatever zone
 /// an item's time was written in; an item with no time is filed under the
 /// day govwatch first saw it.

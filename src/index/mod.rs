@@ -10,11 +10,12 @@
 //! highest store revision the index holds, so [`SearchIndex::sync`] indexes
 //! exactly what changed since — after a crash too.
 
+mod clauses;
 pub mod query;
 pub mod snippet;
 pub mod tokenizer;
 
-use std::ops::Bound;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
@@ -22,6 +23,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
+use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
 };
@@ -34,6 +37,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, text::is_han, time::china};
 use crate::store::Store;
+use clauses::AnyOf;
 use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
@@ -51,7 +55,13 @@ const DENSE_WORD: f64 = 0.5;
 /// (newest segments first) and estimates the total: a query that matches
 /// most of a million items ranks the best of its most recent few thousand
 /// instead of reading position lists for the whole million (see `collect`).
-const MATCH_BUDGET: usize = 2_000;
+const MATCH_BUDGET: usize = 1_000;
+/// When the title tier fills the page, the other matches are only counted:
+/// this many exactly (newest segments first), the rest estimated. A total
+/// up to this is exact.
+const COUNT_BUDGET: usize = 1_000;
+/// How many title matches (newest segments first) the title tier ranks.
+const TITLE_BUDGET: usize = 500;
 /// How the matches past the budget are estimated: windows over everything
 /// not read (shared by size, at least one per segment), and matches read in
 /// each at most (see `estimate_rest`): at most a few hundred more matches.
@@ -147,6 +157,10 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
+    /// Published-time columns by segment (see `segments`).
+    ts_columns: Mutex<HashMap<SegmentId, Column<i64>>>,
+    /// What recent date filters read (see `clauses::RecentRanges`).
+    day_ranges: clauses::RecentRanges,
     /// Held through a whole sync or rebuild, so that two never interleave.
     sync_lock: Mutex<()>,
     options: WriterOptions,
@@ -207,6 +221,8 @@ impl SearchIndex {
             index,
             reader,
             writer: Mutex::new(None),
+            ts_columns: Mutex::default(),
+            day_ranges: clauses::RecentRanges::default(),
             sync_lock: Mutex::new(()),
             options,
             f,
@@ -383,32 +399,44 @@ impl SearchIndex {
     }
 
     /// Runs a search.
+    ///
+    /// In relevance order the items whose title contains every term come
+    /// first, ranked among themselves; the other matches follow. Each tier
+    /// is read on its own: the title tier from the title's short posting
+    /// lists, over the whole index; the rest only when the title tier does
+    /// not fill the page. Otherwise the matches are only counted (see
+    /// [`COUNT_BUDGET`]).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
         let started = Instant::now();
         let terms = query::parse(&req.query);
         let f = self.f;
         let searcher = self.reader.searcher();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let segments = self.segments(&searcher)?;
+        // What every match must satisfy besides containing the terms.
+        let mut filters: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut tiers = Tiers::default();
         let mut positive: Vec<String> = Vec::new();
         for t in &terms {
             let Some(exact) = self.exact(&t.text) else {
                 continue;
             };
             if t.negated {
-                clauses.push((Occur::MustNot, exact));
-            } else {
-                clauses.push((Occur::Must, exact));
-                // Items with the term in their title rank first. Every n-gram
-                // of it in the title is close enough for ranking, and reads
-                // no positions.
-                if let Some(title) = loose_on(self.f.title, &t.text) {
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
-                }
-                if let Some(rank) = self.ranking(&searcher, &t.text) {
-                    clauses.push((Occur::Should, rank));
-                }
-                positive.push(t.text.clone());
+                filters.push((Occur::MustNot, exact));
+                continue;
             }
+            tiers.anywhere.push(exact);
+            if let Some(title) = exact_on(f.title, &t.text) {
+                tiers.in_title.push(Box::new(BoostQuery::new(title, TITLE_BOOST)));
+            }
+            // Among the other matches, those with the term's n-grams in their
+            // title rank higher; this reads no positions.
+            if let Some(title) = loose_on(f.title, &t.text) {
+                tiers.title_boost.push(Box::new(BoostQuery::new(title, TITLE_BOOST)));
+            }
+            if let Some(rank) = self.ranking(&searcher, &t.text) {
+                tiers.ranking.push(rank);
+            }
+            positive.push(t.text.clone());
         }
         let has_terms = !positive.is_empty();
         for (field, values) in [
@@ -429,27 +457,30 @@ impl SearchIndex {
                     (Occur::Should, q)
                 })
                 .collect();
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0))));
+            filters.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0))));
         }
         if req.since.is_some() || req.until.is_some() {
-            let day = |d: NaiveDate| Term::from_field_i64(f.published_day, china_day(d));
-            let lower = req.since.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
-            let upper = req.until.map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
-            let range = tantivy::query::RangeQuery::new(lower, upper);
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(range), 0.0))));
+            let live: Vec<SegmentId> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+            let range =
+                self.day_ranges.range(f.published_day, req.since.map(china_day), req.until.map(china_day), &live);
+            filters.push((Occur::Must, Box::new(range)));
         }
-        if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
-            if terms.iter().any(|t| !t.negated) {
+        let want = req.offset + req.limit.max(1);
+        let ranked = if has_terms && req.sort == Sort::Relevance {
+            tiers.collect(&searcher, &segments, &filters, want, req.exact_total)?
+        } else {
+            if !has_terms && terms.iter().any(|t| !t.negated) && !filters.iter().any(|(o, _)| *o == Occur::Must) {
                 // Every positive term was punctuation only: nothing can match.
                 return Ok(SearchResults { total: 0, total_is_estimate: false, hits: Vec::new(), took_ms: 0.0 });
             }
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
-        let q = BooleanQuery::new(clauses);
-        let want = req.offset + req.limit.max(1);
-        let sort = if has_terms { req.sort } else { Sort::Newest };
-        let budget = if req.exact_total || sort != Sort::Relevance { usize::MAX } else { MATCH_BUDGET };
-        let ranked = collect(&searcher, &q, sort, want, budget)?;
+            let mut clauses = filters;
+            clauses.extend(tiers.anywhere.into_iter().map(|q| (Occur::Must, q)));
+            if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+            let sort = if has_terms { req.sort } else { Sort::Newest };
+            collect(&searcher, &segments, &BooleanQuery::new(clauses), sort, want, usize::MAX, true)?
+        };
         let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
         let mut hits = Vec::with_capacity(req.limit);
         for (score, addr) in ranked.top.into_iter().skip(req.offset) {
@@ -462,6 +493,30 @@ impl SearchIndex {
             hits,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// The searcher's segments, newest first (by the largest published time
+    /// in each), with their published times. Opening a segment's column
+    /// reads its whole block index, so the columns are kept while their
+    /// segments live.
+    fn segments(&self, searcher: &tantivy::Searcher) -> Result<Vec<Segment>> {
+        let mut columns = self.ts_columns.lock().unwrap_or_else(|e| e.into_inner());
+        let readers = searcher.segment_readers();
+        columns.retain(|id, _| readers.iter().any(|r| r.segment_id() == *id));
+        let mut out = Vec::with_capacity(readers.len());
+        for (ord, seg) in readers.iter().enumerate() {
+            let ts = match columns.get(&seg.segment_id()) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = seg.fast_fields().i64("published_ts")?;
+                    columns.insert(seg.segment_id(), c.clone());
+                    c
+                }
+            };
+            out.push(Segment { ord, newest: ts.max_value(), ts });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse((s.newest, s.ord)));
+        Ok(out)
     }
 
     /// The query that matches exactly the items whose normalized title or
@@ -479,19 +534,19 @@ impl SearchIndex {
         let words = tokenizer::jieba_words(term);
         let docs = searcher.num_docs() as f64;
         let rare = |t: &Term| searcher.doc_freq(t).map_or(true, |n| (n as f64) <= DENSE_WORD * docs);
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut should: Vec<Box<dyn Query>> = Vec::new();
         for w in words {
             let t = Term::from_field_text(self.f.title_seg, &w);
             if rare(&t) {
                 let q = TermQuery::new(t, IndexRecordOption::WithFreqs);
-                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), TITLE_SEG_BOOST))));
+                should.push(Box::new(BoostQuery::new(Box::new(q), TITLE_SEG_BOOST)));
             }
             let t = Term::from_field_text(self.f.text_seg, &w);
             if rare(&t) {
-                should.push((Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))));
+                should.push(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)));
             }
         }
-        (!should.is_empty()).then(|| Box::new(BooleanQuery::new(should)) as Box<dyn Query>)
+        (!should.is_empty()).then(|| Box::new(AnyOf(should)) as Box<dyn Query>)
     }
 
     fn hit(&self, doc: &TantivyDocument, score: f32, terms: &[&str], snippet_chars: usize) -> Hit {
@@ -522,6 +577,82 @@ impl SearchIndex {
     }
 }
 
+/// The clauses of a relevance search, by the part they play.
+#[derive(Default)]
+struct Tiers {
+    /// Per positive term: its exact match in title or text.
+    anywhere: Vec<Box<dyn Query>>,
+    /// Per positive term: its exact match in the title, boosted.
+    in_title: Vec<Box<dyn Query>>,
+    /// Score only: each term's n-grams in the title, boosted.
+    title_boost: Vec<Box<dyn Query>>,
+    /// Score only: the terms' jieba words.
+    ranking: Vec<Box<dyn Query>>,
+}
+
+impl Tiers {
+    /// The best `want` matches in relevance order, title tier first, and the
+    /// total. Without `exact_total` each read stops at its budget.
+    fn collect(
+        &self,
+        searcher: &tantivy::Searcher,
+        segments: &[Segment],
+        filters: &[(Occur, Box<dyn Query>)],
+        want: usize,
+        exact_total: bool,
+    ) -> Result<Ranked> {
+        let (title_budget, budget, count_budget) = if exact_total {
+            (usize::MAX, usize::MAX, usize::MAX)
+        } else {
+            (TITLE_BUDGET.max(want), MATCH_BUDGET, COUNT_BUDGET)
+        };
+        let query = |must: &[Box<dyn Query>], should: &[&[Box<dyn Query>]]| {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters.iter().map(|(o, q)| (*o, q.box_clone())).collect();
+            clauses.extend(must.iter().map(|q| (Occur::Must, q.box_clone())));
+            // One optional clause: tantivy's union of several would score
+            // every document of each in windows of 4,096 (see `AnyOf`).
+            let scoring: Vec<Box<dyn Query>> = should.iter().flat_map(|qs| qs.iter().map(|q| q.box_clone())).collect();
+            if !scoring.is_empty() {
+                clauses.push((Occur::Should, Box::new(AnyOf(scoring))));
+            }
+            BooleanQuery::new(clauses)
+        };
+        let title_q = query(&self.in_title, &[&self.ranking]);
+        let title = collect(searcher, segments, &title_q, Sort::Relevance, want, title_budget, false)?;
+        if title.top.len() >= want {
+            // The page is all title matches: the rest is only counted.
+            let count = collect(searcher, segments, &query(&self.anywhere, &[]), Sort::Newest, 0, count_budget, true)?;
+            return Ok(Ranked { top: title.top, total: count.total, estimated: count.estimated });
+        }
+        let rest = collect(
+            searcher,
+            segments,
+            &query(&self.anywhere, &[&self.title_boost, &self.ranking]),
+            Sort::Relevance,
+            want + title.top.len(),
+            budget,
+            true,
+        )?;
+        let in_title: std::collections::HashSet<DocAddress> = title.top.iter().map(|(_, a)| *a).collect();
+        let rest_top: Vec<(f32, DocAddress)> = rest.top.into_iter().filter(|(_, a)| !in_title.contains(a)).collect();
+        // Scores stay in descending order down the page: the title tier is
+        // lifted above the best of the rest.
+        let lift = rest_top.first().map_or(0.0, |(s, _)| *s);
+        let mut top: Vec<(f32, DocAddress)> = title.top.into_iter().map(|(s, a)| (s + lift, a)).collect();
+        top.extend(rest_top);
+        top.truncate(want);
+        Ok(Ranked { top, total: rest.total, estimated: rest.estimated })
+    }
+}
+
+/// A segment of a searcher, for [`collect`].
+struct Segment {
+    ord: usize,
+    /// The largest published time in it.
+    newest: i64,
+    ts: Column<i64>,
+}
+
 /// The best `want` documents and how many matched.
 struct Ranked {
     top: Vec<(f32, DocAddress)>,
@@ -535,7 +666,15 @@ struct Ranked {
 /// estimates the matches in what it did not read by sampling (see
 /// [`estimate_rest`]): a segment's first documents are not a fair sample of
 /// it (a rebuilt index files one feed's recent items together).
-fn collect(searcher: &tantivy::Searcher, q: &BooleanQuery, sort: Sort, want: usize, budget: usize) -> Result<Ranked> {
+fn collect(
+    searcher: &tantivy::Searcher,
+    segments: &[Segment],
+    q: &BooleanQuery,
+    sort: Sort,
+    want: usize,
+    budget: usize,
+    estimate: bool,
+) -> Result<Ranked> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     use tantivy::query::EnableScoring;
@@ -566,21 +705,14 @@ fn collect(searcher: &tantivy::Searcher, q: &BooleanQuery, sort: Sort, want: usi
         EnableScoring::disabled_from_searcher(searcher)
     };
     let weight = q.weight(scoring)?;
-    let mut segments: Vec<(i64, usize)> = Vec::new();
-    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
-        let newest = seg.fast_fields().i64("published_ts").map(|c| c.max_value()).unwrap_or(i64::MIN);
-        segments.push((newest, ord));
-    }
-    segments.sort_by(|a, b| b.cmp(a));
 
     // A min-heap (via Reverse) of the best `want` keys seen.
     let mut best: BinaryHeap<Reverse<Key>> = BinaryHeap::with_capacity(want + 1);
     let mut matched = 0usize;
     // Where the reading stopped: (segment ordinal, first document not read).
     let mut stopped: Option<(usize, u32)> = None;
-    for &(_, ord) in &segments {
+    for &Segment { ord, ref ts, .. } in segments {
         let seg = searcher.segment_reader(ord as u32);
-        let ts = seg.fast_fields().i64("published_ts")?;
         let alive = seg.alive_bitset();
         let mut scorer = weight.scorer(seg, 1.0)?;
         let mut doc = scorer.doc();
@@ -612,10 +744,11 @@ fn collect(searcher: &tantivy::Searcher, q: &BooleanQuery, sort: Sort, want: usi
     }
     let total = match stopped {
         None => matched,
+        Some(_) if !estimate => matched,
         Some((at, from)) => {
             // The rest of the segment it stopped in, and every segment after it.
             let rest =
-                segments.iter().map(|&(_, o)| o).skip_while(|&o| o != at).map(|o| (o, if o == at { from } else { 0 }));
+                segments.iter().map(|s| s.ord).skip_while(|&o| o != at).map(|o| (o, if o == at { from } else { 0 }));
             let rest: Vec<(usize, u32, u32)> =
                 rest.map(|(o, from)| (o, from, searcher.segment_reader(o as u32).max_doc())).collect();
             let rest_docs: u64 = rest.iter().map(|&(_, from, end)| u64::from(end.saturating_sub(from))).sum();
