@@ -99,12 +99,18 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The fewest digits a masked number has (a landline: 3-digit area code and
+/// 7 digits); a text with fewer is not searched for numbers.
+const FEWEST_DIGITS: usize = 10;
+
 fn mask_rest(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut copied = 0;
     let mut pos = 0;
     let re = numbers();
-    while let Some(c) = re.captures_at(text, pos) {
+    // `\d` is any Unicode decimal digit; `is_numeric` is a superset of those.
+    let digits = text.chars().filter(|c| c.is_numeric()).take(FEWEST_DIGITS).count();
+    while let Some(c) = (digits >= FEWEST_DIGITS).then(|| re.captures_at(text, pos)).flatten() {
         let m = c.get(0).expect("whole match");
         if !boundary_ok(text, m.start(), m.end()) {
             pos = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
@@ -186,6 +192,13 @@ mod tests {
         assert_eq!(mask("身份证 11010119900307123X 丢失"), "身份证 110101********123X 丢失");
         assert_eq!(mask("老身份证110101900307123"), "老身份证110101*****7123");
         assert_eq!(mask("座机0571-87654321或010 62345678"), "座机0571-****4321或010-****5678");
+    }
+
+    #[test]
+    fn the_shortest_numbers_are_still_masked() {
+        // Ten digits, the fewest a masked number has; nine are left alone.
+        assert_eq!(mask("电话010 6234567"), "电话010-***4567");
+        assert_eq!(mask("电话010 623456"), "电话010 623456");
     }
 
     #[test]

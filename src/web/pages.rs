@@ -447,10 +447,12 @@ fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchP
         .hits
         .into_iter()
         .map(|mut h| {
-            h.title = m(user, &h.title).into_owned();
-            h.title_html = m(user, &h.title_html).into_owned();
-            h.snippet = m(user, &h.snippet).into_owned();
-            h.snippet_text = m(user, &h.snippet_text).into_owned();
+            // Replaced only when masking changed something (most texts hold no number).
+            for field in [&mut h.title, &mut h.title_html, &mut h.snippet, &mut h.snippet_text] {
+                if let Cow::Owned(masked) = m(user, field) {
+                    *field = masked;
+                }
+            }
             h.url = safe_link(h.url.as_deref());
             HitRow {
                 source_name: names.source(&h.source).to_string(),
