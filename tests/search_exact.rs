@@ -366,3 +366,47 @@ fn the_date_filter_takes_whole_days_in_china_time() {
     assert_eq!(found(day("2026-11-02"), day("2026-11-02")), "g");
     assert_eq!(found(None, None), "abcdefg");
 }
+
+/// Items matching a date filter come in runs (a day's items are indexed
+/// together): the estimated total counts in the filter's items, so a run met
+/// by a sample window does not stand for the whole window.
+#[test]
+fn a_date_filtered_total_is_estimated_within_the_dates_items() {
+    use chrono::{DateTime, NaiveDate};
+    use govwatch::model::{Precision, Published};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = open(dir.path());
+    let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
+    let seen = china().with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    let n = 30_000;
+    // Runs of 10 items of November every 100; the rest in January.
+    let november = |i: usize| i % 100 < 10;
+    let items: Vec<Item> = (0..n)
+        .map(|i| {
+            let at = if november(i) { "2026-11-10T10:00:00+08:00" } else { "2026-01-10T10:00:00+08:00" };
+            let parsed = ParsedItem {
+                title: format!("第{i}期简报"),
+                text: format!("本期热线受理诉求{i}件。"),
+                link: Some(format!("http://x.gov.cn/{i}")),
+                published: Some(Published {
+                    at: DateTime::parse_from_rfc3339(at).unwrap(),
+                    precision: Precision::Time,
+                    zone_assumed: false,
+                }),
+                ..Default::default()
+            };
+            to_item(src, parsed, seen)
+        })
+        .collect();
+    store.upsert_items(&items).unwrap();
+    index.sync(&store).unwrap();
+    let mut req = SearchRequest::new("热线");
+    req.since = NaiveDate::from_ymd_opt(2026, 11, 1);
+    let res = index.search(&req).unwrap();
+    let expected = (0..n).filter(|i| november(*i)).count();
+    assert!(res.total_is_estimate, "{} matches must exceed what is counted exactly", expected);
+    let err = (res.total as f64 - expected as f64).abs() / expected as f64;
+    assert!(err < 0.25, "estimate {} for {expected} ({:.0} % off)", res.total, err * 100.0);
+    req.exact_total = true;
+    assert_eq!(index.search(&req).unwrap().total, expected);
+}

@@ -39,7 +39,7 @@ impl fmt::Debug for DayRange {
 }
 
 /// The bit sets of a day range, by segment.
-type ReadDays = Arc<Mutex<HashMap<SegmentId, BitSet>>>;
+type ReadDays = Arc<Mutex<HashMap<SegmentId, Arc<BitSet>>>>;
 
 /// How many date ranges [`RecentRanges`] keeps.
 const RECENT_RANGES: usize = 8;
@@ -86,7 +86,7 @@ impl DayRange {
     }
 
     /// The segment's matching documents, read on the first call.
-    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<BitSet> {
+    pub fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Arc<BitSet>> {
         let id = reader.segment_id();
         if let Some(bits) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
             return Ok(bits.clone());
@@ -110,6 +110,7 @@ impl DayRange {
                 postings.advance();
             }
         }
+        let bits = Arc::new(bits);
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(id, bits.clone());
         Ok(bits)
     }
@@ -125,7 +126,8 @@ struct DayRangeWeight(DayRange);
 
 impl Weight for DayRangeWeight {
     fn scorer(&self, reader: &SegmentReader, _boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(self.0.docs(reader)?), 0.0)))
+        let bits = BitSet::clone(&*self.0.docs(reader)?);
+        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(bits), 0.0)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {

@@ -37,7 +37,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, text::is_han, time::china};
 use crate::store::Store;
-use clauses::AnyOf;
+use clauses::{AnyOf, DayRange};
 use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
@@ -758,12 +758,18 @@ fn collect(
                 q.clauses().iter().filter(|(o, _)| *o != Occur::Should).map(|(o, c)| (*o, c.box_clone())).collect(),
             );
             let counting = filter.weight(EnableScoring::disabled_from_searcher(searcher))?;
+            // A date filter's documents cluster (items are indexed as they
+            // appear): the windows then count in its documents, not in all.
+            let days =
+                q.clauses().iter().find_map(|(o, c)| (*o == Occur::Must).then_some(c)?.downcast_ref::<DayRange>());
             let mut estimate = matched as f64;
             for (o, from, end) in rest {
+                let seg = searcher.segment_reader(o as u32);
+                let within = days.map(|d| d.docs(seg)).transpose()?;
                 // The windows go to the ranges by their size, at least one each.
                 let share = u64::from(end.saturating_sub(from)) as f64 / rest_docs.max(1) as f64;
                 let windows = ((SAMPLE_WINDOWS as f64 * share).round() as u32).max(1);
-                estimate += estimate_rest(&*counting, searcher.segment_reader(o as u32), from, windows)?;
+                estimate += estimate_rest(&*counting, seg, from, windows, within.as_deref())?;
             }
             estimate.round() as usize
         }
@@ -783,12 +789,16 @@ fn collect(
 /// exactly, one cut short stands for itself at the density seen (the
 /// negative-binomial estimate (m − 1) / (documents read − 1), which unlike
 /// m / documents is not biased upwards). Phrase matches cost position reads,
-/// so the sample is bounded by matches, not documents.
+/// so the sample is bounded by matches, not documents. With `within`, the
+/// documents of a required filter, the density is per document of it: a
+/// window that meets a cluster of them stands for the filter's documents in
+/// the window, not for all its documents.
 fn estimate_rest(
     weight: &dyn tantivy::query::Weight,
     seg: &tantivy::SegmentReader,
     from: u32,
     windows: u32,
+    within: Option<&tantivy::BitSet>,
 ) -> Result<f64> {
     use tantivy::{DocSet, TERMINATED};
     let end = seg.max_doc();
@@ -798,6 +808,8 @@ fn estimate_rest(
     let alive = seg.alive_bitset();
     let mut scorer = weight.scorer(seg, 1.0)?;
     let span = (end - from) as f64 / windows as f64;
+    // Documents in `a..b` that could match at all.
+    let size = |a: u32, b: u32| within.map_or(f64::from(b - a), |bits| count_in(bits, a, b) as f64);
     let mut estimate = 0.0;
     for w in 0..windows {
         let start = from + (span * w as f64) as u32;
@@ -818,17 +830,37 @@ fn estimate_rest(
             last = doc;
             doc = scorer.advance();
         }
-        let window = (stop - start) as f64;
-        estimate += if hits < SAMPLE_MATCHES || last == start {
+        let read = size(start, last);
+        estimate += if hits < SAMPLE_MATCHES || read < 1.0 {
             hits as f64
         } else {
-            (hits - 1) as f64 * window / f64::from(last - start)
+            (hits - 1) as f64 * size(start, stop) / read
         };
         if doc == TERMINATED {
             break;
         }
     }
     Ok(estimate)
+}
+
+/// How many of `bits` lie in `from..to`.
+fn count_in(bits: &tantivy::BitSet, from: u32, to: u32) -> u64 {
+    let to = to.min(bits.max_value());
+    let mut n = 0u64;
+    let mut d = from;
+    while d < to && !d.is_multiple_of(64) {
+        n += u64::from(bits.contains(d));
+        d += 1;
+    }
+    while d + 64 <= to {
+        n += u64::from(bits.tinyset(d / 64).len());
+        d += 64;
+    }
+    while d < to {
+        n += u64::from(bits.contains(d));
+        d += 1;
+    }
+    n
 }
 
 /// Exact substring match of `term` on one n-gram field (see the tokenizer
@@ -1053,4 +1085,23 @@ pub fn display_time(rfc3339: &str) -> String {
     DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_in;
+    use tantivy::BitSet;
+
+    #[test]
+    fn count_in_counts_the_members_of_a_range_across_words() {
+        let members = [0u32, 5, 63, 64, 65, 127, 128, 200, 299];
+        let mut bits = BitSet::with_max_value(300);
+        for m in members {
+            bits.insert(m);
+        }
+        for (from, to) in [(0, 300), (0, 0), (1, 64), (63, 65), (64, 128), (60, 201), (129, 299), (129, 300), (0, 1000)] {
+            let expected = members.iter().filter(|m| (from..to).contains(*m)).count() as u64;
+            assert_eq!(count_in(&bits, from, to), expected, "{from}..{to}");
+        }
+    }
 }
