@@ -595,7 +595,7 @@ fn run(opts: &Options, corpus: &Corpus) -> Result<()> {
         &mut out,
         "Hits are all matching items (title or text contains the query after normalization), counted \
          exactly (`exact_total`, untimed). \"timed search counted\" says whether the timed search (default \
-         request) counted its hits or stopped after 2,000 matches and estimated the total. \
+         request) counted its hits or stopped at its budget (1,000 matches) and estimated the total. \
          \"substring scan\" is `SELECT count(*) FROM docs WHERE title LIKE '%q%' OR text LIKE '%q%'` \
          on the FTS5 table: the exact answer, and what a 2-character query costs FTS5 without a MATCH. \
          Times are medians (ms) without / with the date filter.\n",

@@ -51,10 +51,11 @@ const TITLE_SEG_BOOST: f32 = 3.0;
 /// A jieba word in more than this share of the items adds no ranking clause
 /// (see `ranking`).
 const DENSE_WORD: f64 = 0.5;
-/// With relevance ranking, a search stops after this many matching items
-/// (newest segments first) and estimates the total: a query that matches
-/// most of a million items ranks the best of its most recent few thousand
-/// instead of reading position lists for the whole million (see `collect`).
+/// With relevance ranking, when the title tier does not fill the page, the
+/// other matches are ranked over at most this many (newest segments first)
+/// and the total is estimated past it: a query that matches most of a
+/// million items does not read position lists for the whole million (see
+/// `Tiers::collect` and `collect`).
 const MATCH_BUDGET: usize = 1_000;
 /// When the title tier fills the page, the other matches are only counted:
 /// this many exactly (newest segments first), the rest estimated. A total
@@ -1099,7 +1100,8 @@ mod tests {
         for m in members {
             bits.insert(m);
         }
-        for (from, to) in [(0, 300), (0, 0), (1, 64), (63, 65), (64, 128), (60, 201), (129, 299), (129, 300), (0, 1000)] {
+        for (from, to) in [(0, 300), (0, 0), (1, 64), (63, 65), (64, 128), (60, 201), (129, 299), (129, 300), (0, 1000)]
+        {
             let expected = members.iter().filter(|m| (from..to).contains(*m)).count() as u64;
             assert_eq!(count_in(&bits, from, to), expected, "{from}..{to}");
         }

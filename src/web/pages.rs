@@ -95,7 +95,26 @@ impl IntoResponse for ApiError {
 
 /// Runs blocking work (the store, the index) off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.context("a console task panicked")?
+    // Searches are CPU work: fifty of them at once on two cores only take
+    // turns, each fifty times as long, with the threads' switching on top.
+    // Queued instead, they finish in order and the slowest wait less.
+    let permit = slots().clone().acquire_owned().await.context("the console is shutting down")?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .context("a console task panicked")?
+}
+
+/// How many store and index calls run at once: two per core (a store call
+/// may wait on the disk).
+fn slots() -> &'static Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new(2 * cores))
+    })
 }
 
 /// Renders `name` with the page context plus what every page shows.
