@@ -103,13 +103,24 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 /// 7 digits); a text with fewer is not searched for numbers.
 const FEWEST_DIGITS: usize = 10;
 
+/// True for every character `\d` matches (any Unicode decimal digit), and
+/// some others. Han characters and CJK punctuation, most of a Chinese text,
+/// are answered without `char::is_numeric`'s table search.
+fn may_be_digit(c: char) -> bool {
+    match c {
+        '0'..='9' | '０'..='９' => true,
+        _ if c.is_ascii() => false,
+        '\u{3000}'..='\u{303F}' | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}' => false,
+        _ => c.is_numeric(),
+    }
+}
+
 fn mask_rest(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut copied = 0;
     let mut pos = 0;
     let re = numbers();
-    // `\d` is any Unicode decimal digit; `is_numeric` is a superset of those.
-    let digits = text.chars().filter(|c| c.is_numeric()).take(FEWEST_DIGITS).count();
+    let digits = text.chars().filter(|c| may_be_digit(*c)).take(FEWEST_DIGITS).count();
     while let Some(c) = (digits >= FEWEST_DIGITS).then(|| re.captures_at(text, pos)).flatten() {
         let m = c.get(0).expect("whole match");
         if !boundary_ok(text, m.start(), m.end()) {
@@ -192,6 +203,17 @@ mod tests {
         assert_eq!(mask("身份证 11010119900307123X 丢失"), "身份证 110101********123X 丢失");
         assert_eq!(mask("老身份证110101900307123"), "老身份证110101*****7123");
         assert_eq!(mask("座机0571-87654321或010 62345678"), "座机0571-****4321或010-****5678");
+    }
+
+    #[test]
+    fn may_be_digit_covers_every_unicode_decimal_digit() {
+        let d = regex::Regex::new(r"^\d$").unwrap();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if d.is_match(c.encode_utf8(&mut [0; 4])) {
+                assert!(super::may_be_digit(c), "{c:?} U+{:04X}", c as u32);
+            }
+        }
+        assert!(!super::may_be_digit('热') && !super::may_be_digit('，') && !super::may_be_digit('a'));
     }
 
     #[test]
