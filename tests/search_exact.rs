@@ -85,6 +85,15 @@ fn store_and_index(store: &Store, index: &SearchIndex, texts: impl Iterator<Item
     index.sync(store).unwrap();
 }
 
+/// A published time with its zone, as a feed gives it.
+fn published_at(rfc3339: &str) -> govwatch::model::Published {
+    govwatch::model::Published {
+        at: chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap(),
+        precision: govwatch::model::Precision::Time,
+        zone_assumed: false,
+    }
+}
+
 fn open(dir: &std::path::Path) -> (Arc<Store>, SearchIndex) {
     let store = Arc::new(Store::open(&dir.join("var")).unwrap());
     let index = SearchIndex::open(&dir.join("index"), WriterOptions { threads: 1, heap_bytes: 32 << 20 }).unwrap();
@@ -309,8 +318,7 @@ fn title_matches_come_first_from_the_whole_index() {
 /// day govwatch first saw it.
 #[test]
 fn the_date_filter_takes_whole_days_in_china_time() {
-    use chrono::{DateTime, NaiveDate};
-    use govwatch::model::{Precision, Published};
+    use chrono::NaiveDate;
     let dir = tempfile::tempdir().unwrap();
     let (store, index) = open(dir.path());
     let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
@@ -327,11 +335,7 @@ fn the_date_filter_takes_whole_days_in_china_time() {
     let items: Vec<Item> = times
         .iter()
         .map(|(name, at)| {
-            let published = at.map(|t| Published {
-                at: DateTime::parse_from_rfc3339(t).unwrap(),
-                precision: Precision::Time,
-                zone_assumed: false,
-            });
+            let published = at.map(published_at);
             let parsed = ParsedItem {
                 title: format!("热线通报{name}"),
                 text: "本期热线受理诉求。".into(),
@@ -372,8 +376,7 @@ fn the_date_filter_takes_whole_days_in_china_time() {
 /// by a sample window does not stand for the whole window.
 #[test]
 fn a_date_filtered_total_is_estimated_within_the_dates_items() {
-    use chrono::{DateTime, NaiveDate};
-    use govwatch::model::{Precision, Published};
+    use chrono::NaiveDate;
     let dir = tempfile::tempdir().unwrap();
     let (store, index) = open(dir.path());
     let src = SourceInfo { id: "s", unit: "u", kind: ItemKind::Feed, role: Role::Portal, level: Level::County };
@@ -388,11 +391,7 @@ fn a_date_filtered_total_is_estimated_within_the_dates_items() {
                 title: format!("第{i}期简报"),
                 text: format!("本期热线受理诉求{i}件。"),
                 link: Some(format!("http://x.gov.cn/{i}")),
-                published: Some(Published {
-                    at: DateTime::parse_from_rfc3339(at).unwrap(),
-                    precision: Precision::Time,
-                    zone_assumed: false,
-                }),
+                published: Some(published_at(at)),
                 ..Default::default()
             };
             to_item(src, parsed, seen)

@@ -461,7 +461,7 @@ impl SearchIndex {
             filters.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0))));
         }
         if req.since.is_some() || req.until.is_some() {
-            let live: Vec<SegmentId> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+            let live: Vec<SegmentId> = segments.iter().map(|s| s.id).collect();
             let range =
                 self.day_ranges.range(f.published_day, req.since.map(china_day), req.until.map(china_day), &live);
             filters.push((Occur::Must, Box::new(range)));
@@ -514,7 +514,7 @@ impl SearchIndex {
                     c
                 }
             };
-            out.push(Segment { ord, newest: ts.max_value(), ts });
+            out.push(Segment { ord, id: seg.segment_id(), newest: ts.max_value(), ts });
         }
         out.sort_by_key(|s| std::cmp::Reverse((s.newest, s.ord)));
         Ok(out)
@@ -649,6 +649,7 @@ impl Tiers {
 /// A segment of a searcher, for [`collect`].
 struct Segment {
     ord: usize,
+    id: SegmentId,
     /// The largest published time in it.
     newest: i64,
     ts: Column<i64>,
