@@ -4,6 +4,9 @@
 //! decide *which* items match — exactly those whose normalized title or text
 //! contains every query term — and jieba words add to the score so that items
 //! *about* the words rank first; title matches weigh more than text matches.
+//! A word the n-gram fields hold as one token (two Han characters, a number)
+//! is scored from them and not written to the jieba fields again
+//! (`tokenizer::word_home`).
 //!
 //! One writer per process, created on first write; a fresh searcher per
 //! query. An update is delete-by-id then add. The commit payload records the
@@ -38,11 +41,11 @@ use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, text::is_han, time::china};
 use crate::store::Store;
 use clauses::{AnyOf, DayRange};
-use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM};
+use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM, WordHome};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
 /// version is rebuilt from the store on open.
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 /// How much a match in the title outweighs one in the text. Large enough
 /// that items with every term in the title rank above the rest.
 const TITLE_BOOST: f32 = 50.0;
@@ -537,12 +540,18 @@ impl SearchIndex {
         let rare = |t: &Term| searcher.doc_freq(t).map_or(true, |n| (n as f64) <= DENSE_WORD * docs);
         let mut should: Vec<Box<dyn Query>> = Vec::new();
         for w in words {
-            let t = Term::from_field_text(self.f.title_seg, &w);
+            // A word the n-gram fields hold as one token is read there (see `tokenizer::word_home`).
+            let (in_title, in_text) = match tokenizer::word_home(&w) {
+                WordHome::Ngram => (self.f.title, self.f.all),
+                WordHome::Jieba => (self.f.title_seg, self.f.text_seg),
+                WordHome::Unranked => continue,
+            };
+            let t = Term::from_field_text(in_title, &w);
             if rare(&t) {
                 let q = TermQuery::new(t, IndexRecordOption::WithFreqs);
                 should.push(Box::new(BoostQuery::new(Box::new(q), TITLE_SEG_BOOST)));
             }
-            let t = Term::from_field_text(self.f.text_seg, &w);
+            let t = Term::from_field_text(in_text, &w);
             if rare(&t) {
                 should.push(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)));
             }

@@ -8,7 +8,11 @@
 //!   phrases that mix words and Han characters (`12345热线`) stay exact too.
 //! * [`JiebaWords`] ranks: jieba's words (no HMM, not search mode: ranking
 //!   needs words, and the n-grams already find every substring), which score
-//!   items about a word above items that merely contain its characters.
+//!   items about a word above items that merely contain its characters. Only
+//!   the words the n-gram field does not already hold as one token are
+//!   written (see [`word_home`]): a two-character word such as `热线` is the
+//!   n-gram `热线`, a number is the n-gram word, and writing them twice was
+//!   three fifths of jieba's postings for the same statistics.
 //!
 //! Both expect text already passed through
 //! [`crate::normalize::normalize_text`] (so nothing is lower-cased here), and
@@ -200,6 +204,43 @@ fn is_wordlike(w: &str) -> bool {
     w.chars().any(|c| is_han(c) || c.is_alphanumeric())
 }
 
+/// Where the ranking reads a jieba word's statistics (term and document
+/// frequencies); the index side and the query side both decide by this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordHome {
+    /// Two Han characters, or letters and digits only: the n-gram fields
+    /// hold the word as one token wherever it occurs (a Han pair is always
+    /// a bigram; a run of letters and digits is one n-gram word).
+    Ngram,
+    /// Longer words and mixed ones: only the jieba fields hold them.
+    Jieba,
+    /// One Han character (的, 和, 市): mostly function words; not written
+    /// and not ranked (a one-character query is still matched and scored by
+    /// its n-gram clause).
+    Unranked,
+}
+
+pub fn word_home(w: &str) -> WordHome {
+    let mut han = 0;
+    let mut other = false;
+    let mut ascii_word = true;
+    for c in w.chars() {
+        if is_han(c) {
+            han += 1;
+            ascii_word = false;
+        } else {
+            other = true;
+            ascii_word &= c.is_ascii_alphanumeric();
+        }
+    }
+    match (han, other) {
+        (1, false) => WordHome::Unranked,
+        (2, false) => WordHome::Ngram,
+        (0, true) if ascii_word => WordHome::Ngram,
+        _ => WordHome::Jieba,
+    }
+}
+
 /// jieba words; holds an `Arc` so that cloning per field per query costs
 /// nothing (tantivy-jieba's `with_jieba` deep-copies the dictionary).
 #[derive(Clone)]
@@ -232,7 +273,7 @@ impl Tokenizer for JiebaWords {
 impl TokenStream for JiebaStream<'_> {
     fn advance(&mut self) -> bool {
         for w in self.words.by_ref() {
-            if !is_wordlike(w.word) {
+            if word_home(w.word) != WordHome::Jieba || !is_wordlike(w.word) {
                 continue;
             }
             self.token.offset_from = w.byte_start;
@@ -255,7 +296,8 @@ impl TokenStream for JiebaStream<'_> {
     }
 }
 
-/// The words jieba finds in a query term, as the index has them.
+/// The words jieba finds in a query term (every one; see [`word_home`] for
+/// where each is indexed).
 pub fn jieba_words(text: &str) -> Vec<String> {
     jieba().cut(text, false).into_iter().filter(|t| is_wordlike(t.word)).map(|t| t.word.to_string()).collect()
 }
@@ -307,15 +349,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn jieba_tokens_skip_punctuation() {
+    fn jieba_tokens(s: &str) -> Vec<String> {
         let mut tok = JiebaWords::new(jieba());
-        let mut stream = tok.token_stream("依申请公开，办结率");
+        let mut stream = tok.token_stream(s);
         let mut words = Vec::new();
         while stream.advance() {
             words.push(stream.token().text.clone());
         }
+        words
+    }
+
+    #[test]
+    fn jieba_tokens_are_the_words_the_ngrams_do_not_hold() {
+        let text = "依申请公开，办结率和新闻发布会的12345热线";
+        let words = jieba_tokens(text);
         assert!(words.iter().all(|w| w != "，"), "{words:?}");
-        assert!(words.iter().any(|w| w.contains("申请")), "{words:?}");
+        assert!(words.iter().any(|w| w == "发布会"), "{words:?}");
+        // Two-character words and numbers are left to the n-gram field, one-character words unranked.
+        for w in ["申请", "公开", "12345", "热线", "和", "的"] {
+            assert!(!words.iter().any(|x| x == w), "{w} in {words:?}");
+        }
+        // Every word that is left out as held by the n-grams is an n-gram token of the same text.
+        let mut grams = Vec::new();
+        ngram_tokens(text, |t| grams.push(t.text));
+        for w in jieba().cut(text, false) {
+            if word_home(w.word) == WordHome::Ngram {
+                assert!(grams.iter().any(|g| g == w.word), "{} not an n-gram of {text}", w.word);
+            }
+        }
+    }
+
+    #[test]
+    fn word_homes() {
+        assert_eq!(word_home("热线"), WordHome::Ngram);
+        assert_eq!(word_home("12345"), WordHome::Ngram);
+        assert_eq!(word_home("gb"), WordHome::Ngram);
+        assert_eq!(word_home("办公室"), WordHome::Jieba);
+        assert_eq!(word_home("12345热线"), WordHome::Jieba);
+        assert_eq!(word_home("v1.0"), WordHome::Jieba);
+        assert_eq!(word_home("市"), WordHome::Unranked);
     }
 }
