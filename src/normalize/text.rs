@@ -18,9 +18,30 @@ use std::borrow::Cow;
 pub fn normalize(s: &str) -> String {
     let widened = fold_width_and_space(s);
     let no_pinyin = strip_pinyin_annotations(&widened);
-    let mut out = fast2s::convert(&no_pinyin);
+    let mut out = if may_be_traditional(&no_pinyin) { fast2s::convert(&no_pinyin) } else { no_pinyin.into_owned() };
     out.make_ascii_lowercase();
     out
+}
+
+/// True when `s` has a character that fast2s may convert: one it converts
+/// on its own, or one of the three it converts only next to certain others
+/// (`藉口` → `借口`). A bit set over the three-byte characters (the only ones
+/// fast2s converts), built once from fast2s itself; texts in simplified
+/// characters skip its per-character hash lookups.
+fn may_be_traditional(s: &str) -> bool {
+    static CONVERTED: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let bits = CONVERTED.get_or_init(|| {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        let only_in_context = ['藉', '著', '苧'];
+        for c in (0x800..=0xFFFF).filter_map(char::from_u32) {
+            let mut buf = [0u8; 4];
+            if only_in_context.contains(&c) || fast2s::convert(c.encode_utf8(&mut buf)).chars().ne([c]) {
+                bits[c as usize / 64] |= 1 << (c as usize % 64);
+            }
+        }
+        bits
+    });
+    s.chars().any(|c| (c as usize) < 0x10000 && bits[c as usize / 64] & (1 << (c as usize % 64)) != 0)
 }
 
 /// Full-width letters and digits → ASCII, ideographic and other spaces → one
@@ -97,11 +118,21 @@ pub fn is_han(c: char) -> bool {
         | '〇')
 }
 
+/// True when some parenthesis in `s` follows a Han character and opens on a
+/// pinyin letter: what an annotation starts with. Most texts with
+/// parentheses (`（一）`, `〔2020〕`) are answered here without the full pass.
+fn may_have_annotation(s: &str) -> bool {
+    s.match_indices(['(', '（']).any(|(at, open)| {
+        s[..at].chars().next_back().is_some_and(is_han)
+            && s[at + open.len()..].chars().next().is_some_and(is_pinyin_letter)
+    })
+}
+
 /// Removes `(pīn)` or `（pīn）` right after a Han character when the parenthesized text is
 /// a single tone-marked pinyin syllable (1–6 letters, at least one tone mark).
 /// `(2020)`, `(a)` and `(GB)` are left alone.
 pub fn strip_pinyin_annotations(s: &str) -> Cow<'_, str> {
-    if !s.contains('(') && !s.contains('（') {
+    if !may_have_annotation(s) {
         return Cow::Borrowed(s);
     }
     let chars: Vec<char> = s.chars().collect();
@@ -137,6 +168,35 @@ mod tests {
     fn seed_000_style_mangling_is_undone() {
         assert_eq!(normalize("咸寧高新區(qū)2016年政務(wù)公開年度報(bào)告"), "咸宁高新区2016年政务公开年度报告");
         assert_eq!(normalize("索引號(hào) : 文 號（hào）"), "索引号 : 文 号");
+    }
+
+    #[test]
+    fn only_a_parenthesis_after_a_han_character_on_a_pinyin_letter_may_open_an_annotation() {
+        assert!(may_have_annotation("政務(wù)公開"));
+        assert!(may_have_annotation("文 號（hào）"));
+        assert!(may_have_annotation("条例(abc)"), "checked in full, then kept");
+        assert!(!may_have_annotation("（一）工作(2019)"));
+        assert!(!may_have_annotation("英文 (gb)"));
+        assert!(!may_have_annotation("(wù)开头"));
+        assert!(!may_have_annotation("政务（"));
+    }
+
+    #[test]
+    fn simplified_text_skips_the_conversion_and_traditional_text_does_not() {
+        assert!(!may_be_traditional("政务公开 12345热线 abc，（一）"));
+        assert!(may_be_traditional("政務公開"));
+        assert_eq!(normalize("看著"), "看着", "converted only next to certain characters");
+        // Whatever fast2s converts, alone or in its special pairs, the test lets through.
+        for c in (0x800..=0xFFFF).filter_map(char::from_u32) {
+            let alone = c.to_string();
+            if fast2s::convert(&alone) != alone {
+                assert!(may_be_traditional(&alone), "{c}");
+            }
+        }
+        for pair in ["藉口", "憑藉", "看著", "苧麻", "闔家", "鍾書", "校讎", "計畫", "企畫", "批覆", "乾隆"]
+        {
+            assert_eq!(normalize(pair), fast2s::convert(pair), "{pair}");
+        }
     }
 
     #[test]
