@@ -24,8 +24,8 @@ pub fn normalize(s: &str) -> String {
 }
 
 /// True when `s` has a character that fast2s may convert: one it converts
-/// on its own, or one of the three it converts only next to certain others
-/// (`藉口` → `借口`). A bit set over the three-byte characters (the only ones
+/// on its own, or one of the three it leaves alone except next to certain
+/// others (`看著` → `看着`). A bit set over the three-byte characters (the only ones
 /// fast2s converts), built once from fast2s itself; texts in simplified
 /// characters skip its per-character hash lookups.
 fn may_be_traditional(s: &str) -> bool {
