@@ -63,13 +63,13 @@ impl Store {
         rows.collect::<Result<_, _>>().context("failed to read work orders from the store")
     }
 
-    /// Items of sources with `role`, first seen or published since `since`,
-    /// normalized for matching.
+    /// Items of sources with `role` published since `since` (first seen
+    /// since, for items without a date), normalized for matching.
     pub fn seen_items(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Seen>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, unit, title, text, link, published_at, first_seen_at FROM items \
-             WHERE role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+             WHERE role = ?1 AND (published_ts >= ?2 OR (published_ts IS NULL AND first_seen_at >= ?3))",
         )?;
         let rows = stmt.query_map(params![role, since.timestamp(), since.to_rfc3339()], |r| {
             let published: Option<String> = r.get(5)?;
@@ -90,8 +90,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Items of sources with `role` seen or published since `since`, as the
-    /// repost matcher needs them (no text). A superior item without a 文号 of
+    /// Items of sources with `role` published since `since` (first seen
+    /// since, for items without a date), as the repost matcher needs them
+    /// (no text): an old item first seen today, in a newly added feed, is
+    /// still old. A superior item without a 文号 of
     /// its own in its title takes the first one its text gives.
     pub fn repost_docs(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Doc>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) as i64;
@@ -296,7 +298,8 @@ fn read_docs(
     let mut stmt = conn.prepare_cached(
         "SELECT id, source, unit, title, link, published_ts, first_seen_at, refs, \
          CASE WHEN ?4 THEN categories ELSE '[]' END, CASE WHEN ?4 THEN doc_no_norm END FROM items \
-         WHERE seq BETWEEN ?5 AND ?6 AND role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+         WHERE seq BETWEEN ?5 AND ?6 AND role = ?1 \
+         AND (published_ts >= ?2 OR (published_ts IS NULL AND first_seen_at >= ?3))",
     )?;
     let china = crate::normalize::time::china();
     let rows =

@@ -1,0 +1,149 @@
+//! A real county on day one (issue 16): the county portal as several column
+//! sources of one unit, superiors' feeds added today. Each judgement must be
+//! one an office can trust: nothing owed from before the window.
+//!
+//! These tests run on the library with hand-made items.
+
+use chrono::{DateTime, FixedOffset};
+use govwatch::calendar::Calendar;
+use govwatch::config::SourceConfig;
+use govwatch::model::{Item, ItemKind, ParsedItem, Precision, Published};
+use govwatch::normalize::time::china;
+use govwatch::normalize::{SourceInfo, to_item};
+use govwatch::rules::{Rule, State};
+use govwatch::store::Store;
+
+use crate::support;
+
+fn at(s: &str) -> DateTime<FixedOffset> {
+    govwatch::normalize::time::parse(s).unwrap_or_else(|| panic!("not a time: {s}")).at.with_timezone(&china())
+}
+
+fn published(s: &str) -> Option<Published> {
+    Some(Published { at: at(s), precision: Precision::Time, zone_assumed: true })
+}
+
+/// An item of `src` as a poll at `seen` would store it.
+fn item(src: &SourceConfig, title: &str, text: &str, when: Option<&str>, seen: &str) -> Item {
+    let info = SourceInfo {
+        id: &src.id,
+        unit: &src.unit,
+        kind: ItemKind::of(src.kind, src.role),
+        role: src.role,
+        level: src.level,
+    };
+    let p = ParsedItem {
+        title: title.into(),
+        text: text.into(),
+        link: Some(format!("https://{}.example.gov.cn/{}", src.id, title.chars().count())),
+        published: when.and_then(published),
+        ..Default::default()
+    };
+    to_item(info, p, at(seen))
+}
+
+const COUNTY: &str = r#"
+[rules.repost]
+window_days = 30
+
+[[units]]
+id = "bangongshi"
+name = "区政府办公室"
+emails = ["gk@xian.example.gov.cn"]
+
+[[units]]
+id = "zhujianju"
+name = "县住建局"
+emails = ["zjj@xian.example.gov.cn"]
+
+[[sources]]
+id = "sheng"
+kind = "feed"
+url = "https://www.sheng.example.gov.cn/zxwj.xml"
+unit = "bangongshi"
+role = "superior"
+level = "province"
+"#;
+
+/// A portal column of the county government's website (unit bangongshi).
+fn column(id: &str, name: &str, extra: &str) -> String {
+    format!(
+        "[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"page\"\nurl = \"https://www.xian.example.gov.cn/{id}/\"\n\
+         unit = \"bangongshi\"\nrole = \"portal\"\nlevel = \"county\"\n{extra}\n"
+    )
+}
+
+/// Issue 16, item 2: a feed of old policies added today owes nothing from
+/// before `[rules.repost] window_days`; the window counts from publication,
+/// and from first sight only for an item that gives no date.
+#[test]
+fn a_feed_of_old_policies_added_today_owes_only_what_is_inside_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(&format!("{COUNTY}{}", column("zcwj", "区政府 政策文件", "")), dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let sheng = cfg.source("sheng").unwrap().clone();
+    // The feed is polled for the first time today, 2026-04-20.
+    let today = "2026-04-20 08:00";
+    store
+        .upsert_items(&[
+            item(
+                &sheng,
+                "示范省人民政府办公厅关于2024年度政务公开工作考核情况的通报",
+                "",
+                Some("2024-03-01 10:00"),
+                today,
+            ),
+            item(
+                &sheng,
+                "示范省人民政府关于印发示范省2025年政务公开工作要点的通知",
+                "",
+                Some("2025-12-30 10:00"),
+                today,
+            ),
+            item(&sheng, "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知", "", Some("2026-04-13 10:00"), today),
+            item(&sheng, "示范省人民政府办公厅关于加强耕地保护的通知", "", None, today),
+        ])
+        .unwrap();
+    let now = at("2026-04-20 09:00");
+    let rows = govwatch::findings::reposts(&cfg, &Calendar::official(), &store, now).unwrap();
+    let mut got: Vec<(String, &str)> = rows.iter().map(|o| (o.superior_title.to_string(), o.counted_from)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知".to_string(), "published"),
+            ("示范省人民政府办公厅关于加强耕地保护的通知".to_string(), "first_seen"),
+        ],
+        "{rows:#?}"
+    );
+    let (findings, _) = govwatch::findings::evaluate(&cfg, &Calendar::official(), &store, now, false).unwrap();
+    let worst = findings.iter().filter(|f| f.rule == Rule::Repost).map(|f| f.overdue_working_days).max();
+    assert_eq!(worst, Some(4), "nothing hundreds of working days overdue: {findings:#?}");
+}
+
+/// The same cause in the 舆情 rule: a forum added today lists posts of two
+/// years ago; they are not owed answers within 48 hours.
+#[test]
+fn old_posts_of_an_opinion_source_added_today_are_not_owed_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "{COUNTY}\n[[units]]\nid = \"jiaoyuju\"\nname = \"区教育局\"\nwatch_terms = [\"学校\"]\n\
+         [[sources]]\nid = \"luntan\"\nkind = \"feed\"\nurl = \"https://bbs.example.com/rss\"\nunit = \"jiaoyuju\"\n\
+         role = \"opinion\"\nlevel = \"county\"\n"
+    );
+    let cfg = support::config(&toml, dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let luntan = cfg.source("luntan").unwrap().clone();
+    let today = "2026-04-20 08:00";
+    store
+        .upsert_items(&[
+            item(&luntan, "实验小学门口早高峰拥堵没人管", "学校门口每天堵车", Some("2024-04-02 07:50"), today),
+            item(&luntan, "学校食堂饭菜价格上涨", "学校食堂又涨价了", Some("2026-04-18 08:00"), today),
+        ])
+        .unwrap();
+    let (findings, _) =
+        govwatch::findings::evaluate(&cfg, &Calendar::official(), &store, at("2026-04-20 09:00"), false).unwrap();
+    let opinion: Vec<_> = findings.iter().filter(|f| f.rule == Rule::OpinionResponse).collect();
+    assert_eq!(opinion.len(), 1, "only this week's post: {opinion:#?}");
+    assert_eq!((opinion[0].state, opinion[0].overdue_working_days), (State::Overdue, 0), "48 hours passed an hour ago");
+}
