@@ -1,8 +1,11 @@
 //! A real county on day one (issue 16): the county portal as several column
 //! sources of one unit, superiors' feeds added today. Each judgement must be
-//! one an office can trust: nothing owed from before the window.
+//! one an office can trust: a policy owed once per website, nothing owed
+//! from before the window.
 //!
 //! These tests run on the library with hand-made items.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset};
 use govwatch::calendar::Calendar;
@@ -71,6 +74,161 @@ fn column(id: &str, name: &str, extra: &str) -> String {
         "[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"page\"\nurl = \"https://www.xian.example.gov.cn/{id}/\"\n\
          unit = \"bangongshi\"\nrole = \"portal\"\nlevel = \"county\"\n{extra}\n"
     )
+}
+
+fn four_columns() -> String {
+    [
+        column("zcwj", "区政府 政策文件", ""),
+        column("tzgg", "区政府 通知公告", ""),
+        column("gzdt", "区政府 工作动态", ""),
+        column("shouye", "区政府 首页", ""),
+    ]
+    .concat()
+}
+
+/// Issue 16, item 1: four columns of one unit are one website. Each superior
+/// policy is owed once, reposted in whichever column, and the row names the
+/// website, never a column that did not repost it.
+#[test]
+fn four_columns_of_one_unit_owe_each_policy_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(&format!("{COUNTY}{}", four_columns()), dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let src = |id: &str| cfg.source(id).unwrap().clone();
+    let seen = "2026-04-20 08:00";
+    store
+        .upsert_items(&[
+            item(
+                &src("sheng"),
+                "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知",
+                "",
+                Some("2026-04-13 10:00"),
+                seen,
+            ),
+            item(
+                &src("sheng"),
+                "示范省人民政府关于印发示范省2026年政务公开工作要点的通知",
+                "",
+                Some("2026-04-14 15:00"),
+                seen,
+            ),
+            item(&src("sheng"), "示范省人民政府办公厅关于加强耕地保护的通知", "", Some("2026-04-15 09:00"), seen),
+            // The first is reposted in the 通知公告 column, the second in two columns.
+            item(
+                &src("tzgg"),
+                "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知",
+                "",
+                Some("2026-04-13 16:00"),
+                seen,
+            ),
+            item(
+                &src("zcwj"),
+                "转发示范省人民政府关于印发示范省2026年政务公开工作要点的通知",
+                "",
+                Some("2026-04-15 09:00"),
+                seen,
+            ),
+            item(
+                &src("shouye"),
+                "示范省人民政府关于印发示范省2026年政务公开工作要点的通知",
+                "",
+                Some("2026-04-16 09:00"),
+                seen,
+            ),
+            item(&src("gzdt"), "区政务服务中心2026年第一季度工作动态", "", Some("2026-04-16 10:00"), seen),
+        ])
+        .unwrap();
+    let cal = Calendar::official();
+    let now = at("2026-04-20 09:00");
+    let rows = govwatch::findings::reposts(&cfg, &cal, &store, now).unwrap();
+    let got: Vec<(String, &str, &str, Option<&str>)> = {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|o| (o.superior_title.to_string(), &*o.portal, o.state, o.repost_item_id.map(|_| &*o.unit)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        got,
+        vec![
+            (
+                "示范省人民政府关于印发示范省2026年政务公开工作要点的通知".to_string(),
+                "bangongshi",
+                "on_time",
+                Some("bangongshi")
+            ),
+            (
+                "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知".to_string(),
+                "bangongshi",
+                "on_time",
+                Some("bangongshi")
+            ),
+            ("示范省人民政府办公厅关于加强耕地保护的通知".to_string(), "bangongshi", "overdue", None),
+        ],
+        "one row per policy for the website, not one per column: {rows:#?}"
+    );
+    // The findings: one per policy, for the unit, labelled with the website
+    // (and, when reposted, the column that carried it).
+    let (findings, _) = govwatch::findings::evaluate(&cfg, &cal, &store, now, false).unwrap();
+    let repost: Vec<_> = findings.iter().filter(|f| f.rule == Rule::Repost).collect();
+    assert_eq!(repost.len(), 3, "{repost:#?}");
+    let ids: BTreeSet<_> = repost.iter().map(|f| f.item_id).collect();
+    assert_eq!(ids.len(), 3, "each policy once");
+    for f in &repost {
+        assert_eq!(f.unit, "bangongshi");
+        for col in ["zcwj", "gzdt", "shouye", "tzgg"] {
+            assert!(!f.basis.starts_with(col), "labelled with a column: {}", f.basis);
+        }
+    }
+    let tzgg = repost
+        .iter()
+        .find(|f| f.state == State::Resolved && f.basis.contains("通知公告"))
+        .expect("the 通知公告 repost");
+    assert!(tzgg.basis.starts_with("区政府办公室应转载"), "{}", tzgg.basis);
+}
+
+/// Issue 16, item 1: `site` makes columns of different units one website,
+/// and a website named after a unit is that unit's to answer for.
+#[test]
+fn site_joins_columns_of_different_units_into_one_website() {
+    let dir = tempfile::tempdir().unwrap();
+    let columns = [
+        column("zcwj", "区政府 政策文件", "site = \"gongkaiban\"\nsite_name = \"区人民政府门户网站\""),
+        column("jyj", "区教育局 通知公告", "site = \"gongkaiban\"")
+            .replace("unit = \"bangongshi\"", "unit = \"zhujianju\""),
+    ]
+    .concat();
+    let toml = format!("{COUNTY}\n[[units]]\nid = \"gongkaiban\"\nname = \"区政务公开办\"\n{columns}");
+    let cfg = support::config(&toml, dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let src = |id: &str| cfg.source(id).unwrap().clone();
+    let seen = "2026-04-20 08:00";
+    store
+        .upsert_items(&[
+            item(
+                &src("sheng"),
+                "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知",
+                "",
+                Some("2026-04-13 10:00"),
+                seen,
+            ),
+            item(
+                &src("jyj"),
+                "示范省人民政府办公厅关于做好2026年防汛抗旱工作的通知",
+                "",
+                Some("2026-04-13 16:00"),
+                seen,
+            ),
+        ])
+        .unwrap();
+    let rows = govwatch::findings::reposts(&cfg, &Calendar::official(), &store, at("2026-04-20 09:00")).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let o = &rows[0];
+    assert_eq!(
+        (&*o.portal, &*o.portal_name, &*o.unit, o.state, o.repost_source.as_deref()),
+        ("gongkaiban", "区人民政府门户网站", "gongkaiban", "on_time", Some("jyj"))
+    );
 }
 
 /// Issue 16, item 2: a feed of old policies added today owes nothing from

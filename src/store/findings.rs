@@ -311,10 +311,13 @@ fn read_docs(
                 Some(p) => (p.with_timezone(&china), false),
                 None => (DateTime::parse_from_rfc3339(&r.get::<_, String>(6)?).unwrap_or(since), true),
             };
+            let unit: String = r.get(2)?;
             Ok(Doc {
                 item_id: ItemId::from_i64(r.get(0)?),
                 source: r.get(1)?,
-                unit: r.get(2)?,
+                // The default site; `findings::reposts` applies the configured ones.
+                site: unit.clone(),
+                unit,
                 title: r.get(3)?,
                 link: r.get(4)?,
                 at,
