@@ -562,6 +562,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let health = store.source_health()?;
     let counts = store.count_items_by_source()?;
+    let intake = crate::findings::intake(cfg, &store, now())?;
+    let sites = crate::rules::repost::sites(cfg);
     #[derive(serde::Serialize)]
     struct Row<'a> {
         id: &'a str,
@@ -573,6 +575,12 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         url: &'a str,
         enabled: bool,
         items_stored: u64,
+        /// Portal sources: the website they are a column of.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        site: Option<&'a str>,
+        /// Export sources: how many rows are intake only, how many history.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intake: Option<&'a crate::rules::deadlines::Intake>,
         #[serde(flatten)]
         health: Option<&'a crate::store::SourceHealth>,
     }
@@ -589,6 +597,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             url: &s.url,
             enabled: s.enabled,
             items_stored: counts.get(&s.id).copied().unwrap_or(0),
+            site: (s.role == crate::model::Role::Portal).then(|| s.site_id()),
+            intake: intake.get(&s.id),
             health: health.iter().find(|h| h.id == s.id),
         })
         .collect();
@@ -611,6 +621,15 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         let unit = cfg.unit(r.unit).map_or(r.unit, |u| u.name.as_str());
         writeln!(out, "{}  {}  [{} / {} / {}]  单位 {unit}", r.id, r.name, r.kind, r.role, r.level)?;
         writeln!(out, "    状态 {state}  库中 {} 条  {}", r.items_stored, if r.enabled { "" } else { "（已停用）" })?;
+        if let Some(site) = r.site
+            && let Some(d) = sites.iter().find(|d| d.portal == site)
+            && d.columns.len() > 1
+        {
+            writeln!(out, "    网站「{}」的 {} 个栏目之一，上级政策在任一栏目转载一次即可", d.name, d.columns.len())?;
+        }
+        for line in r.intake.map(|i| i.zh()).unwrap_or_default() {
+            writeln!(out, "    {line}")?;
+        }
         if let Some(h) = r.health {
             writeln!(
                 out,
@@ -742,6 +761,11 @@ fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<E
             }
             if r.superseded > 0 {
                 writeln!(out, "    {} 行的编号在文件后面再次出现，以后出现的为准", r.superseded)?;
+            }
+            if r.error.is_none() {
+                for line in crate::import::standing_lines(r, src) {
+                    writeln!(out, "    {line}")?;
+                }
             }
             if r.quarantined > 0 {
                 writeln!(out, "    隔离的行：govwatch quarantine --source {}", r.source)?;

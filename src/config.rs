@@ -756,7 +756,21 @@ pub struct SourceConfig {
     /// Any source: it is unhealthy when no new item has come for this many days.
     #[serde(default)]
     pub expected_interval_days: Option<u32>,
+    /// Export sources: `true`, its rows are only taken in (search,
+    /// statistics), never given a deadline; `false`, deadlines even when the
+    /// export cannot say whether a row was answered. Unset: intake only for
+    /// rows from files with no reply or closing column (办结时间, 状态, 答复意见 …).
+    #[serde(default)]
+    pub intake_only: Option<bool>,
+    /// Export sources: rows received more than this many days before the
+    /// source's first import are history — counted, searchable, closed ones
+    /// in the statistics, but never overdue and never mailed. Default 30.
+    #[serde(default)]
+    pub history_days: Option<u32>,
 }
+
+/// Rows received this many days before an export source's first import are history.
+pub const DEFAULT_HISTORY_DAYS: u32 = 30;
 
 /// One header name or several.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -791,6 +805,11 @@ impl SourceConfig {
     /// The website a portal column belongs to: `site`, else its unit.
     pub fn site_id(&self) -> &str {
         self.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(&self.unit)
+    }
+
+    /// Export sources: rows received more than this many days before the first import are history.
+    pub fn history_days(&self) -> u32 {
+        self.history_days.unwrap_or(DEFAULT_HISTORY_DAYS)
     }
 
     /// The column's category for the freshness rule: configured, else
@@ -1283,7 +1302,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         if !s.columns.is_empty() && s.kind != SourceKind::Export {
             problems.push(warning(format!("{p}.columns"), "ignored: only export sources have columns"));
         }
-        check_site(s, &p, problems);
+        check_site_and_intake(s, &p, problems);
         match (s.kind, s.role) {
             (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => problems.push(warning(
                 format!("{p}.role"),
@@ -1298,8 +1317,8 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     }
 }
 
-/// `site`, `site_name` (portal columns).
-fn check_site(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
+/// `site`, `site_name` (portal columns), `intake_only`, `history_days` (exports).
+fn check_site_and_intake(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
     for (key, set) in [("site", s.site.is_some()), ("site_name", s.site_name.is_some())] {
         if set && s.role != Role::Portal {
             problems.push(warning(format!("{p}.{key}"), "ignored: only portal sources belong to a website"));
@@ -1312,6 +1331,11 @@ fn check_site(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
             format!("{p}.site"),
             format!("{site:?} is not a valid id; use letters, digits, '-', '_' or '.' (the same id on every column of one website)"),
         ));
+    }
+    for (key, set) in [("intake_only", s.intake_only.is_some()), ("history_days", s.history_days.is_some())] {
+        if set && s.kind != SourceKind::Export {
+            problems.push(warning(format!("{p}.{key}"), "ignored: only export sources have it"));
+        }
     }
 }
 
@@ -1648,7 +1672,7 @@ mod tests {
     }
 
     #[test]
-    fn site_keys_are_checked() {
+    fn site_and_intake_keys_are_checked() {
         let column = |id: &str, extra: &str| {
             format!(
                 "\n[[sources]]\nid = \"{id}\"\nkind = \"feed\"\nurl = \"https://www.example.gov.cn/{id}.xml\"\n\
@@ -1659,7 +1683,7 @@ mod tests {
             "{GOOD}{}{}{}",
             column("a", "site = \"xian menhu\""),
             column("b", "repost_lag_hours = 8\nsite_name = \"县门户\""),
-            column("c", "repost_lag_working_days = 1\nsite_name = \"县政府网站\""),
+            column("c", "repost_lag_working_days = 1\nsite_name = \"县政府网站\"\nintake_only = true"),
         );
         let l = from_toml_str(&toml).unwrap();
         let problems: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
@@ -1676,7 +1700,8 @@ mod tests {
             has("warning: sources[4].site_name: website \"gongkaiban\" is already named \"县门户\""),
             "{problems:#?}"
         );
-        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(has("warning: sources[4].intake_only: ignored: only export sources have it"), "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn evaluate(
     record: bool,
 ) -> Result<(Vec<Finding>, HashMap<String, History>)> {
     let rows = store.case_rows()?;
-    let mut findings = deadlines::evaluate(&rows, &cfg.rules, cal, now);
+    let mut findings = deadlines::evaluate_tracked(&rows, &tracking(cfg, store)?, &cfg.rules, cal, now);
     let watch: Vec<WatchList> = cfg
         .units
         .iter()
@@ -66,6 +66,39 @@ pub fn evaluate(
         store.finding_states()?.into_iter().map(|(fp, (_, h))| (fp, h)).collect()
     };
     Ok((findings, history))
+}
+
+/// How each export source's rows are held to deadlines: its settings and
+/// its first import.
+pub fn tracking(cfg: &Config, store: &Store) -> Result<deadlines::Tracking> {
+    let first = store.first_imports()?;
+    Ok(deadlines::Tracking {
+        sources: cfg
+            .sources
+            .iter()
+            .filter(|s| s.kind == crate::model::SourceKind::Export)
+            .map(|s| {
+                let t = deadlines::SourceTracking {
+                    intake_only: s.intake_only,
+                    first_import: first.get(&s.id).copied(),
+                    history_days: s.history_days(),
+                };
+                (s.id.clone(), t)
+            })
+            .collect(),
+    })
+}
+
+/// What each export source's rows are at `now`: intake only, history (for
+/// `sources`, `status`, the console).
+pub fn intake(cfg: &Config, store: &Store, now: DateTime<FixedOffset>) -> Result<HashMap<String, deadlines::Intake>> {
+    let tracking = tracking(cfg, store)?;
+    let mut out = HashMap::new();
+    for (id, t) in &tracking.sources {
+        let c = store.case_counts(id, t.history_before())?;
+        out.insert(id.clone(), deadlines::Intake::of(t, c.rows, c.answer_unknown, c.old, c.old_answer_known, now));
+    }
+    Ok(out)
 }
 
 /// Every (superior item, obligated website) at `now`: superior items
@@ -272,5 +305,61 @@ mod tests {
         let retired: Vec<_> = stored.iter().filter(|f| f.basis.contains("已停用")).collect();
         assert_eq!(retired.len(), 2, "{stored:#?}");
         assert!(retired.iter().all(|f| f.state == "resolved"));
+    }
+
+    /// Messages imported before exports were told apart (issue 16): a source
+    /// none of whose rows says whether it was answered is intake only after
+    /// the upgrade; one whose rows carry a 状态 keeps its deadlines.
+    #[test]
+    fn rows_imported_before_the_upgrade_from_exports_without_reply_columns_are_intake_only() {
+        let cfg = crate::config::from_toml_str(
+            r#"
+            [[units]]
+            id = "rexian"
+            name = "县12345热线中心"
+            [[sources]]
+            id = "fujian2"
+            kind = "export"
+            url = "drop/a"
+            unit = "rexian"
+            role = "messages"
+            level = "county"
+            [[sources]]
+            id = "gongdan"
+            kind = "export"
+            url = "drop/b"
+            unit = "rexian"
+            role = "hotline"
+            level = "county"
+            "#,
+        )
+        .unwrap()
+        .config;
+        let store = crate::store::upgraded_from_before(crate::store::CASES_ANSWER_UNKNOWN, |conn| {
+            for (id, source, kind, status) in
+                [(1, "fujian2", "message", None), (2, "gongdan", "hotline", Some("处理中"))]
+            {
+                conn.execute(
+                    "INSERT INTO items (id, source, key, unit, kind, role, level, title, text, first_seen_at, \
+                     last_changed_at, content_hash, rev, created_rev) VALUES (?1, ?2, ?1, 'rexian', ?3, 'hotline', \
+                     'county', '路灯不亮', '', '2026-04-01T09:00:00+08:00', '2026-04-01T09:00:00+08:00', 'h', ?1, ?1)",
+                    rusqlite::params![id, source, kind],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO cases (item_id, source, number, received_at, received_ts, received_precision, status) \
+                     VALUES (?1, ?2, ?1, '2026-04-01T09:00:00+08:00', 1775005200, 'time', ?3)",
+                    rusqlite::params![id, source, status],
+                )
+                .unwrap();
+            }
+        })
+        .unwrap();
+        let (findings, _) = evaluate(&cfg, &Calendar::official(), &store, at("2026-04-20 09:00"), false).unwrap();
+        let items: Vec<i64> = findings.iter().map(|f| f.item_id.as_i64()).collect();
+        assert_eq!(items, vec![2], "{findings:#?}");
+        let hash: String =
+            store.conn().query_row("SELECT content_hash FROM items WHERE id = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(hash, "", "the next import of the row records what its file says");
     }
 }

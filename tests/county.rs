@@ -1,15 +1,19 @@
 //! A real county on day one (issue 16): the county portal as several column
-//! sources of one unit, superiors' feeds added today. Each judgement must be
-//! one an office can trust: a policy owed once per website, nothing owed
-//! from before the window.
+//! sources of one unit, superiors' feeds added today, archives of messages
+//! and work orders imported for the first time. Each judgement must be one an
+//! office can trust: a policy owed once per website, nothing owed from before
+//! the window, nothing "unanswered" that the export cannot say is unanswered,
+//! no ancient archive mailed as overdue.
 //!
-//! These tests run on the library with hand-made items.
+//! They run on the library with hand-made items and the small files in
+//! `tests/data/county/` (see its README).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use govwatch::calendar::Calendar;
-use govwatch::config::SourceConfig;
+use govwatch::config::{Config, SourceConfig};
 use govwatch::model::{Item, ItemKind, ParsedItem, Precision, Published};
 use govwatch::normalize::time::china;
 use govwatch::normalize::{SourceInfo, to_item};
@@ -304,4 +308,136 @@ fn old_posts_of_an_opinion_source_added_today_are_not_owed_answers() {
     let opinion: Vec<_> = findings.iter().filter(|f| f.rule == Rule::OpinionResponse).collect();
     assert_eq!(opinion.len(), 1, "only this week's post: {opinion:#?}");
     assert_eq!((opinion[0].state, opinion[0].overdue_working_days), (State::Overdue, 0), "48 hours passed an hour ago");
+}
+
+fn data(name: &str) -> PathBuf {
+    support::repo().join("tests/data/county").join(name)
+}
+
+const EXPORTS: &str = r#"
+[[units]]
+id = "rexian"
+name = "县12345热线中心"
+emails = ["12345@xian.example.gov.cn"]
+
+[[units]]
+id = "zhujianju"
+name = "县住建局"
+emails = ["zjj@xian.example.gov.cn"]
+
+[[sources]]
+id = "liuyan"
+kind = "export"
+url = "drop/liuyan"
+unit = "rexian"
+role = "messages"
+level = "county"
+
+[[sources]]
+id = "rexian"
+kind = "export"
+url = "drop/rexian"
+unit = "rexian"
+role = "hotline"
+level = "county"
+"#;
+
+fn import(cfg: &Config, store: &Store, source: &str, file: &Path, now: &str) -> govwatch::import::ImportReport {
+    let src = cfg.source(source).unwrap();
+    let r = govwatch::import::import_file(cfg, store, src, file, at(now), &mut |_| {});
+    assert_eq!(r.error, None, "{r:?}");
+    r
+}
+
+fn findings_of(cfg: &Config, store: &Store, now: &str) -> Vec<govwatch::rules::Finding> {
+    govwatch::findings::evaluate(cfg, &Calendar::official(), store, at(now), false).unwrap().0
+}
+
+/// Issue 16, item 3: an export with no reply or closing column (the tipdm
+/// 附件2 layout) cannot say a message is unanswered: intake only, no
+/// deadline finding, and the import says so — unless `intake_only = false`.
+#[test]
+fn an_export_that_cannot_say_a_message_was_answered_is_intake_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(EXPORTS, dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let r = import(&cfg, &store, "liuyan", &data("messages_no_reply.csv"), "2020-01-08 09:00");
+    assert_eq!((r.rows, r.new), (3, 3));
+    assert!(r.intake_only, "{r:?}");
+    let lines = govwatch::import::standing_lines(&r, cfg.source("liuyan").unwrap());
+    assert!(lines.iter().any(|l| l.starts_with("仅收录：此文件没有答复或办结信息")), "{lines:?}");
+    // Months later, nothing is "unanswered".
+    let f = findings_of(&cfg, &store, "2020-06-01 09:00");
+    assert!(f.is_empty(), "{f:#?}");
+
+    // The office knows better: deadlines for it all the same.
+    let mut forced = cfg.clone();
+    forced.sources.iter_mut().find(|s| s.id == "liuyan").unwrap().intake_only = Some(false);
+    let f = findings_of(&forced, &store, "2020-06-01 09:00");
+    let rules: BTreeSet<(Rule, State)> = f.iter().map(|f| (f.rule, f.state)).collect();
+    assert!(rules.contains(&(Rule::MessageReply, State::Overdue)), "{rules:?}");
+    assert!(rules.contains(&(Rule::MessageUnanswered3Months, State::Overdue)), "{rules:?}");
+}
+
+/// Issue 16, item 3: an answer without a time (答复意见 only) answers the
+/// message; a message without one stays open.
+#[test]
+fn a_reply_without_a_time_answers_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(EXPORTS, dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let r = import(&cfg, &store, "liuyan", &data("messages_reply_only.csv"), "2026-03-02 18:00");
+    assert!(!r.intake_only, "答复意见 says whether a message was answered");
+    let f = findings_of(&cfg, &store, "2026-03-20 09:00");
+    let by_number: HashMap<String, State> = f
+        .iter()
+        .filter(|f| f.rule == Rule::MessageReply)
+        .map(|f| (store.item(f.item_id).unwrap().unwrap().case.unwrap().number, f.state))
+        .collect();
+    assert_eq!(by_number.get("7002"), Some(&State::Overdue), "{f:#?}");
+    assert_eq!(by_number.get("7001"), Some(&State::Resolved), "{f:#?}");
+}
+
+/// Issue 16, item 3: the first import of an archive is history: open orders
+/// from years ago are never overdue (nor mailed), closed ones still count in
+/// the statistics, today's orders are held to their deadlines.
+#[test]
+fn the_first_import_of_an_archive_is_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(EXPORTS, dir.path());
+    let store = Store::open(&cfg.storage.data_dir).unwrap();
+    let first = "2026-04-20 08:00";
+    let r = import(&cfg, &store, "rexian", &data("orders_archive.csv"), first);
+    assert!(!r.intake_only);
+    assert_eq!(r.history, 3, "received more than 30 days before the first import: {r:?}");
+    let number = |f: &govwatch::rules::Finding| store.item(f.item_id).unwrap().unwrap().case.unwrap().number;
+    let states = |now: &str| -> Vec<(String, State)> {
+        let mut v: Vec<_> = findings_of(&cfg, &store, now).iter().map(|f| (number(f), f.state)).collect();
+        v.sort();
+        v
+    };
+    let expected = vec![
+        ("GD20190301001".to_string(), State::Resolved), // closed late: counted
+        ("GDNEW000001".to_string(), State::Overdue),
+    ];
+    assert_eq!(states("2026-04-20 09:00"), expected);
+    // A later import of the same orders changes nothing: history is counted
+    // from the first import.
+    import(&cfg, &store, "rexian", &data("orders_archive.csv"), "2026-05-20 08:00");
+    assert_eq!(states("2026-05-20 09:00"), expected);
+    let intake = govwatch::findings::intake(&cfg, &store, at("2026-05-20 09:00")).unwrap();
+    let lines = intake["rexian"].zh();
+    assert!(lines.iter().any(|l| l.starts_with("历史记录 3 条：受理早于首次导入（2026-04-20）前 30 天")), "{lines:?}");
+    // Replaying a moment before the first import sees every order as live.
+    let before: Vec<(String, State)> = states("2021-09-10 09:00");
+    assert!(before.contains(&("GD20210820003".to_string(), State::Overdue)), "{before:?}");
+
+    // The same file as a first import with a longer horizon: they are owed.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut long = support::config(EXPORTS, dir2.path());
+    long.sources.iter_mut().find(|s| s.id == "rexian").unwrap().history_days = Some(3650);
+    let store2 = Store::open(&long.storage.data_dir).unwrap();
+    import(&long, &store2, "rexian", &data("orders_archive.csv"), first);
+    let f = findings_of(&long, &store2, "2026-04-20 09:00");
+    assert_eq!(f.iter().filter(|f| f.state == State::Overdue).count(), 3, "{f:#?}");
 }

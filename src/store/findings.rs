@@ -30,18 +30,21 @@ fn published(at: Option<String>, precision: Option<String>) -> Option<Published>
 }
 
 impl Store {
-    /// Every work order and message, without its text.
+    /// Every work order and message, without its text (of its reply, only
+    /// whether there is one).
     pub fn case_rows(&self) -> Result<Vec<CaseRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT c.item_id, i.unit, i.kind, c.number, c.received_at, c.received_precision, c.category, c.handler, \
-             c.deadline_at, c.deadline_precision, c.closed_at, c.closed_precision, c.status, c.extension, c.urgency \
+             c.deadline_at, c.deadline_precision, c.closed_at, c.closed_precision, c.status, c.extension, c.urgency, \
+             c.source, c.answer_unknown, CASE WHEN length(trim(c.reply)) > 0 THEN '有' END \
              FROM cases c JOIN items i ON i.id = c.item_id",
         )?;
         let rows = stmt.query_map([], |r| {
             let kind: String = r.get(2)?;
             Ok(CaseRow {
                 item_id: ItemId::from_i64(r.get(0)?),
+                source: r.get(15)?,
                 unit: r.get(1)?,
                 kind: kind.parse().map_err(|e: String| {
                     rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
@@ -54,9 +57,10 @@ impl Store {
                     deadline_at: published(r.get(8)?, r.get(9)?),
                     closed_at: published(r.get(10)?, r.get(11)?),
                     status: r.get(12)?,
-                    reply: None,
+                    reply: r.get(17)?,
                     extension: r.get(13)?,
                     urgency: r.get(14)?,
+                    answer_unknown: r.get(16)?,
                 },
             })
         })?;

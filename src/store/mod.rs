@@ -250,6 +250,7 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO meta (key, value) VALUES ('pii_scanned_rev', '0');
     "#,
     RETIRE_PER_COLUMN_REPOSTS,
+    CASES_ANSWER_UNKNOWN,
 ];
 
 /// Reposts are owed per website (`site`), not per portal column: the
@@ -269,6 +270,19 @@ pub(crate) const RETIRE_PER_COLUMN_REPOSTS: &str = r#"
         late = CASE WHEN state = 'resolved' THEN late END,
         held = 0
         WHERE rule = 'repost';
+"#;
+
+/// Whether an export row's file could say if it was answered (a reply or
+/// closing column: 办结时间, 状态, 答复意见 …); rows it could not are intake
+/// only. Rows imported before: a source none of whose rows carries any such
+/// value is taken as one whose exports have no such column, and its items'
+/// hashes are cleared so that the next import of a row records what its file says.
+pub(crate) const CASES_ANSWER_UNKNOWN: &str = r#"
+    ALTER TABLE cases ADD COLUMN answer_unknown INTEGER NOT NULL DEFAULT 0;
+    UPDATE cases SET answer_unknown = 1 WHERE source NOT IN (
+        SELECT DISTINCT source FROM cases
+        WHERE closed_at IS NOT NULL OR status IS NOT NULL OR reply IS NOT NULL);
+    UPDATE items SET content_hash = '' WHERE id IN (SELECT item_id FROM cases WHERE answer_unknown = 1);
 "#;
 
 /// A handle on the SQLite store. Cheap operations lock one connection; the

@@ -743,12 +743,17 @@ pub struct SourceRow {
     pub last_success: String,
     pub error: Option<String>,
     pub error_at: String,
+    /// What an officer should know of its items, one Chinese line each: the
+    /// website a column belongs to, rows that are intake only or history.
+    pub notes: Vec<String>,
 }
 
 fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
     let cfg = st.config();
     let health = st.store.source_health()?;
     let counts = st.store.count_items_by_source()?;
+    let intake = crate::findings::intake(&cfg, &st.store, crate::cli::now())?;
+    let sites = crate::rules::repost::sites(&cfg);
     let show = |s: &Option<String>| s.as_deref().map(crate::index::display_time).unwrap_or_default();
     Ok(cfg
         .sources
@@ -779,6 +784,20 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
                 last_success: h.map(|h| show(&h.last_success_at)).unwrap_or_default(),
                 error: h.and_then(|h| h.last_error.clone()),
                 error_at: h.map(|h| show(&h.last_error_at)).unwrap_or_default(),
+                notes: {
+                    let site = sites
+                        .iter()
+                        .filter(|d| s.role == crate::model::Role::Portal && d.columns.len() > 1)
+                        .find(|d| d.portal == s.site_id())
+                        .map(|d| {
+                            format!(
+                                "网站「{}」的 {} 个栏目之一，上级政策在任一栏目转载一次即可",
+                                d.name,
+                                d.columns.len()
+                            )
+                        });
+                    site.into_iter().chain(intake.get(&s.id).map(|i| i.zh()).unwrap_or_default()).collect()
+                },
             }
         })
         .collect())
