@@ -203,6 +203,7 @@ fn open_orders(n: usize) -> Vec<CaseRow> {
             let at = china().from_local_datetime(&day.and_hms_opt(9, (i % 60) as u32, 0).unwrap()).unwrap();
             CaseRow {
                 item_id: ItemId(i as u64),
+                source: "rexian".to_string(),
                 unit: pick(&mut rng, &["rexian", "zhujianju", "jiaoyuju"]).to_string(),
                 kind: ItemKind::Hotline,
                 case: Case {

@@ -141,7 +141,14 @@ fn corpus(o: &Options) -> Corpus {
     let duties = (0..o.portals)
         .map(|p| {
             let unit = format!("xian{p:03}");
-            Duty { portal: unit.clone(), unit, superiors: vec!["sheng".into()], lag: Lag::WorkingDays(1) }
+            Duty {
+                portal: unit.clone(),
+                name: unit.clone(),
+                columns: vec![(unit.clone(), unit.clone())],
+                unit,
+                superiors: vec!["sheng".into()],
+                lag: Lag::WorkingDays(1),
+            }
         })
         .collect();
     Corpus { superiors, portal, duties, expected }

@@ -80,7 +80,7 @@ pub enum Command {
     },
     /// What is due soon, overdue, or was answered late, evaluated now
     Findings(FindingsArgs),
-    /// Superior policies and whether each obligated portal reposted them in time
+    /// Superior policies and whether each obligated website reposted them in time
     Reposts(RepostsArgs),
     /// Record a duty officer's response to an item (a public-opinion item)
     Respond {
@@ -168,7 +168,7 @@ pub enum CalendarCommand {
 
 #[derive(Debug, Args)]
 pub struct RepostsArgs {
-    /// Only this portal source
+    /// Only this website (its site id, or the id of one of its portal sources)
     #[arg(long, value_name = "ID")]
     pub portal: Option<String>,
     /// Only this superior source
@@ -180,7 +180,7 @@ pub struct RepostsArgs {
     /// Evaluate at this moment instead of now ("YYYY-MM-DD HH:MM", Asia/Shanghai)
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// Print one JSON array, one object per (superior item, portal)
+    /// Print one JSON array, one object per (superior item, website)
     #[arg(long)]
     pub json: bool,
 }
@@ -353,6 +353,10 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
     };
     for p in &loaded.problems {
         println!("{p}");
+    }
+    // How reposts are owed: per website, whichever column carries them.
+    for line in crate::rules::repost::explain(&loaded.config) {
+        println!("说明: {line}");
     }
     let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
     let warnings = loaded.problems.len() - errors;
@@ -558,6 +562,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let health = store.source_health()?;
     let counts = store.count_items_by_source()?;
+    let intake = crate::findings::intake(cfg, &store, now())?;
+    let sites = crate::rules::repost::sites(cfg);
     #[derive(serde::Serialize)]
     struct Row<'a> {
         id: &'a str,
@@ -569,6 +575,12 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         url: &'a str,
         enabled: bool,
         items_stored: u64,
+        /// Portal sources: the website they are a column of.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        site: Option<&'a str>,
+        /// Export sources: how many rows are intake only, how many history.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intake: Option<&'a crate::rules::deadlines::Intake>,
         #[serde(flatten)]
         health: Option<&'a crate::store::SourceHealth>,
     }
@@ -585,6 +597,8 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             url: &s.url,
             enabled: s.enabled,
             items_stored: counts.get(&s.id).copied().unwrap_or(0),
+            site: (s.role == crate::model::Role::Portal).then(|| s.site_id()),
+            intake: intake.get(&s.id),
             health: health.iter().find(|h| h.id == s.id),
         })
         .collect();
@@ -607,6 +621,15 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         let unit = cfg.unit(r.unit).map_or(r.unit, |u| u.name.as_str());
         writeln!(out, "{}  {}  [{} / {} / {}]  单位 {unit}", r.id, r.name, r.kind, r.role, r.level)?;
         writeln!(out, "    状态 {state}  库中 {} 条  {}", r.items_stored, if r.enabled { "" } else { "（已停用）" })?;
+        if let Some(site) = r.site
+            && let Some(d) = sites.iter().find(|d| d.portal == site)
+            && d.columns.len() > 1
+        {
+            writeln!(out, "    网站「{}」的 {} 个栏目之一，上级政策在任一栏目转载一次即可", d.name, d.columns.len())?;
+        }
+        for line in r.intake.map(|i| i.zh()).unwrap_or_default() {
+            writeln!(out, "    {line}")?;
+        }
         if let Some(h) = r.health {
             writeln!(
                 out,
@@ -738,6 +761,11 @@ fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<E
             }
             if r.superseded > 0 {
                 writeln!(out, "    {} 行的编号在文件后面再次出现，以后出现的为准", r.superseded)?;
+            }
+            if r.error.is_none() {
+                for line in crate::import::standing_lines(r, src) {
+                    writeln!(out, "    {line}")?;
+                }
             }
             if r.quarantined > 0 {
                 writeln!(out, "    隔离的行：govwatch quarantine --source {}", r.source)?;
@@ -895,17 +923,32 @@ fn respond(cfg: &Config, item: &str, note: Option<&str>) -> Result<ExitCode> {
 }
 
 fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
-    for (flag, id, role) in
-        [("--portal", &a.portal, crate::model::Role::Portal), ("--superior", &a.superior, crate::model::Role::Superior)]
+    if let Some(id) = &a.superior
+        && !cfg.sources.iter().any(|s| &s.id == id && s.role == crate::model::Role::Superior)
     {
-        if let Some(id) = id
-            && !cfg.sources.iter().any(|s| &s.id == id && s.role == role)
-        {
-            let known: Vec<&str> = cfg.sources.iter().filter(|s| s.role == role).map(|s| s.id.as_str()).collect();
-            eprintln!("error: {flag} {id}: no {role} source {id:?}; {role} sources: {}", known.join(", "));
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
+        let known: Vec<&str> =
+            cfg.sources.iter().filter(|s| s.role == crate::model::Role::Superior).map(|s| s.id.as_str()).collect();
+        eprintln!("error: --superior {id}: no superior source {id:?}; superior sources: {}", known.join(", "));
+        return Ok(ExitCode::from(EXIT_CONFIG));
     }
+    // A website by its site id, or by any of its columns.
+    let site = match &a.portal {
+        None => None,
+        Some(id) => {
+            let sites = crate::rules::repost::sites(cfg);
+            match sites.iter().find(|d| &d.portal == id || d.columns.iter().any(|(c, _)| c == id)) {
+                Some(d) => Some(d.portal.clone()),
+                None => {
+                    let known: Vec<&str> = sites.iter().map(|d| d.portal.as_str()).collect();
+                    eprintln!(
+                        "error: --portal {id}: no website or portal source {id:?}; websites: {}",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    );
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+            }
+        }
+    };
     let cal = calendar_of(cfg)?;
     let now = match &a.now {
         Some(s) => parse_now(s)?,
@@ -915,7 +958,7 @@ fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let mut all = crate::findings::reposts(cfg, &cal, &store, now)?;
     all.retain(|o| {
-        a.portal.as_ref().is_none_or(|p| *o.portal == **p)
+        site.as_ref().is_none_or(|p| *o.portal == **p)
             && a.superior.as_ref().is_none_or(|s| *o.superior_source == **s)
             && since.is_none_or(|d| o.superior_at.date_naive() >= d)
     });
@@ -946,13 +989,14 @@ fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
             writeln!(out, "  {from} {} · {}", o.superior_at.format("%Y-%m-%d %H:%M"), o.superior_source)?;
             last = Some(o.superior_item_id);
         }
-        let portal = cfg.source(&o.portal).map_or(&*o.portal, |s| s.display_name());
+        let portal = &o.portal_name;
         let line = match o.state {
             "on_time" | "late" => format!(
-                "{} {}（{}）· {}",
+                "{} {}（{}{}）· {}",
                 if o.state == "on_time" { "按时转载" } else { "超时转载" },
                 o.reposted_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
                 o.matched_by.map(|m| m.zh()).unwrap_or(""),
+                o.repost_column.as_deref().map(|c| format!("，见「{c}」")).unwrap_or_default(),
                 if o.state == "late" {
                     format!("晚 {} 个工作日", o.late_working_days)
                 } else {

@@ -718,6 +718,14 @@ pub struct SourceConfig {
     /// owes its city, province and 国务院); `[]`: none.
     #[serde(default)]
     pub reposts_from: Option<Vec<String>>,
+    /// Portal sources: the website this column belongs to. A website owes each
+    /// superior policy once, whichever of its columns reposts it. Unset: the
+    /// source's unit (all portal columns of one unit are one website).
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Portal sources: the website's name, for people (one column saying it is enough).
+    #[serde(default)]
+    pub site_name: Option<String>,
     /// Superior sources: only items whose title matches one of these regular
     /// expressions are policies to repost (default: every item).
     #[serde(default)]
@@ -748,7 +756,21 @@ pub struct SourceConfig {
     /// Any source: it is unhealthy when no new item has come for this many days.
     #[serde(default)]
     pub expected_interval_days: Option<u32>,
+    /// Export sources: `true`, its rows are only taken in (search,
+    /// statistics), never given a deadline; `false`, deadlines even when the
+    /// export cannot say whether a row was answered. Unset: intake only for
+    /// rows from files with no reply or closing column (办结时间, 状态, 答复意见 …).
+    #[serde(default)]
+    pub intake_only: Option<bool>,
+    /// Export sources: rows received more than this many days before the
+    /// source's first import are history — counted, searchable, closed ones
+    /// in the statistics, but never overdue and never mailed. Default 30.
+    #[serde(default)]
+    pub history_days: Option<u32>,
 }
+
+/// Rows received this many days before an export source's first import are history.
+pub const DEFAULT_HISTORY_DAYS: u32 = 30;
 
 /// One header name or several.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -778,6 +800,16 @@ fn yes() -> bool {
 impl SourceConfig {
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The website a portal column belongs to: `site`, else its unit.
+    pub fn site_id(&self) -> &str {
+        self.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(&self.unit)
+    }
+
+    /// Export sources: rows received more than this many days before the first import are history.
+    pub fn history_days(&self) -> u32 {
+        self.history_days.unwrap_or(DEFAULT_HISTORY_DAYS)
     }
 
     /// The column's category for the freshness rule: configured, else
@@ -1190,6 +1222,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     }
 
     check_mail(c, &|id| index_of("units", id), problems);
+    check_sites(c, &|id| index_of("sources", id), problems);
     check_inspection(c, &known_units, &|id| index_of("sources", id), problems);
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
@@ -1269,6 +1302,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         if !s.columns.is_empty() && s.kind != SourceKind::Export {
             problems.push(warning(format!("{p}.columns"), "ignored: only export sources have columns"));
         }
+        check_site_and_intake(s, &p, problems);
         match (s.kind, s.role) {
             (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => problems.push(warning(
                 format!("{p}.role"),
@@ -1279,6 +1313,75 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
                 format!("an export source cannot have role {:?}; use \"hotline\" or \"messages\"", s.role.as_str()),
             )),
             _ => {}
+        }
+    }
+}
+
+/// `site`, `site_name` (portal columns), `intake_only`, `history_days` (exports).
+fn check_site_and_intake(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
+    for (key, set) in [("site", s.site.is_some()), ("site_name", s.site_name.is_some())] {
+        if set && s.role != Role::Portal {
+            problems.push(warning(format!("{p}.{key}"), "ignored: only portal sources belong to a website"));
+        }
+    }
+    if let Some(site) = &s.site
+        && !valid_id(site.trim())
+    {
+        problems.push(error(
+            format!("{p}.site"),
+            format!("{site:?} is not a valid id; use letters, digits, '-', '_' or '.' (the same id on every column of one website)"),
+        ));
+    }
+    for (key, set) in [("intake_only", s.intake_only.is_some()), ("history_days", s.history_days.is_some())] {
+        if set && s.kind != SourceKind::Export {
+            problems.push(warning(format!("{p}.{key}"), "ignored: only export sources have it"));
+        }
+    }
+}
+
+/// Websites whose columns disagree on what only one value can say: the
+/// first column (in file order) that says it wins, as `rules::repost::sites` reads it.
+fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut Vec<Problem>) {
+    let mut lag: HashMap<&str, &SourceConfig> = HashMap::new();
+    let mut name: HashMap<&str, &SourceConfig> = HashMap::new();
+    for s in c.sources.iter().filter(|s| s.role == Role::Portal && s.enabled) {
+        let p = format!("sources[{}]", source_index(&s.id));
+        let lag_of = |x: &SourceConfig| (x.repost_lag_hours, x.repost_lag_working_days);
+        if lag_of(s) != (None, None) {
+            match lag.get(s.site_id()) {
+                None => {
+                    lag.insert(s.site_id(), s);
+                }
+                Some(f) if lag_of(f) != lag_of(s) => problems.push(warning(
+                    format!(
+                        "{p}.{}",
+                        if s.repost_lag_hours.is_some() { "repost_lag_hours" } else { "repost_lag_working_days" }
+                    ),
+                    format!(
+                        "the columns of website {:?} set different repost lags; a website has one: {:?}'s is used",
+                        s.site_id(),
+                        f.id
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        if let Some(n) = s.site_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            match name.get(s.site_id()) {
+                None => {
+                    name.insert(s.site_id(), s);
+                }
+                Some(f) if f.site_name.as_deref().map(str::trim) != Some(n) => problems.push(warning(
+                    format!("{p}.site_name"),
+                    format!(
+                        "website {:?} is already named {:?} by {:?}; that name is used",
+                        s.site_id(),
+                        f.site_name.as_deref().unwrap_or_default(),
+                        f.id
+                    ),
+                )),
+                Some(_) => {}
+            }
         }
     }
 }
@@ -1566,6 +1669,39 @@ mod tests {
         assert!(l.problems.is_empty(), "{:?}", l.problems);
         assert_eq!(l.config.sources[1].page.as_ref().unwrap().item.as_deref(), Some("ul.list li"));
         assert_eq!(l.config.fetch.per_host, 2);
+    }
+
+    #[test]
+    fn site_and_intake_keys_are_checked() {
+        let column = |id: &str, extra: &str| {
+            format!(
+                "\n[[sources]]\nid = \"{id}\"\nkind = \"feed\"\nurl = \"https://www.example.gov.cn/{id}.xml\"\n\
+                 unit = \"gongkaiban\"\nrole = \"portal\"\nlevel = \"county\"\n{extra}\n"
+            )
+        };
+        let toml = format!(
+            "{GOOD}{}{}{}",
+            column("a", "site = \"xian menhu\""),
+            column("b", "repost_lag_hours = 8\nsite_name = \"县门户\""),
+            column("c", "repost_lag_working_days = 1\nsite_name = \"县政府网站\"\nintake_only = true"),
+        );
+        let l = from_toml_str(&toml).unwrap();
+        let problems: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
+        let has = |s: &str| problems.iter().any(|p| p.contains(s));
+        assert!(has("error: sources[2].site: \"xian menhu\" is not a valid id"), "{problems:#?}");
+        // b and c are columns of gongkaiban's website (the default site), with "col" in GOOD.
+        assert!(
+            has(
+                "warning: sources[4].repost_lag_working_days: the columns of website \"gongkaiban\" set different repost lags"
+            ),
+            "{problems:#?}"
+        );
+        assert!(
+            has("warning: sources[4].site_name: website \"gongkaiban\" is already named \"县门户\""),
+            "{problems:#?}"
+        );
+        assert!(has("warning: sources[4].intake_only: ignored: only export sources have it"), "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
     }
 
     #[test]

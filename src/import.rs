@@ -46,9 +46,38 @@ pub struct ImportReport {
     /// 承办单位 names that match no configured unit, with their row counts;
     /// those rows went to the source's unit.
     pub unknown_units: BTreeMap<String, usize>,
+    /// The file's rows are intake only: it has no column saying whether a row
+    /// was answered (办结时间, 状态, 答复意见 …), or the source is `intake_only`.
+    /// They are searchable and counted, and given no deadline.
+    pub intake_only: bool,
+    /// Rows received more than the source's `history_days` before its first
+    /// import: history, counted but never overdue or mailed.
+    pub history: usize,
     /// Set when the whole file could not be read (then nothing was stored from it).
     pub error: Option<String>,
     pub took_ms: u64,
+}
+
+/// What an import summary says of the file's rows beyond their counts, one
+/// Chinese line each: intake only, history.
+pub fn standing_lines(r: &ImportReport, src: &SourceConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.intake_only {
+        out.push(match src.intake_only {
+            Some(true) => "仅收录（intake_only = true）：这些记录只用于检索和统计，不计办理时限、不发提醒".to_string(),
+            _ => "仅收录：此文件没有答复或办结信息（办结时间、状态、答复意见等列），这些记录只用于检索和统计，\
+                  不计办理时限、不发提醒（如需计时限，在数据源中设置 intake_only = false）"
+                .to_string(),
+        });
+    }
+    if r.history > 0 {
+        out.push(format!(
+            "历史记录 {} 行：受理早于首次导入前 {} 天，已办结的计入统计，未办结的不计超期、不发提醒（history_days）",
+            r.history,
+            src.history_days()
+        ));
+    }
+    out
 }
 
 /// Maps 承办单位 names (and aliases) to unit ids.
@@ -151,6 +180,15 @@ fn import_inner(
         };
         let head: Vec<Vec<Cell>> = loaded.rows().take(30).map(|(_, r)| r.unwrap_or_default()).collect();
         let header: Header = export::find_header(&head, &names).map_err(anyhow::Error::msg)?;
+        report.intake_only = src.intake_only.unwrap_or(!header.says_answered());
+        // History counts back from the source's first import (this one, if it is the first).
+        let history_before = match report.intake_only {
+            true => None,
+            false => store
+                .first_imports()?
+                .get(&src.id)
+                .map(|first| *first - chrono::Duration::days(src.history_days() as i64)),
+        };
         // A file read again replaces what its earlier versions put in quarantine.
         store.clear_quarantine(&src.id, &file)?;
         // A number that comes again further down: the later row is the newer
@@ -164,6 +202,7 @@ fn import_inner(
             }
         }
         let mut batch = Batch::new(store, src, &units, &file, &sha, now);
+        batch.history_before = history_before;
         for (i, r) in loaded.rows().skip(header.data_start) {
             let outcome = match r {
                 Ok(cells) if number(&cells).is_some_and(|n| last.get(&n) != Some(&i)) => {
@@ -227,6 +266,8 @@ struct Batch<'a> {
     kind: ItemKind,
     items: Vec<Item>,
     quarantined: Vec<Quarantined>,
+    /// Rows received before this are history.
+    history_before: Option<DateTime<FixedOffset>>,
 }
 
 impl<'a> Batch<'a> {
@@ -248,6 +289,7 @@ impl<'a> Batch<'a> {
             kind: ItemKind::of(src.kind, src.role),
             items: Vec::with_capacity(BATCH),
             quarantined: Vec::new(),
+            history_before: None,
         }
     }
 
@@ -256,6 +298,11 @@ impl<'a> Batch<'a> {
             RowOutcome::Blank => return Ok(()),
             RowOutcome::Quarantined(q) => self.quarantined.push(q),
             RowOutcome::Record(r) => {
+                if let (Some(before), Some(received)) = (self.history_before, r.case.received_at)
+                    && received.at < before
+                {
+                    report.history += 1;
+                }
                 let unit = match r.case.handler.as_deref() {
                     None => self.src.unit.as_str(),
                     Some(h) => match self.units.resolve(h) {

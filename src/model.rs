@@ -249,6 +249,13 @@ pub struct Case {
     pub extension: Option<String>,
     /// 紧急程度 / 是否紧急 as written.
     pub urgency: Option<String>,
+    /// The export this row came from has no column that could say whether
+    /// or when it was answered (办结时间, 状态, 答复意见 …): the row is intake
+    /// only unless its source says otherwise. Left out of the serialized form
+    /// (and so of the content hash) when false, as rows imported before it
+    /// existed were hashed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub answer_unknown: bool,
 }
 
 /// An item id: 64 bits of SHA-256 over (source id, key). Shown as 16 hex digits.

@@ -219,6 +219,9 @@ impl Poller {
                             r.file, src.unit
                         ));
                     }
+                    for line in crate::import::standing_lines(r, src) {
+                        report.warnings.push(format!("{}: {line}", r.file));
+                    }
                 }
             }
         }

@@ -288,8 +288,15 @@ F,2026-09-24 10:00,咨询,自带时限,县住建局,2026-10-12,,\n";
 #[test]
 fn real_time_findings_are_recorded_with_their_history() {
     let env = Env::new("");
+    // An order of January, imported now: not history for this test (the
+    // default horizon is 30 days before the first import).
+    let cfg = std::fs::read_to_string(&env.cfg).unwrap();
+    std::fs::write(&env.cfg, cfg.replacen("role = \"hotline\"", "role = \"hotline\"\nhistory_days = 36500", 1))
+        .unwrap();
     let file = env.path("a.csv");
-    std::fs::write(&file, "工单编号,来电时间,诉求类型,承办单位\nX1,2026-01-05 10:00,咨询,县住建局\n").unwrap();
+    // The export can say when an order was closed (an empty 办结时间: still open).
+    std::fs::write(&file, "工单编号,来电时间,诉求类型,承办单位,办结时间\nX1,2026-01-05 10:00,咨询,县住建局,\n")
+        .unwrap();
     env.run(&["import", "--source", "rexian", file.to_str().unwrap()]);
     let first = env.json(&["findings"]);
     assert_eq!(first[0]["state"], "overdue");

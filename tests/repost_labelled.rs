@@ -35,6 +35,7 @@ pub fn matcher_doc(
         item_id: govwatch::model::ItemId(id),
         source: source.into(),
         unit: unit.into(),
+        site: unit.into(),
         title: it.title.clone(),
         link: it.link.clone(),
         at,

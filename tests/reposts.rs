@@ -143,7 +143,10 @@ fn the_demo_portal_shows_on_time_late_and_missing() {
     let o = govwatch(dir.path(), &["reposts", "--config", "config/demo.toml", "--now", "2026-11-25 12:00"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("按时转载 2 · 超时转载 1 · 未转载已超期 1 · 未到期 0"), "{text}");
-    assert!(text.contains("超时转载 2026-11-24 09:30（文号相同）· 晚 1 个工作日"), "{text}");
+    assert!(
+        text.contains("超时转载 2026-11-24 09:30（文号相同，见「示范县人民政府门户网站 政务动态」）· 晚 1 个工作日"),
+        "{text}"
+    );
     // Before the repost appeared, at the demo's own moment, it was pending.
     let o = govwatch(dir.path(), &["reposts", "--config", "config/demo.toml", "--now", "2026-11-22 09:00", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();

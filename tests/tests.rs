@@ -10,6 +10,7 @@ mod browser;
 mod calendar;
 mod cli;
 mod conformance;
+mod county;
 mod crash;
 mod daemon;
 mod exports;

@@ -20,6 +20,15 @@ pub struct Status {
     pub last_round: Option<LastRound>,
     pub emails: Emails,
     pub findings: Findings,
+    /// Export sources with rows that are intake only or history.
+    pub intake: Vec<SourceIntake>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceIntake {
+    pub source: String,
+    #[serde(flatten)]
+    pub intake: crate::rules::deadlines::Intake,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,6 +127,12 @@ pub fn gather(cfg: &Config) -> Result<Status> {
     let by_rule: Vec<RuleCount> =
         store.finding_counts()?.into_iter().map(|(rule, state, count)| RuleCount { rule, state, count }).collect();
     let sum = |state: &str| by_rule.iter().filter(|r| r.state == state).map(|r| r.count).sum();
+    let mut by_source = crate::findings::intake(cfg, &store, super::now())?;
+    let intake: Vec<SourceIntake> = enabled
+        .iter()
+        .filter_map(|s| by_source.remove(&s.id).map(|intake| SourceIntake { source: s.id.clone(), intake }))
+        .filter(|i| !i.intake.zh().is_empty())
+        .collect();
     Ok(Status {
         daemon: Daemon { running: holder.is_some(), holder, data_dir: cfg.storage.data_dir.display().to_string() },
         items: store.count_items()?,
@@ -126,6 +141,7 @@ pub fn gather(cfg: &Config) -> Result<Status> {
         last_round: store.last_round()?.map(|(round, at, emails)| LastRound { round, at, emails }),
         emails: Emails { queued, sent, failed },
         findings: Findings { overdue: sum("overdue"), due_soon: sum("due_soon"), by_rule },
+        intake,
     })
 }
 
@@ -156,6 +172,11 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
             f.last_success_at.as_deref().map(index::display_time).unwrap_or_else(|| "—".into()),
             f.last_error.as_deref().unwrap_or("—")
         )?;
+    }
+    for i in &st.intake {
+        for line in i.intake.zh() {
+            writeln!(out, "    {}：{line}", i.source)?;
+        }
     }
     let lag = match st.index.lag {
         Some(0) => "已同步 up to date".to_string(),

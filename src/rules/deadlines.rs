@@ -6,8 +6,19 @@
 //! * messages: a configured number of working days, and a separate hard
 //!   flag for a message unanswered for three months;
 //! * disclosure applications (依申请公开): 20 working days, +20 when extended.
+//!
+//! Not every row owes an answer by a deadline ([`standing`]): a row from an
+//! export that cannot say whether it was answered (no 办结时间, 状态 or 答复意见
+//! column) is intake only — searchable and counted, never overdue — unless
+//! its source says otherwise (`intake_only`); and a row received more than
+//! `history_days` before its source's first import is history: its answer,
+//! if it has one, counts in the statistics, but it is never open, so never
+//! overdue and never mailed. An office's first import of an archive is not a
+//! flood of ancient overdue items.
 
-use chrono::{DateTime, FixedOffset, Months};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, FixedOffset, Months};
 use serde::Serialize;
 
 use super::{Finding, Rule, Warn, end_of_day, fingerprint, local_date, state_at};
@@ -21,6 +32,8 @@ use crate::normalize::time;
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRow {
     pub item_id: ItemId,
+    /// The export source it came from.
+    pub source: String,
     pub unit: String,
     pub kind: ItemKind,
     pub case: Case,
@@ -30,7 +43,8 @@ pub struct CaseRow {
 const CLOSED_STATUS: &[&str] = &["办结", "已答复", "已回复", "已完成", "结案", "已处理", "已反馈", "已办理", "关闭"];
 
 /// Whether (and when) the case was answered: `Some(Some(t))` at t,
-/// `Some(None)` at an unknown time, `None` still open.
+/// `Some(None)` at an unknown time (a 状态 that says so, or a reply with no
+/// time), `None` still open.
 pub fn answered(case: &Case) -> Option<Option<DateTime<FixedOffset>>> {
     if let Some(c) = case.closed_at {
         return Some(Some(c.at));
@@ -39,7 +53,59 @@ pub fn answered(case: &Case) -> Option<Option<DateTime<FixedOffset>>> {
     if status.contains("未办结") || status.contains("未答复") || status.contains("未回复") {
         return None;
     }
-    CLOSED_STATUS.iter().any(|w| status.contains(w)).then_some(None)
+    let replied = case.reply.as_deref().is_some_and(|r| !r.trim().is_empty());
+    (replied || CLOSED_STATUS.iter().any(|w| status.contains(w))).then_some(None)
+}
+
+/// How an export source's rows are held to deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceTracking {
+    /// The source's `intake_only`: `Some(true)` never a deadline, `Some(false)`
+    /// deadlines even for rows whose export cannot say they were answered,
+    /// `None` deadlines only for rows whose export can.
+    pub intake_only: Option<bool>,
+    /// When the source's first import began: rows received more than
+    /// `history_days` before it are history (from that moment on).
+    pub first_import: Option<DateTime<FixedOffset>>,
+    pub history_days: u32,
+}
+
+impl SourceTracking {
+    /// Rows received before this are history (`None`: no first import yet).
+    pub fn history_before(&self) -> Option<DateTime<FixedOffset>> {
+        self.first_import.map(|f| f - Duration::days(self.history_days as i64))
+    }
+}
+
+/// Each export source's [`SourceTracking`]; a source not listed has the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Tracking {
+    pub sources: HashMap<String, SourceTracking>,
+}
+
+/// What the deadline rules make of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Held to its deadline.
+    Live,
+    /// Received long before its source's first import: its answer counts
+    /// (a resolved finding), its absence does not (no open finding).
+    History,
+    /// Its export cannot say whether it was answered: no deadline at all.
+    IntakeOnly,
+}
+
+/// The standing of a row at `now`. History starts with the first import: a
+/// replay of an earlier moment (`findings --now`) sees every row as live.
+pub fn standing(row: &CaseRow, t: &SourceTracking, now: DateTime<FixedOffset>) -> Standing {
+    if t.intake_only.unwrap_or(row.case.answer_unknown) {
+        return Standing::IntakeOnly;
+    }
+    match (t.first_import, t.history_before(), row.case.received_at) {
+        (Some(first), Some(before), Some(received)) if now >= first && received.at < before => Standing::History,
+        _ => Standing::Live,
+    }
 }
 
 fn is_urgent(case: &Case) -> bool {
@@ -167,21 +233,118 @@ pub fn rules_for(row: &CaseRow, cfg: &RulesConfig) -> &'static [Rule] {
     }
 }
 
-/// Findings for these cases at `now`, evaluated on every core.
+/// What `sources`, `status`, the console and `--json` say of an export
+/// source's rows: how many are intake only, how many are history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Intake {
+    /// Every row of the source is intake only (and there is at least one,
+    /// or the source says so).
+    pub intake_only: bool,
+    pub intake_only_rows: u64,
+    pub history_rows: u64,
+    pub history_days: u32,
+    pub first_import: Option<DateTime<FixedOffset>>,
+    /// The source's `intake_only` setting.
+    #[serde(skip)]
+    pub setting: Option<bool>,
+}
+
+impl Intake {
+    /// From the source's tracking and its rows counted: all of them, those
+    /// whose export cannot say they were answered, those received before the
+    /// history horizon, and those of them whose export can.
+    pub fn of(
+        t: &SourceTracking,
+        rows: u64,
+        answer_unknown: u64,
+        old: u64,
+        old_known: u64,
+        now: DateTime<FixedOffset>,
+    ) -> Intake {
+        let history_started = t.first_import.is_some_and(|f| now >= f);
+        let (intake_only_rows, history_rows) = match t.intake_only {
+            Some(true) => (rows, 0),
+            Some(false) => (0, old),
+            None => (answer_unknown, old_known),
+        };
+        Intake {
+            intake_only: t.intake_only == Some(true) || (rows > 0 && intake_only_rows == rows),
+            intake_only_rows,
+            history_rows: if history_started { history_rows } else { 0 },
+            history_days: t.history_days,
+            first_import: t.first_import,
+            setting: t.intake_only,
+        }
+    }
+
+    /// One Chinese line per thing an officer should know, for `sources`,
+    /// `status` and the console.
+    pub fn zh(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.setting == Some(true) {
+            out.push(format!(
+                "仅收录（intake_only = true）：{} 条只用于检索和统计，不计办理时限、不发提醒",
+                self.intake_only_rows
+            ));
+        } else if self.intake_only {
+            out.push(format!(
+                "仅收录：导出没有答复或办结信息（办结时间、状态、答复意见等列），{} 条只用于检索和统计，\
+                 不计办理时限、不发提醒（如需计时限，设置 intake_only = false）",
+                self.intake_only_rows
+            ));
+        } else if self.intake_only_rows > 0 {
+            out.push(format!(
+                "仅收录 {} 条：来自没有答复或办结信息的导出文件，不计办理时限、不发提醒",
+                self.intake_only_rows
+            ));
+        }
+        if self.history_rows > 0 {
+            let first = self.first_import.map(|f| f.format("%Y-%m-%d").to_string()).unwrap_or_default();
+            out.push(format!(
+                "历史记录 {} 条：受理早于首次导入（{first}）前 {} 天，已办结的计入统计，未办结的不计超期、不发提醒",
+                self.history_rows, self.history_days
+            ));
+        }
+        out
+    }
+}
+
+/// Findings for these cases at `now`, every source with the default
+/// tracking (see [`evaluate_tracked`]).
 pub fn evaluate(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: DateTime<FixedOffset>) -> Vec<Finding> {
+    evaluate_tracked(rows, &Tracking::default(), cfg, cal, now)
+}
+
+/// Findings for these cases at `now`, each row by its [`standing`],
+/// evaluated on every core.
+pub fn evaluate_tracked(
+    rows: &[CaseRow],
+    tracking: &Tracking,
+    cfg: &RulesConfig,
+    cal: &Calendar,
+    now: DateTime<FixedOffset>,
+) -> Vec<Finding> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || rows.len() < 10_000 {
-        return evaluate_chunk(rows, cfg, cal, now);
+        return evaluate_chunk(rows, tracking, cfg, cal, now);
     }
     let chunk = rows.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let parts: Vec<_> = rows.chunks(chunk).map(|c| s.spawn(move || evaluate_chunk(c, cfg, cal, now))).collect();
+        let parts: Vec<_> =
+            rows.chunks(chunk).map(|c| s.spawn(move || evaluate_chunk(c, tracking, cfg, cal, now))).collect();
         parts.into_iter().flat_map(|p| p.join().expect("rule evaluation does not panic")).collect()
     })
 }
 
-fn evaluate_chunk(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: DateTime<FixedOffset>) -> Vec<Finding> {
+fn evaluate_chunk(
+    rows: &[CaseRow],
+    tracking: &Tracking,
+    cfg: &RulesConfig,
+    cal: &Calendar,
+    now: DateTime<FixedOffset>,
+) -> Vec<Finding> {
     let warn = Warn { working_days: cfg.warn_working_days, hours: cfg.warn_hours };
+    let default = SourceTracking::default();
     let mut out = Vec::new();
     for row in rows {
         let Some(received) = row.case.received_at else { continue };
@@ -189,10 +352,17 @@ fn evaluate_chunk(rows: &[CaseRow], cfg: &RulesConfig, cal: &Calendar, now: Date
             // Not yet received at the replayed moment.
             continue;
         }
+        let standing = standing(row, tracking.sources.get(&row.source).unwrap_or(&default), now);
+        if standing == Standing::IntakeOnly {
+            continue;
+        }
         let answer = answered(&row.case);
         for &rule in rules_for(row, cfg) {
             let Some((deadline, in_hours, basis)) = deadline(row, rule, cfg, cal) else { continue };
             let Some((state, overdue, late)) = state_at(cal, deadline, in_hours, warn, answer, now) else { continue };
+            if standing == Standing::History && state != super::State::Resolved {
+                continue;
+            }
             let resolved_at = if state == super::State::Resolved { answer.flatten() } else { None };
             out.push(Finding {
                 fingerprint: fingerprint(rule, row.item_id, &row.unit),
@@ -233,6 +403,7 @@ mod tests {
     fn row(kind: ItemKind, category: &str, received: &str) -> CaseRow {
         CaseRow {
             item_id: ItemId(1),
+            source: "rexian".into(),
             unit: "rexian".into(),
             kind,
             case: Case {
@@ -297,6 +468,66 @@ mod tests {
         let f = evaluate(&[m], &cfg, &cal, at("2026-11-22 09:00"));
         let rules: Vec<(Rule, State)> = f.iter().map(|f| (f.rule, f.state)).collect();
         assert_eq!(rules, vec![(Rule::MessageReply, State::Overdue), (Rule::MessageUnanswered3Months, State::Overdue)]);
+    }
+
+    #[test]
+    fn standing_intake_only_history_and_replays() {
+        let first = at("2026-04-20 08:00");
+        let t = SourceTracking { intake_only: None, first_import: Some(first), history_days: 30 };
+        let now = at("2026-04-20 09:00");
+        let old = row(ItemKind::Message, "城乡建设", "2026-03-01 09:00");
+        let recent = row(ItemKind::Message, "城乡建设", "2026-04-10 09:00");
+        assert_eq!(standing(&old, &t, now), Standing::History);
+        assert_eq!(standing(&recent, &t, now), Standing::Live);
+        // Before the first import, a replay sees the row as it was then: live.
+        assert_eq!(standing(&old, &t, at("2026-03-10 09:00")), Standing::Live);
+        let mut unknown = recent.clone();
+        unknown.case.answer_unknown = true;
+        assert_eq!(standing(&unknown, &t, now), Standing::IntakeOnly);
+        let forced = SourceTracking { intake_only: Some(false), ..t };
+        assert_eq!(standing(&unknown, &forced, now), Standing::Live);
+        let all = SourceTracking { intake_only: Some(true), ..t };
+        assert_eq!(standing(&recent, &all, now), Standing::IntakeOnly);
+
+        // History: open rows make nothing, answered ones still count.
+        let cal = Calendar::official();
+        let cfg = RulesConfig::default();
+        let tracking = Tracking { sources: [("rexian".to_string(), t)].into_iter().collect() };
+        let mut answered_late = old.clone();
+        answered_late.case.closed_at = p("2026-04-01 09:00");
+        let f = evaluate_tracked(&[old, answered_late, recent], &tracking, &cfg, &cal, now);
+        let states: Vec<(Rule, State)> = f.iter().map(|f| (f.rule, f.state)).collect();
+        assert_eq!(states, vec![(Rule::MessageReply, State::Resolved), (Rule::MessageReply, State::Overdue)], "{f:#?}");
+    }
+
+    #[test]
+    fn intake_lines_for_officers() {
+        let t = SourceTracking { intake_only: None, first_import: Some(at("2026-04-20 08:00")), history_days: 30 };
+        let now = at("2026-04-21 09:00");
+        let all = Intake::of(&t, 494, 494, 494, 0, now);
+        assert!(all.intake_only);
+        assert_eq!(all.zh().len(), 1);
+        assert!(all.zh()[0].starts_with("仅收录：导出没有答复或办结信息"), "{:?}", all.zh());
+        let archive = Intake::of(&t, 120, 0, 100, 100, now);
+        assert!(!archive.intake_only);
+        assert_eq!(
+            archive.zh(),
+            vec![
+                "历史记录 100 条：受理早于首次导入（2026-04-20）前 30 天，已办结的计入统计，未办结的不计超期、不发提醒"
+            ]
+        );
+        assert!(Intake::of(&t, 10, 0, 0, 0, now).zh().is_empty(), "nothing to say");
+    }
+
+    #[test]
+    fn a_reply_answers_at_an_unknown_time() {
+        let mut c = Case { reply: Some("已转交县住建局处理".into()), ..Default::default() };
+        assert_eq!(answered(&c), Some(None));
+        c.reply = Some("  ".into());
+        assert_eq!(answered(&c), None);
+        c.status = Some("未答复".into());
+        c.reply = Some("拟答复意见".into());
+        assert_eq!(answered(&c), None, "a status saying it is not answered wins");
     }
 
     #[test]

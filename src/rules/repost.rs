@@ -35,6 +35,9 @@ pub struct Doc {
     pub item_id: ItemId,
     pub source: String,
     pub unit: String,
+    /// The website the item belongs to (portal items: its source's `site`,
+    /// by default its unit). A repost in any column of a website counts.
+    pub site: String,
     pub title: String,
     pub link: Option<String>,
     /// Published, else first seen, and which of the two it is.
@@ -110,14 +113,14 @@ impl<'a> PortalIndex<'a> {
         PortalIndex { docs, days, by_doc_no, by_cited, by_title, by_link }
     }
 
-    /// The earliest item of `unit` (a portal's unit) that reposts `s`, on or
-    /// after the day `s` appeared, and how it was recognized.
-    pub fn find(&self, s: &Doc, unit: &str) -> Option<(&'a Doc, MatchedBy)> {
+    /// The earliest item of website `site` (any of its columns) that reposts
+    /// `s`, on or after the day `s` appeared, and how it was recognized.
+    pub fn find(&self, s: &Doc, site: &str) -> Option<(&'a Doc, MatchedBy)> {
         let key = s.key.as_str();
         let s_day = local_date(s.at);
         let eligible = |i: &usize| {
             let d = &self.docs[*i];
-            d.unit == unit && self.days[*i] >= s_day && d.item_id != s.item_id
+            d.site == site && self.days[*i] >= s_day && d.item_id != s.item_id
         };
         let earliest = |ids: Option<&Vec<usize>>, ok: &dyn Fn(&usize) -> bool| {
             ids.and_then(|v| v.iter().filter(|i| eligible(i) && ok(i)).min_by_key(|i| self.docs[**i].at).copied())
@@ -166,9 +169,9 @@ impl Lag {
     }
 }
 
-/// One portal's duty towards one superior item. JSON names are a contract
-/// (`govwatch reposts --json`). Shared strings are `Arc`s: there are
-/// (superior items × portals) of these.
+/// One website's duty towards one superior item. JSON names are a contract
+/// (`govwatch reposts --json`): one row per (superior item, website).
+/// Shared strings are `Arc`s: there are (superior items × websites) of these.
 #[derive(Debug, Clone, Serialize)]
 pub struct Obligation {
     pub superior_item_id: ItemId,
@@ -179,13 +182,23 @@ pub struct Obligation {
     pub superior_at: DateTime<FixedOffset>,
     /// `published` or `first_seen`: what the deadline counts from.
     pub counted_from: &'static str,
+    /// The website that owes the repost: its `site` id (by default the unit
+    /// of its columns), never one of its columns.
     pub portal: Arc<str>,
+    /// The website's name for people.
+    pub portal_name: Arc<str>,
+    /// The unit that answers for the website.
     pub unit: Arc<str>,
     /// `on_time`, `late`, `overdue` (missing past the deadline) or `pending`.
     pub state: &'static str,
     pub deadline: DateTime<FixedOffset>,
     pub repost_item_id: Option<ItemId>,
     pub repost_title: Option<String>,
+    /// The column (portal source) that carried the repost.
+    pub repost_source: Option<Arc<str>>,
+    /// … and its name, for people.
+    #[serde(skip)]
+    pub repost_column: Option<Arc<str>>,
     pub reposted_at: Option<DateTime<FixedOffset>>,
     pub matched_by: Option<MatchedBy>,
     /// Working days late (reposted late), or overdue (missing).
@@ -194,11 +207,25 @@ pub struct Obligation {
     pub took_hours: Option<f64>,
 }
 
-/// A portal and what it owes: which superior sources, with what lag.
+/// A website and what it owes: which superior sources, with what lag.
+///
+/// A website is every enabled portal source (column) with the same `site`
+/// (default: the source's unit). It owes each superior policy once, whichever
+/// column carries the repost: the superior sources it owes are those its
+/// columns owe (each column's `reposts_from`, or by level when unset), its
+/// lag the first one a column sets.
 #[derive(Debug, Clone)]
 pub struct Duty {
+    /// The site id (`portal` in `reposts --json`).
     pub portal: String,
+    /// For people: the first `site_name` its columns give, else the name of
+    /// the unit answering for it, else the id.
+    pub name: String,
+    /// The unit that answers for the website: the unit the site is named
+    /// after, else the unit of its first column.
     pub unit: String,
+    /// Its columns (portal source id, name), in configuration order.
+    pub columns: Vec<(String, String)>,
     pub superiors: Vec<String>,
     pub lag: Lag,
 }
@@ -215,28 +242,99 @@ pub fn rank(level: Level) -> u8 {
     }
 }
 
-/// What each portal source owes, from the configuration.
-pub fn duties(cfg: &Config) -> Vec<Duty> {
+/// Every website of the configuration (enabled portal sources grouped by
+/// site, in order of their first column), owing something or not.
+pub fn sites(cfg: &Config) -> Vec<Duty> {
     let superiors: Vec<&SourceConfig> = cfg.sources.iter().filter(|s| s.role == Role::Superior && s.enabled).collect();
-    cfg.sources
-        .iter()
-        .filter(|p| p.role == Role::Portal && p.enabled)
-        .filter_map(|p| {
-            let from: Vec<String> = match &p.reposts_from {
-                Some(list) => list.clone(),
-                None => superiors.iter().filter(|s| rank(s.level) < rank(p.level)).map(|s| s.id.clone()).collect(),
-            };
-            if from.is_empty() {
-                return None;
+    let mut out: Vec<Duty> = Vec::new();
+    let mut explicit_lag: Vec<bool> = Vec::new();
+    for p in cfg.sources.iter().filter(|p| p.role == Role::Portal && p.enabled) {
+        let site = p.site_id();
+        let i = match out.iter().position(|d| d.portal == site) {
+            Some(i) => i,
+            None => {
+                let unit = if cfg.unit(site).is_some() { site.to_string() } else { p.unit.clone() };
+                let r = &cfg.rules.repost;
+                out.push(Duty {
+                    portal: site.to_string(),
+                    name: String::new(),
+                    unit,
+                    columns: Vec::new(),
+                    superiors: Vec::new(),
+                    lag: match r.lag_hours {
+                        Some(h) => Lag::Hours(h),
+                        None => Lag::WorkingDays(r.lag_working_days),
+                    },
+                });
+                explicit_lag.push(false);
+                out.len() - 1
             }
-            let r = &cfg.rules.repost;
-            let lag = match (p.repost_lag_hours, p.repost_lag_working_days, r.lag_hours) {
-                (Some(h), _, _) => Lag::Hours(h),
-                (None, Some(d), _) => Lag::WorkingDays(d),
-                (None, None, Some(h)) => Lag::Hours(h),
-                (None, None, None) => Lag::WorkingDays(r.lag_working_days),
+        };
+        let d = &mut out[i];
+        d.columns.push((p.id.clone(), p.display_name().to_string()));
+        if d.name.is_empty()
+            && let Some(n) = p.site_name.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        {
+            d.name = n.to_string();
+        }
+        let from: Vec<String> = match &p.reposts_from {
+            Some(list) => list.clone(),
+            None => superiors.iter().filter(|s| rank(s.level) < rank(p.level)).map(|s| s.id.clone()).collect(),
+        };
+        for f in from {
+            if !d.superiors.contains(&f) {
+                d.superiors.push(f);
+            }
+        }
+        if !explicit_lag[i] {
+            let own = match (p.repost_lag_hours, p.repost_lag_working_days) {
+                (Some(h), _) => Some(Lag::Hours(h)),
+                (None, Some(n)) => Some(Lag::WorkingDays(n)),
+                (None, None) => None,
             };
-            Some(Duty { portal: p.id.clone(), unit: p.unit.clone(), superiors: from, lag })
+            if let Some(l) = own {
+                d.lag = l;
+                explicit_lag[i] = true;
+            }
+        }
+    }
+    for d in &mut out {
+        if d.name.is_empty() {
+            d.name = cfg.unit(&d.unit).map_or_else(|| d.portal.clone(), |u| u.name.clone());
+        }
+    }
+    out
+}
+
+/// What each website owes, from the configuration: the websites that owe
+/// at least one superior source.
+pub fn duties(cfg: &Config) -> Vec<Duty> {
+    sites(cfg).into_iter().filter(|d| !d.superiors.is_empty()).collect()
+}
+
+/// How the configuration's websites owe reposts, one Chinese line per
+/// website, for `govwatch config check`.
+pub fn explain(cfg: &Config) -> Vec<String> {
+    sites(cfg)
+        .iter()
+        .map(|d| {
+            let columns: Vec<&str> = d.columns.iter().map(|(id, _)| id.as_str()).collect();
+            let unit = cfg.unit(&d.unit).map_or(d.unit.as_str(), |u| u.name.as_str());
+            let what = if d.columns.len() > 1 {
+                format!("栏目 {} 同属一个网站，每条上级政策只须在其中任一栏目转载一次", columns.join("、"))
+            } else {
+                format!("栏目 {}", columns.join("、"))
+            };
+            let owes = if d.superiors.is_empty() {
+                "不承担转载（栏目都写了 reposts_from = []，或没有更高层级的上级来源）".to_string()
+            } else {
+                let lag = match d.lag {
+                    Lag::WorkingDays(n) => format!("{n} 个工作日"),
+                    Lag::Hours(h) => format!("{h} 小时"),
+                };
+                format!("应转载 {} 的政策，时限 {lag}，由{unit}负责", d.superiors.join("、"))
+            };
+            format!("网站 {}（{}）：{what}；{owes}", d.portal, d.name)
         })
         .collect()
 }
@@ -296,18 +394,29 @@ fn obligations_of(
     cal: &Calendar,
     now: DateTime<FixedOffset>,
 ) -> Vec<Obligation> {
-    let portals: Vec<(Arc<str>, Arc<str>)> =
-        duties.iter().map(|d| (Arc::from(d.portal.as_str()), Arc::from(d.unit.as_str()))).collect();
+    struct Shared {
+        portal: Arc<str>,
+        name: Arc<str>,
+        unit: Arc<str>,
+        columns: Vec<(String, Arc<str>)>,
+    }
+    let sites: Vec<Shared> = duties
+        .iter()
+        .map(|d| Shared {
+            portal: Arc::from(d.portal.as_str()),
+            name: Arc::from(d.name.as_str()),
+            unit: Arc::from(d.unit.as_str()),
+            columns: d.columns.iter().map(|(id, n)| (id.clone(), Arc::from(n.as_str()))).collect(),
+        })
+        .collect();
     let mut out = Vec::new();
     for s in superiors.iter().filter(|s| s.at <= now) {
         let title: Arc<str> = Arc::from(s.title.as_str());
         let source: Arc<str> = Arc::from(s.source.as_str());
         let doc_no: Option<Arc<str>> = s.own_doc_no.as_deref().map(Arc::from);
-        // Most portals share one lag: work each deadline out once.
+        // Most websites share one lag: work each deadline out once.
         let mut deadlines: Vec<(Lag, DateTime<FixedOffset>)> = Vec::with_capacity(2);
-        for (duty, (portal, unit)) in
-            duties.iter().zip(&portals).filter(|(d, _)| d.superiors.iter().any(|x| x == &s.source))
-        {
+        for (duty, site) in duties.iter().zip(&sites).filter(|(d, _)| d.superiors.iter().any(|x| x == &s.source)) {
             let deadline = match deadlines.iter().find(|(l, _)| *l == duty.lag) {
                 Some((_, d)) => *d,
                 None => {
@@ -316,13 +425,17 @@ fn obligations_of(
                     d
                 }
             };
-            let found = index.find(s, &duty.unit).filter(|(p, _)| p.at <= now);
+            let found = index.find(s, &duty.portal).filter(|(p, _)| p.at <= now);
             let (state, late) = match found {
                 Some((p, _)) if p.at <= deadline => ("on_time", 0),
                 Some((p, _)) => ("late", working_days_late(cal, deadline, p.at)),
                 None if now > deadline => ("overdue", working_days_late(cal, deadline, now)),
                 None => ("pending", 0),
             };
+            let column = found.map(|(p, _)| {
+                let name = site.columns.iter().find(|(id, _)| *id == p.source).map(|(_, n)| n.clone());
+                (Arc::<str>::from(p.source.as_str()), name.unwrap_or_else(|| Arc::from(p.source.as_str())))
+            });
             out.push(Obligation {
                 superior_item_id: s.item_id,
                 superior_title: title.clone(),
@@ -330,12 +443,15 @@ fn obligations_of(
                 doc_no: doc_no.clone(),
                 superior_at: s.at,
                 counted_from: if s.at_is_first_seen { "first_seen" } else { "published" },
-                portal: portal.clone(),
-                unit: unit.clone(),
+                portal: site.portal.clone(),
+                portal_name: site.name.clone(),
+                unit: site.unit.clone(),
                 state,
                 deadline,
                 repost_item_id: found.map(|(p, _)| p.item_id),
                 repost_title: found.map(|(p, _)| p.title.clone()),
+                repost_source: column.as_ref().map(|(id, _)| id.clone()),
+                repost_column: column.map(|(_, n)| n),
                 reposted_at: found.map(|(p, _)| p.at),
                 matched_by: found.map(|(_, m)| m),
                 late_working_days: late,
@@ -356,7 +472,9 @@ pub fn findings(obligations: &[Obligation], cal: &Calendar, warn: Warn, now: Dat
             let answered = o.reposted_at.map(Some);
             let (state, overdue, late) = state_at(cal, o.deadline, in_hours, warn, answered, now)?;
             let by = o.matched_by.map(|m| format!("，{}", m.zh())).unwrap_or_default();
+            let column = o.repost_column.as_deref().map(|c| format!("，见「{c}」")).unwrap_or_default();
             Some(Finding {
+                // One per (superior item, website): the site id, never a column.
                 fingerprint: fingerprint(Rule::Repost, o.superior_item_id, &o.portal),
                 rule: Rule::Repost,
                 state,
@@ -370,8 +488,8 @@ pub fn findings(obligations: &[Obligation], cal: &Calendar, warn: Warn, now: Dat
                     .reposted_at
                     .map(|r| cal.working_days_between(local_date(o.superior_at), local_date(r))),
                 basis: format!(
-                    "{} 应转载（{}起算{by}）",
-                    o.portal,
+                    "{}应转载（{}起算{by}{column}）",
+                    o.portal_name,
                     if o.counted_from == "first_seen" { "自首次发现" } else { "自发布" }
                 ),
                 subject: None,
@@ -398,6 +516,7 @@ mod tests {
             item_id: ItemId(id),
             source: source.into(),
             unit: unit.into(),
+            site: unit.into(),
             title: title.into(),
             link: Some(link.into()).filter(|l: &String| !l.is_empty()),
             at: at(when),
@@ -410,6 +529,87 @@ mod tests {
             transmittal: title.contains("转发"),
             implementing: is_implementing(title),
         }
+    }
+
+    /// The website `site` (a unit's default one) owing province source `sheng`.
+    fn duty(site: &str, lag: Lag) -> Duty {
+        Duty {
+            portal: site.into(),
+            name: site.into(),
+            unit: site.into(),
+            columns: vec![("xian".into(), "县政府网站".into())],
+            superiors: vec!["sheng".into()],
+            lag,
+        }
+    }
+
+    fn config(sources: &str) -> Config {
+        let units = "[[units]]\nid = \"bangongshi\"\nname = \"区政府办公室\"\n\
+                     [[units]]\nid = \"gongkaiban\"\nname = \"区政务公开办\"\n\
+                     [[sources]]\nid = \"sheng\"\nkind = \"feed\"\nurl = \"https://s.example.gov.cn/\"\n\
+                     unit = \"bangongshi\"\nrole = \"superior\"\nlevel = \"province\"\n\
+                     [[sources]]\nid = \"shi\"\nkind = \"feed\"\nurl = \"https://c.example.gov.cn/\"\n\
+                     unit = \"bangongshi\"\nrole = \"superior\"\nlevel = \"city\"\n";
+        crate::config::from_toml_str(&format!("{units}{sources}")).unwrap().config
+    }
+
+    fn column(id: &str, unit: &str, extra: &str) -> String {
+        format!(
+            "[[sources]]\nid = \"{id}\"\nkind = \"feed\"\nurl = \"https://x.example.gov.cn/{id}\"\nunit = \"{unit}\"\n\
+             role = \"portal\"\nlevel = \"county\"\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn columns_form_websites_by_site_else_by_unit() {
+        let cfg = config(
+            &[
+                column("zcwj", "bangongshi", "reposts_from = [\"sheng\"]"),
+                column("gzdt", "bangongshi", "reposts_from = []\nrepost_lag_hours = 8"),
+                column("tzgg", "gongkaiban", "site = \"menhu\"\nsite_name = \"区人民政府门户网站\""),
+                column("jyj", "bangongshi", "site = \"menhu\"\nreposts_from = [\"shi\"]\nrepost_lag_working_days = 2"),
+            ]
+            .concat(),
+        );
+        let sites = sites(&cfg);
+        type Summary<'a> = (&'a str, &'a str, &'a str, Vec<&'a str>, Vec<&'a str>, Lag);
+        let summary: Vec<Summary> = sites
+            .iter()
+            .map(|d| {
+                (
+                    d.portal.as_str(),
+                    d.name.as_str(),
+                    d.unit.as_str(),
+                    d.columns.iter().map(|(c, _)| c.as_str()).collect(),
+                    d.superiors.iter().map(String::as_str).collect(),
+                    d.lag,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("bangongshi", "区政府办公室", "bangongshi", vec!["zcwj", "gzdt"], vec!["sheng"], Lag::Hours(8)),
+                (
+                    "menhu",
+                    "区人民政府门户网站",
+                    "gongkaiban",
+                    vec!["tzgg", "jyj"],
+                    vec!["sheng", "shi"],
+                    Lag::WorkingDays(2)
+                ),
+            ]
+        );
+        let lines = explain(&cfg);
+        assert_eq!(
+            lines[0],
+            "网站 bangongshi（区政府办公室）：栏目 zcwj、gzdt 同属一个网站，每条上级政策只须在其中任一栏目转载一次；\
+             应转载 sheng 的政策，时限 8 小时，由区政府办公室负责"
+        );
+        // A website owing nothing says why.
+        let cfg = config(&column("gzdt", "bangongshi", "reposts_from = []"));
+        assert!(duties(&cfg).is_empty());
+        assert!(explain(&cfg)[0].ends_with("不承担转载（栏目都写了 reposts_from = []，或没有更高层级的上级来源）"));
     }
 
     #[test]
@@ -485,12 +685,7 @@ mod tests {
             doc(11, "xian", "bgs", "转发示范省人民政府办公厅关于甲事项的通知", "", "http://x/11", "2026-11-17 09:00"),
             doc(12, "xian", "bgs", "示范省人民政府办公厅关于乙事项的通知", "", "http://x/12", "2026-11-24 09:00"),
         ];
-        let duties = [Duty {
-            portal: "xian".into(),
-            unit: "bgs".into(),
-            superiors: vec!["sheng".into()],
-            lag: Lag::WorkingDays(1),
-        }];
+        let duties = [duty("bgs", Lag::WorkingDays(1))];
         let mut o = obligations(&sups, &portal, &duties, &cal, at("2026-11-25 12:00"));
         o.sort_by_key(|o| o.superior_item_id);
         let states: Vec<(&str, i64, Option<MatchedBy>)> =
@@ -500,8 +695,7 @@ mod tests {
             vec![("on_time", 0, Some(MatchedBy::Title)), ("late", 1, Some(MatchedBy::Title)), ("overdue", 4, None)]
         );
         assert_eq!(o[1].deadline.to_rfc3339(), "2026-11-23T23:59:59+08:00");
-        let hours =
-            [Duty { portal: "xian".into(), unit: "bgs".into(), superiors: vec!["sheng".into()], lag: Lag::Hours(8) }];
+        let hours = [duty("bgs", Lag::Hours(8))];
         let o = obligations(&sups[..1], &portal, &hours, &cal, at("2026-11-25 12:00"));
         assert_eq!((o[0].state, o[0].deadline.to_rfc3339().as_str()), ("late", "2026-11-16T18:00:00+08:00"));
     }

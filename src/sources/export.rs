@@ -173,6 +173,13 @@ pub struct Header {
 }
 
 impl Header {
+    /// Whether the export can say that a row was answered or closed: it has
+    /// a 办结/答复 time, a 状态 or an 答复意见 column. Without one, an open row
+    /// and an answered row look the same.
+    pub fn says_answered(&self) -> bool {
+        [Field::Closed, Field::Status, Field::Reply].iter().any(|f| self.columns.contains_key(f))
+    }
+
     pub fn label_of(&self, f: Field) -> String {
         self.columns.get(&f).and_then(|&c| self.labels.get(c)).cloned().unwrap_or_else(|| f.key().to_string())
     }
@@ -390,6 +397,7 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
         reply: text(Field::Reply),
         extension: text(Field::Extension),
         urgency: text(Field::Urgency),
+        answer_unknown: !header.says_answered(),
     };
     let item = ParsedItem {
         guid: Some(number),

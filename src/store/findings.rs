@@ -30,18 +30,21 @@ fn published(at: Option<String>, precision: Option<String>) -> Option<Published>
 }
 
 impl Store {
-    /// Every work order and message, without its text.
+    /// Every work order and message, without its text (of its reply, only
+    /// whether there is one).
     pub fn case_rows(&self) -> Result<Vec<CaseRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT c.item_id, i.unit, i.kind, c.number, c.received_at, c.received_precision, c.category, c.handler, \
-             c.deadline_at, c.deadline_precision, c.closed_at, c.closed_precision, c.status, c.extension, c.urgency \
+             c.deadline_at, c.deadline_precision, c.closed_at, c.closed_precision, c.status, c.extension, c.urgency, \
+             c.source, c.answer_unknown, CASE WHEN length(trim(c.reply)) > 0 THEN '有' END \
              FROM cases c JOIN items i ON i.id = c.item_id",
         )?;
         let rows = stmt.query_map([], |r| {
             let kind: String = r.get(2)?;
             Ok(CaseRow {
                 item_id: ItemId::from_i64(r.get(0)?),
+                source: r.get(15)?,
                 unit: r.get(1)?,
                 kind: kind.parse().map_err(|e: String| {
                     rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
@@ -54,22 +57,23 @@ impl Store {
                     deadline_at: published(r.get(8)?, r.get(9)?),
                     closed_at: published(r.get(10)?, r.get(11)?),
                     status: r.get(12)?,
-                    reply: None,
+                    reply: r.get(17)?,
                     extension: r.get(13)?,
                     urgency: r.get(14)?,
+                    answer_unknown: r.get(16)?,
                 },
             })
         })?;
         rows.collect::<Result<_, _>>().context("failed to read work orders from the store")
     }
 
-    /// Items of sources with `role`, first seen or published since `since`,
-    /// normalized for matching.
+    /// Items of sources with `role` published since `since` (first seen
+    /// since, for items without a date), normalized for matching.
     pub fn seen_items(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Seen>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, unit, title, text, link, published_at, first_seen_at FROM items \
-             WHERE role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+             WHERE role = ?1 AND (published_ts >= ?2 OR (published_ts IS NULL AND first_seen_at >= ?3))",
         )?;
         let rows = stmt.query_map(params![role, since.timestamp(), since.to_rfc3339()], |r| {
             let published: Option<String> = r.get(5)?;
@@ -90,8 +94,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Items of sources with `role` seen or published since `since`, as the
-    /// repost matcher needs them (no text). A superior item without a 文号 of
+    /// Items of sources with `role` published since `since` (first seen
+    /// since, for items without a date), as the repost matcher needs them
+    /// (no text): an old item first seen today, in a newly added feed, is
+    /// still old. A superior item without a 文号 of
     /// its own in its title takes the first one its text gives.
     pub fn repost_docs(&self, role: &str, since: DateTime<FixedOffset>) -> Result<Vec<Doc>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) as i64;
@@ -296,7 +302,8 @@ fn read_docs(
     let mut stmt = conn.prepare_cached(
         "SELECT id, source, unit, title, link, published_ts, first_seen_at, refs, \
          CASE WHEN ?4 THEN categories ELSE '[]' END, CASE WHEN ?4 THEN doc_no_norm END FROM items \
-         WHERE seq BETWEEN ?5 AND ?6 AND role = ?1 AND (published_ts >= ?2 OR first_seen_at >= ?3)",
+         WHERE seq BETWEEN ?5 AND ?6 AND role = ?1 \
+         AND (published_ts >= ?2 OR (published_ts IS NULL AND first_seen_at >= ?3))",
     )?;
     let china = crate::normalize::time::china();
     let rows =
@@ -308,10 +315,13 @@ fn read_docs(
                 Some(p) => (p.with_timezone(&china), false),
                 None => (DateTime::parse_from_rfc3339(&r.get::<_, String>(6)?).unwrap_or(since), true),
             };
+            let unit: String = r.get(2)?;
             Ok(Doc {
                 item_id: ItemId::from_i64(r.get(0)?),
                 source: r.get(1)?,
-                unit: r.get(2)?,
+                // The default site; `findings::reposts` applies the configured ones.
+                site: unit.clone(),
+                unit,
                 title: r.get(3)?,
                 link: r.get(4)?,
                 at,

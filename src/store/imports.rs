@@ -10,6 +10,15 @@ use super::Store;
 use crate::import::ImportReport;
 use crate::sources::export::Quarantined;
 
+/// An export source's rows, counted (see [`Store::case_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseCounts {
+    pub rows: u64,
+    pub answer_unknown: u64,
+    pub old: u64,
+    pub old_answer_known: u64,
+}
+
 /// A quarantined row as listed by `govwatch quarantine`.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuarantineEntry {
@@ -63,6 +72,42 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// When each source's first import began (its history horizon counts back from it).
+    pub fn first_imports(&self) -> Result<std::collections::HashMap<String, DateTime<FixedOffset>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT source, started_at FROM imports")?;
+        let mut out: std::collections::HashMap<String, DateTime<FixedOffset>> = std::collections::HashMap::new();
+        for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (source, at) = r?;
+            if let Ok(at) = DateTime::parse_from_rfc3339(&at) {
+                let e = out.entry(source).or_insert(at);
+                *e = (*e).min(at);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An export source's rows counted for `sources`, `status` and the
+    /// console: (rows, rows whose export cannot say whether they were
+    /// answered, rows received before `history_before`, those of them whose export can).
+    pub fn case_counts(&self, source: &str, history_before: Option<DateTime<FixedOffset>>) -> Result<CaseCounts> {
+        let cutoff = history_before.map(|t| t.timestamp());
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*), COALESCE(SUM(answer_unknown), 0), \
+             COALESCE(SUM(received_ts < ?2), 0), COALESCE(SUM(received_ts < ?2 AND answer_unknown = 0), 0) \
+             FROM cases WHERE source = ?1",
+            params![source, cutoff],
+            |r| {
+                Ok(CaseCounts {
+                    rows: r.get::<_, i64>(0)? as u64,
+                    answer_unknown: r.get::<_, i64>(1)? as u64,
+                    old: r.get::<_, i64>(2)? as u64,
+                    old_answer_known: r.get::<_, i64>(3)? as u64,
+                })
+            },
+        )?)
     }
 
     /// Whether `file` in this state (size, mtime) was imported to the end.

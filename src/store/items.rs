@@ -38,12 +38,13 @@ const COLUMNS: &str = "id, source, key, unit, kind, role, level, title, text, li
      published_precision, published_zone_assumed, doc_no, doc_no_norm, publisher, categories, first_seen_at, \
      last_changed_at, content_hash";
 
-/// An item with its case: columns 0–20 as `COLUMNS`, 21 rev, 22 created_rev, 23– the case.
+/// An item with its case: columns 0–20 as `COLUMNS`, 21 rev, 22 created_rev, 23–35 the case, 36 refs,
+/// 37 the case's `answer_unknown`.
 const SELECT_ITEM: &str = "SELECT i.id, i.source, i.key, i.unit, i.kind, i.role, i.level, i.title, i.text, i.link, \
      i.published_at, i.published_ts, i.published_precision, i.published_zone_assumed, i.doc_no, i.doc_no_norm, \
      i.publisher, i.categories, i.first_seen_at, i.last_changed_at, i.content_hash, i.rev, i.created_rev, \
      c.number, c.received_at, c.received_precision, c.category, c.handler, c.deadline_at, c.deadline_precision, \
-     c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency, i.refs \
+     c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency, i.refs, c.answer_unknown \
      FROM items i LEFT JOIN cases c ON c.item_id = i.id";
 
 fn write_case(tx: &Transaction<'_>, it: &Item) -> Result<()> {
@@ -53,8 +54,8 @@ fn write_case(tx: &Transaction<'_>, it: &Item) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO cases (item_id, source, number, received_at, received_ts, received_precision, \
          category, handler, deadline_at, deadline_ts, deadline_precision, closed_at, closed_ts, closed_precision, \
-         status, reply, extension, urgency) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         status, reply, extension, urgency, answer_unknown) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         it.id.as_i64(),
@@ -75,6 +76,7 @@ fn write_case(tx: &Transaction<'_>, it: &Item) -> Result<()> {
         c.reply,
         c.extension,
         c.urgency,
+        c.answer_unknown,
     ])?;
     Ok(())
 }
@@ -320,6 +322,7 @@ fn row_to_case(r: &Row<'_>) -> rusqlite::Result<Option<Case>> {
         reply: r.get(33)?,
         extension: r.get(34)?,
         urgency: r.get(35)?,
+        answer_unknown: r.get::<_, Option<bool>>(37)?.unwrap_or(false),
     }))
 }
 

@@ -249,7 +249,41 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('pii_scanned_rev', '0');
     "#,
+    RETIRE_PER_COLUMN_REPOSTS,
+    CASES_ANSWER_UNKNOWN,
 ];
+
+/// Reposts are owed per website (`site`), not per portal column: the
+/// findings of the per-column model are retired. They are closed as they
+/// stand, marked in their basis, and marked as already reported resolved,
+/// so that no email reports them resolved (nothing was reposted); the next
+/// evaluation makes the per-website findings.
+pub(crate) const RETIRE_PER_COLUMN_REPOSTS: &str = r#"
+    INSERT INTO mail_state (fingerprint, resolved)
+        SELECT fingerprint, 1 FROM findings WHERE rule = 'repost'
+        ON CONFLICT (fingerprint) DO UPDATE SET resolved = 1;
+    UPDATE findings SET
+        basis = COALESCE(basis, '') || '（已停用：转载改为按网站核对）',
+        state_changed_at = CASE WHEN state = 'resolved' THEN state_changed_at
+                                ELSE strftime('%Y-%m-%dT%H:%M:%S+08:00', 'now', '+8 hours') END,
+        state = 'resolved',
+        late = CASE WHEN state = 'resolved' THEN late END,
+        held = 0
+        WHERE rule = 'repost';
+"#;
+
+/// Whether an export row's file could say if it was answered (a reply or
+/// closing column: 办结时间, 状态, 答复意见 …); rows it could not are intake
+/// only. Rows imported before: a source none of whose rows carries any such
+/// value is taken as one whose exports have no such column, and its items'
+/// hashes are cleared so that the next import of a row records what its file says.
+pub(crate) const CASES_ANSWER_UNKNOWN: &str = r#"
+    ALTER TABLE cases ADD COLUMN answer_unknown INTEGER NOT NULL DEFAULT 0;
+    UPDATE cases SET answer_unknown = 1 WHERE source NOT IN (
+        SELECT DISTINCT source FROM cases
+        WHERE closed_at IS NOT NULL OR status IS NOT NULL OR reply IS NOT NULL);
+    UPDATE items SET content_hash = '' WHERE id IN (SELECT item_id FROM cases WHERE answer_unknown = 1);
+"#;
 
 /// A handle on the SQLite store. Cheap operations lock one connection; the
 /// daemon's writes are few and batched, so one connection is enough.
@@ -340,6 +374,21 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// An in-memory store that had the migrations before `migration` when
+/// `prepare` wrote to it, then was opened by this version (the rest applied):
+/// for testing what a migration does to the data of a store that shipped.
+#[cfg(test)]
+pub(crate) fn upgraded_from_before(migration: &str, prepare: impl FnOnce(&Connection)) -> Result<Store> {
+    let conn = Connection::open_in_memory()?;
+    let upto = MIGRATIONS.iter().position(|m| *m == migration).context("not one of the migrations")?;
+    for (i, sql) in MIGRATIONS[..upto].iter().enumerate() {
+        conn.execute_batch(sql)?;
+        conn.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    prepare(&conn);
+    Store::setup(conn, PathBuf::from(":memory:"))
 }
 
 #[cfg(test)]

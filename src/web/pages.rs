@@ -663,13 +663,15 @@ fn all_reposts(st: &AppState) -> Result<Vec<crate::rules::repost::Obligation>> {
     Ok(all)
 }
 
-/// Those the `portal` and `state` parameters ask for.
+/// Those the `portal` (a website, or one of its columns) and `state` parameters ask for.
 fn filter_reposts(
+    cfg: &Config,
     mut all: Vec<crate::rules::repost::Obligation>,
     p: &HashMap<String, String>,
 ) -> Vec<crate::rules::repost::Obligation> {
     let (portal, state) = (param(p, "portal"), param(p, "state"));
-    all.retain(|o| (portal.is_empty() || *o.portal == *portal) && (state.is_empty() || o.state == state));
+    let site = cfg.source(portal).filter(|s| s.role == crate::model::Role::Portal).map_or(portal, |s| s.site_id());
+    all.retain(|o| (site.is_empty() || *o.portal == *site) && (state.is_empty() || o.state == state));
     all
 }
 
@@ -684,7 +686,7 @@ pub async fn reposts(
         let all = all_reposts(&s)?;
         let count = |st: &str| all.iter().filter(|o| o.state == st).count();
         let counts = json!({"on_time": count("on_time"), "late": count("late"), "overdue": count("overdue"), "pending": count("pending")});
-        let shown = filter_reposts(all, &p);
+        let shown = filter_reposts(&cfg, all, &p);
         let rows: Vec<Value> = shown
             .iter()
             .map(|o| {
@@ -693,23 +695,20 @@ pub async fn reposts(
                     "title": o.superior_title,
                     "doc_no": o.doc_no,
                     "at": t(&o.superior_at),
-                    "portal": source_name(&cfg, &o.portal),
+                    "portal": o.portal_name,
                     "state": o.state,
                     "state_zh": REPOST_STATES.iter().find(|s| s.0 == o.state).map_or(o.state, |s| s.1),
                     "days": o.late_working_days,
                     "deadline": t(&o.deadline),
                     "repost_id": o.repost_item_id.map(|i| i.to_string()),
                     "reposted_at": o.reposted_at.as_ref().map(t),
-                    "matched_by": o.matched_by.map(|m| match serde_json::to_value(m) { Ok(Value::String(s)) => s, _ => String::new() }),
+                    "matched_by": o.matched_by.map(|m| m.zh()),
+                    "column": o.repost_column,
                 })
             })
             .collect();
-        let portals: Vec<(String, String)> = cfg
-            .sources
-            .iter()
-            .filter(|s| s.role == crate::model::Role::Portal)
-            .map(|s| (s.id.clone(), s.display_name().to_string()))
-            .collect();
+        let portals: Vec<(String, String)> =
+            crate::rules::repost::duties(&cfg).into_iter().map(|d| (d.portal, d.name)).collect();
         Ok(json!({
             "rows": rows, "counts": counts, "portals": portals, "states": REPOST_STATES,
             "f": {"portal": param(&p, "portal"), "state": param(&p, "state")},
@@ -720,7 +719,7 @@ pub async fn reposts(
 }
 
 pub async fn api_reposts(State(st): State<Arc<AppState>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
-    let rows = blocking(move || Ok(filter_reposts(all_reposts(&st)?, &p))).await?;
+    let rows = blocking(move || Ok(filter_reposts(&st.config(), all_reposts(&st)?, &p))).await?;
     Ok(Json(serde_json::to_value(rows).map_err(anyhow::Error::from)?))
 }
 
@@ -744,12 +743,17 @@ pub struct SourceRow {
     pub last_success: String,
     pub error: Option<String>,
     pub error_at: String,
+    /// What an officer should know of its items, one Chinese line each: the
+    /// website a column belongs to, rows that are intake only or history.
+    pub notes: Vec<String>,
 }
 
 fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
     let cfg = st.config();
     let health = st.store.source_health()?;
     let counts = st.store.count_items_by_source()?;
+    let intake = crate::findings::intake(&cfg, &st.store, crate::cli::now())?;
+    let sites = crate::rules::repost::sites(&cfg);
     let show = |s: &Option<String>| s.as_deref().map(crate::index::display_time).unwrap_or_default();
     Ok(cfg
         .sources
@@ -780,6 +784,20 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
                 last_success: h.map(|h| show(&h.last_success_at)).unwrap_or_default(),
                 error: h.and_then(|h| h.last_error.clone()),
                 error_at: h.map(|h| show(&h.last_error_at)).unwrap_or_default(),
+                notes: {
+                    let site = sites
+                        .iter()
+                        .filter(|d| s.role == crate::model::Role::Portal && d.columns.len() > 1)
+                        .find(|d| d.portal == s.site_id())
+                        .map(|d| {
+                            format!(
+                                "网站「{}」的 {} 个栏目之一，上级政策在任一栏目转载一次即可",
+                                d.name,
+                                d.columns.len()
+                            )
+                        });
+                    site.into_iter().chain(intake.get(&s.id).map(|i| i.zh()).unwrap_or_default()).collect()
+                },
             }
         })
         .collect())
