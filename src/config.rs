@@ -540,12 +540,7 @@ impl ColumnCategory {
     }
 
     pub fn zh(self) -> &'static str {
-        match self {
-            ColumnCategory::News => "动态要闻类",
-            ColumnCategory::Notices => "通知公告、政策文件类",
-            ColumnCategory::Homepage => "首页",
-            ColumnCategory::None => "不检查",
-        }
+        crate::glossary::column_category(self)
     }
 }
 
@@ -604,10 +599,7 @@ pub enum UserRole {
 
 impl UserRole {
     pub fn zh(self) -> &'static str {
-        match self {
-            UserRole::Officer => "值班员",
-            UserRole::Admin => "管理员",
-        }
+        crate::glossary::user_role(self)
     }
 
     /// May this role see citizens' phone and ID numbers unmasked?

@@ -38,12 +38,7 @@ pub enum PollStatus {
 impl PollStatus {
     /// For officers' eyes.
     pub fn zh(self) -> &'static str {
-        match self {
-            PollStatus::Ok => "成功",
-            PollStatus::NotModified => "未变化",
-            PollStatus::Error => "失败",
-            PollStatus::Skipped => "跳过",
-        }
+        crate::glossary::poll_status(self)
     }
 }
 
