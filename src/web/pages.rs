@@ -24,22 +24,28 @@ use super::AppState;
 use super::auth::User;
 use crate::alerts::Line;
 use crate::config::Config;
+use crate::glossary::REPOST_STATES;
 use crate::index::{SearchRequest, Sort};
 use crate::model::ItemId;
 use crate::rules::{Rule, State as FState};
 
-pub const KINDS: &[(&str, &str)] =
-    &[("feed", "订阅信息"), ("page", "网站栏目"), ("hotline", "热线工单"), ("message", "网民留言")];
-pub const LEVELS: &[(&str, &str)] = &[
-    ("national", "国家"),
-    ("province", "省级"),
-    ("city", "市级"),
-    ("county", "县级"),
-    ("town", "乡镇"),
-    ("department", "部门"),
-];
-const REPOST_STATES: &[(&str, &str)] =
-    &[("on_time", "按时转载"), ("late", "超时转载"), ("overdue", "未转载已超期"), ("pending", "未到期")];
+/// The search filters' item kinds and levels: (name, the glossary's word).
+pub fn kinds() -> Vec<(&'static str, &'static str)> {
+    use crate::model::ItemKind;
+    [ItemKind::Feed, ItemKind::Page, ItemKind::Hotline, ItemKind::Message].map(|k| (k.as_str(), k.zh())).to_vec()
+}
+
+pub fn levels() -> Vec<(&'static str, &'static str)> {
+    use crate::model::Level;
+    [Level::National, Level::Province, Level::City, Level::County, Level::Town, Level::Department]
+        .map(|l| (l.as_str(), l.zh()))
+        .to_vec()
+}
+
+/// The glossary's word for an item kind or level given by name ("" if unknown).
+fn word_of(list: &[(&'static str, &'static str)], name: &str) -> &'static str {
+    list.iter().find(|k| k.0 == name).map_or("", |k| k.1)
+}
 /// Rows a download holds at most.
 pub const DOWNLOAD_ROWS: usize = 10_000;
 const PAGE_SIZE: usize = 20;
@@ -328,7 +334,7 @@ pub async fn home(State(st): State<Arc<AppState>>, Extension(user): Extension<Us
             "failing": failing,
             "reposts_overdue": reposts_overdue,
             "items": s.store.count_items()?,
-            "last_round": s.store.last_round()?.map(|(round, _, n)| format!("{round}，{n} 封")),
+            "last_round": s.store.last_round()?.map(|(round, _, n)| format!("{}，{n} 封", crate::glossary::round(&round))),
         }))
     })
     .await?;
@@ -410,6 +416,10 @@ pub struct HitRow {
     pub source_name: String,
     pub unit_name: String,
     pub kind_zh: &'static str,
+    pub level_zh: &'static str,
+    /// What the unit is to this item: 跟进单位 for a superior's policy or public
+    /// opinion (the unit follows it; it does not own it), else 责任单位 / 承办单位.
+    pub unit_label: &'static str,
     pub published: Option<String>,
 }
 
@@ -476,7 +486,12 @@ fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchP
             HitRow {
                 source_name: names.source(&h.source).to_string(),
                 unit_name: names.unit(&h.unit).to_string(),
-                kind_zh: KINDS.iter().find(|k| k.0 == h.kind).map_or("", |k| k.1),
+                kind_zh: word_of(&kinds(), &h.kind),
+                level_zh: word_of(&levels(), &h.level),
+                unit_label: h
+                    .role
+                    .parse::<crate::model::Role>()
+                    .map_or(crate::glossary::UNIT, crate::glossary::unit_of_role),
                 published: h.published_at.as_deref().map(crate::index::display_time),
                 hit: h,
             }
@@ -498,8 +513,8 @@ pub async fn search(
         .then(|| cfg.sources.iter().map(|s| (s.id.as_str(), s.display_name())).collect());
     let mut ctx = json!({
         "q": param(&p, "q"),
-        "kinds": KINDS,
-        "levels": LEVELS,
+        "kinds": kinds(),
+        "levels": levels(),
         "sources": sources,
         "unit_options": unit_options(&cfg),
         "f": {
@@ -695,12 +710,12 @@ pub async fn reposts(
                     "at": t(&o.superior_at),
                     "portal": source_name(&cfg, &o.portal),
                     "state": o.state,
-                    "state_zh": REPOST_STATES.iter().find(|s| s.0 == o.state).map_or(o.state, |s| s.1),
+                    "state_zh": crate::glossary::repost_state(o.state),
                     "days": o.late_working_days,
                     "deadline": t(&o.deadline),
                     "repost_id": o.repost_item_id.map(|i| i.to_string()),
                     "reposted_at": o.reposted_at.as_ref().map(t),
-                    "matched_by": o.matched_by.map(|m| match serde_json::to_value(m) { Ok(Value::String(s)) => s, _ => String::new() }),
+                    "matched_by": o.matched_by.map(|m| m.zh()),
                 })
             })
             .collect();
@@ -733,6 +748,9 @@ pub struct SourceRow {
     pub kind: &'static str,
     pub role: &'static str,
     pub level: &'static str,
+    pub kind_zh: &'static str,
+    pub role_zh: &'static str,
+    pub level_zh: &'static str,
     pub unit: String,
     pub enabled: bool,
     pub items: u64,
@@ -757,12 +775,12 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
         .map(|s| {
             let h = health.iter().find(|h| h.id == s.id);
             let (health, state, class) = match h {
-                _ if !s.enabled => ("disabled", "已停用".to_string(), ""),
-                None => ("never_polled", "尚未抓取".to_string(), "due_soon"),
+                _ if !s.enabled => ("disabled", String::new(), ""),
+                None => ("never_polled", String::new(), "due_soon"),
                 Some(h) if h.consecutive_failures > 0 => {
-                    ("failing", format!("失败（连续 {} 次）", h.consecutive_failures), "overdue")
+                    ("failing", format!("（连续 {} 次）", h.consecutive_failures), "overdue")
                 }
-                Some(_) => ("ok", "正常".to_string(), ""),
+                Some(_) => ("ok", String::new(), ""),
             };
             SourceRow {
                 id: s.id.clone(),
@@ -770,11 +788,14 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
                 kind: s.kind.as_str(),
                 role: s.role.as_str(),
                 level: s.level.as_str(),
+                kind_zh: s.kind.zh(),
+                role_zh: s.role.zh(),
+                level_zh: s.level.zh(),
                 unit: unit_name(&cfg, &s.unit),
                 enabled: s.enabled,
                 items: counts.get(&s.id).copied().unwrap_or(0),
                 health,
-                state,
+                state: format!("{}{state}", crate::glossary::health(health)),
                 class,
                 consecutive_failures: h.map_or(0, |h| h.consecutive_failures),
                 last_success: h.map(|h| show(&h.last_success_at)).unwrap_or_default(),
@@ -822,14 +843,17 @@ fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
         .store
         .emails_of_item(id)?
         .into_iter()
-        .map(|e| json!({"id": e.id, "round": e.round, "unit": unit_name(&cfg, &e.unit), "subject": e.subject, "state": e.state}))
+        .map(|e| {
+            json!({"id": e.id, "round": e.round, "round_zh": crate::glossary::round(&e.round), "unit": unit_name(&cfg, &e.unit),
+                "subject": e.subject, "state": e.state, "state_zh": crate::glossary::outbox_state(&e.state)})
+        })
         .collect();
     let mut fields: Vec<(&str, String)> = vec![
         ("编号", item.id.to_string()),
         ("数据源", source_name(&cfg, &item.source)),
         ("单位", unit_name(&cfg, &item.unit)),
-        ("类别", KINDS.iter().find(|k| k.0 == item.kind.as_str()).map_or("", |k| k.1).to_string()),
-        ("层级", LEVELS.iter().find(|k| k.0 == item.level.as_str()).map_or("", |k| k.1).to_string()),
+        ("类别", item.kind.zh().to_string()),
+        ("层级", item.level.zh().to_string()),
     ];
     if let Some(p) = &item.published {
         fields.push(("发布时间", t(&p.at)));
@@ -941,7 +965,7 @@ mod tests {
     fn many_sources_are_a_text_field_and_a_few_a_list() {
         let env = super::super::templates();
         let render = |sources: Value| {
-            let ctx = json!({"q": "热线", "kinds": KINDS, "levels": LEVELS, "sources": sources,
+            let ctx = json!({"q": "热线", "kinds": kinds(), "levels": levels(), "sources": sources,
                 "unit_options": Vec::<(String, String)>::new(), "f": {"source": "s7"}, "query_string": ""});
             env.get_template("search.html").unwrap().render(ctx).unwrap()
         };
