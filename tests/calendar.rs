@@ -93,10 +93,11 @@ fn the_cli_answers_for_people_and_checks() {
     assert_eq!(run(&["calendar", "add", "2015-09-02", "1"]).1, "2015-09-06");
     let (code, out, err) = run(&["calendar", "add", "2026-12-30", "3"]);
     assert_eq!((code, out.as_str()), (Some(0), "2027-01-04"));
-    assert!(err.contains("warning: no official holiday schedule for 2027"), "{err}");
+    assert!(err.contains("警告：尚未收录 2027 年的国务院办公厅节假日安排"), "{err}");
+    assert_eq!(err.matches("2027 年").count(), 1, "the year is named once: {err}");
     let (code, _, err) = run(&["calendar", "is-workday", "2026-02-30"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("not a date: \"2026-02-30\""), "{err}");
+    assert!(err.contains("不是日期：\"2026-02-30\""), "{err}");
 }
 
 #[test]
@@ -118,7 +119,7 @@ fn a_configured_schedule_file_adds_a_year() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2027-01-04", "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("no official holiday schedule"));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("尚未收录"));
     std::fs::write(dir.path().join("h2027.txt"), "2027 元旦 of 2027-01-01\n").unwrap();
     let o = Command::new(support::bin()).args(["config", "check", "--config", cfg.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
