@@ -222,12 +222,12 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
         let year = match words.next().map(str::parse::<i32>) {
             Some(Ok(y)) if (1949..=2200).contains(&y) => y,
             _ => {
-                errors.push(err(format!("{line:?} does not start with a year")));
+                errors.push(err(format!("{line:?} 不是以年份开头")));
                 continue;
             }
         };
         let Some(name) = words.next() else {
-            errors.push(err("a holiday name must follow the year".into()));
+            errors.push(err("年份之后须写节日名称".into()));
             continue;
         };
         years.insert(year);
@@ -238,7 +238,7 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
                 "work" => mode = Some(false),
                 _ => {
                     let Some(off) = mode else {
-                        errors.push(err(format!("{w:?}: write `off` or `work` before the dates")));
+                        errors.push(err(format!("{w:?}：日期之前须写 off（放假）或 work（上班）")));
                         break;
                     };
                     let (a, b) = w.split_once("..").unwrap_or((w, w));
@@ -250,7 +250,7 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
                                 d = d.succ_opt().expect("dates stay in range");
                             }
                         }
-                        _ => errors.push(err(format!("{w:?} is not a date (YYYY-MM-DD) or a short range FROM..TO"))),
+                        _ => errors.push(err(format!("{w:?} 不是日期（YYYY-MM-DD）或不长的日期范围（起..止）"))),
                     }
                 }
             }
@@ -316,10 +316,7 @@ mod tests {
         assert_eq!(c.add_working_days(d("2026-11-20"), 1), d("2026-11-24"));
         let errs = Calendar::official().add_schedule("2027 元旦 off 2027-13-01\nnonsense\n", "bad.txt").unwrap_err();
         assert_eq!(errs.len(), 2);
-        assert_eq!(
-            errs[0].to_string(),
-            "bad.txt:1: \"2027-13-01\" is not a date (YYYY-MM-DD) or a short range FROM..TO"
-        );
+        assert_eq!(errs[0].to_string(), "bad.txt:1: \"2027-13-01\" 不是日期（YYYY-MM-DD）或不长的日期范围（起..止）");
         assert_eq!(errs[1].line, 2);
     }
 }
