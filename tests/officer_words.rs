@@ -312,10 +312,12 @@ fn officer_facing_commands_and_pages_on_the_demo_show_no_english_labels() {
         if *what == "add into 2027" {
             // The warning names the year once, on stderr, apart from the answer.
             assert_eq!(out.trim(), "2027-01-04", "{out}");
-            assert_eq!(err.matches("2027 年").count(), 1, "{err}");
+            if err.matches("2027 年").count() != 1 {
+                problems.push(format!("calendar add: the warning must name 2027 once: {err:?}"));
+            }
         }
-        if *what == "findings" {
-            assert!(!err.contains("尚未收录"), "no deadline of this listing is in 2027: {err}");
+        if *what == "findings" && !err.trim().is_empty() {
+            problems.push(format!("findings: no deadline of this listing is in 2027, yet: {err:?}"));
         }
     }
     // A user whose password is long enough: the TOML to paste is for the
@@ -373,10 +375,18 @@ fn officer_facing_commands_and_pages_on_the_demo_show_no_english_labels() {
     }
     // The pages are the real ones, with the glossary's words.
     let page = |p: &str| pages.iter().find(|(path, _)| path == p).map(|(_, h)| visible_text(h)).unwrap();
-    assert!(page("/sources").contains("订阅源 · 上级政策 · 省级"), "{}", page("/sources"));
-    assert!(page("/reposts").contains("文号相同"), "{}", page("/reposts"));
-    let province = page("/search?q=%E8%BD%AC%E8%BD%BD&level=province");
-    assert!(province.contains("示范省人民政府 最新文件（省级） · 跟进单位 示范县人民政府办公室"), "{province}");
+    for (path, want) in [
+        ("/sources", "订阅源 · 上级政策 · 省级"),
+        ("/reposts", "文号相同"),
+        (
+            "/search?q=%E8%BD%AC%E8%BD%BD&level=province",
+            "示范省人民政府 最新文件（省级） · 跟进单位 示范县人民政府办公室",
+        ),
+    ] {
+        if !page(path).contains(want) {
+            problems.push(format!("console {path} does not say {want:?}"));
+        }
+    }
     assert!(pages.iter().filter(|(p, _)| p.starts_with("/items/")).count() >= 10);
     for (path, html) in &pages {
         for found in english_labels(&visible_text(html)) {

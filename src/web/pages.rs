@@ -448,16 +448,16 @@ fn search_request(cfg: &Config, p: &HashMap<String, String>, limit: usize) -> Re
         .collect();
     req.units = one("unit");
     req.levels = one("level");
-    let day = |k: &str| -> Result<Option<chrono::NaiveDate>, WebError> {
+    let day = |k: &str, label: &str| -> Result<Option<chrono::NaiveDate>, WebError> {
         match param(p, k) {
             "" => Ok(None),
-            s => {
-                crate::index::parse_day(s).map(Some).map_err(|e| WebError(StatusCode::BAD_REQUEST, format!("{k}: {e}")))
-            }
+            s => crate::index::parse_day(s)
+                .map(Some)
+                .map_err(|e| WebError(StatusCode::BAD_REQUEST, format!("{label}：{e}"))),
         }
     };
-    req.since = day("since")?;
-    req.until = day("until")?;
+    req.since = day("since", "起始日期")?;
+    req.until = day("until", "截止日期")?;
     req.sort = match param(p, "sort") {
         "newest" => Sort::Newest,
         "oldest" => Sort::Oldest,
