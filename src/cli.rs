@@ -19,6 +19,7 @@ use crate::poll::{PollStatus, Poller};
 use crate::store::Store;
 
 mod alerts;
+mod calendar;
 mod status;
 
 #[derive(Debug, Parser)]
@@ -163,6 +164,23 @@ pub enum CalendarCommand {
         date: String,
         /// N ≥ 1
         n: u32,
+    },
+    /// Read a 国务院办公厅 holiday notice (its own text) into the schedule file of [calendar] files
+    Notice {
+        /// The notice as text or a saved web page ("-": standard input)
+        file: PathBuf,
+        /// The year it is for [default: the latest year the notice names]
+        #[arg(long)]
+        year: Option<i32>,
+        /// An amending notice (an extension, a one-off day): add its days to the year instead of replacing it
+        #[arg(long)]
+        amend: bool,
+        /// Print what was understood and write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Write to this schedule file [default: the last of [calendar] files]
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
     },
 }
 
@@ -682,6 +700,9 @@ fn calendar(cfg: &Config, command: &CalendarCommand) -> Result<ExitCode> {
             let d = index::parse_day(date)?;
             warn_uncovered(&cal, d, d);
             println!("{}", cal.is_workday(d));
+        }
+        CalendarCommand::Notice { file, year, amend, dry_run, into } => {
+            return calendar::notice(cfg, &cal, file, *year, *amend, *dry_run, into.as_deref());
         }
         CalendarCommand::Add { date, n } => {
             let d = index::parse_day(date)?;

@@ -1180,6 +1180,17 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
+    for (i, f) in c.calendar.files.iter().enumerate() {
+        if !f.exists() {
+            problems.push(warning(
+                format!("calendar.files[{i}]"),
+                format!(
+                    "{} 尚不存在：govwatch calendar notice 读入放假通知时会创建它；在此之前只用内置安排",
+                    f.display()
+                ),
+            ));
+        }
+    }
     if c.sources.is_empty() {
         problems.push(warning("sources", "没有配置任何数据源：不会抓取任何内容"));
     }
@@ -1447,7 +1458,8 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
 
 /// The official calendar with the configured additions: schedule files are
 /// read (this is the IO of configuration loading) and every bad line is a
-/// problem at `calendar.files[i]`.
+/// problem at `calendar.files[i]`. A file that does not exist yet adds
+/// nothing (`govwatch calendar notice` creates it; `check` warns).
 pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar, Vec<Problem>> {
     let mut cal = crate::calendar::Calendar::official();
     let mut problems = Vec::new();
@@ -1459,6 +1471,7 @@ pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar,
                     problems.extend(errs.into_iter().map(|e| error(&path, e.to_string())));
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => problems.push(error(&path, format!("无法读取 {}：{e}", f.display()))),
         }
     }

@@ -262,6 +262,9 @@ GD20261201001,2026/12/1 9:15:32,咨询,咨询社保卡补办需要的材料,县�
 ,2026/12/1 10:00:00,求助,没有编号的一行,县教育局,,处理中,\n\
 GD20261201003,明天上午,投诉,时间写错的一行,县住建局,,处理中,\n";
 
+/// A command: what it is, its arguments, its standard input, the exit status it must have.
+type Run<'a> = (&'a str, Vec<&'a str>, Option<&'a str>, Option<i32>);
+
 #[test]
 fn officer_facing_commands_and_pages_on_the_demo_show_no_english_labels() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,8 +272,7 @@ fn officer_facing_commands_and_pages_on_the_demo_show_no_english_labels() {
     let export = s.join("12月工单.csv");
     std::fs::write(&export, BAD_EXPORT).unwrap();
     let export = export.to_str().unwrap();
-    // (what was run, its output, and whether it must have succeeded)
-    let runs: Vec<(&str, Vec<&str>, Option<&str>, Option<i32>)> = vec![
+    let runs: Vec<Run<'_>> = vec![
         ("config check", vec!["config", "check"], None, Some(0)),
         ("poll", vec!["poll"], None, Some(0)),
         ("poll again", vec!["poll"], None, Some(0)),
