@@ -851,7 +851,7 @@ fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
     let mut fields: Vec<(&str, String)> = vec![
         ("编号", item.id.to_string()),
         ("数据源", source_name(&cfg, &item.source)),
-        ("单位", unit_name(&cfg, &item.unit)),
+        (crate::glossary::unit_of_role(item.role), unit_name(&cfg, &item.unit)),
         ("类别", item.kind.zh().to_string()),
         ("层级", item.level.zh().to_string()),
     ];
