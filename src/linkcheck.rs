@@ -158,7 +158,7 @@ pub async fn check(
             }
             Err(e) => {
                 results[slot] =
-                    Some(Outcome::Failed { status: None, reason: format!("链接无效 (invalid URL: {e})") });
+                    Some(Outcome::Failed { status: None, reason: format!("链接无效（{e}）") });
                 done += 1;
                 progress(done, n);
             }
@@ -191,7 +191,7 @@ pub async fn check(
         let (id, outcome) = match joined {
             Ok((id, o)) => (id, o),
             Err(e) => {
-                let reason = format!("检查出错 (internal error: {e})");
+                let reason = format!("检查出错（{e}）");
                 (e.id(), Outcome::Failed { status: None, reason })
             }
         };
