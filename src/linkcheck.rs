@@ -157,8 +157,7 @@ pub async fn check(
                 hosts[h].queue.push_back((slot, url));
             }
             Err(e) => {
-                results[slot] =
-                    Some(Outcome::Failed { status: None, reason: format!("链接无效（{e}）") });
+                results[slot] = Some(Outcome::Failed { status: None, reason: format!("链接无效（{e}）") });
                 done += 1;
                 progress(done, n);
             }

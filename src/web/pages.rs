@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::User;
 use crate::alerts::Line;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::glossary::REPOST_STATES;
 use crate::index::{SearchRequest, Sort};
 use crate::model::ItemId;
@@ -303,6 +303,25 @@ fn by_unit(rows: &[FindingRow]) -> Vec<UnitCount> {
     v
 }
 
+/// The warning the board and the home page show when a deadline on them was
+/// counted in a year without an official schedule (Monday–Friday).
+fn calendar_warning(cfg: &Config, rows: &[FindingRow], today: chrono::NaiveDate) -> Option<String> {
+    let days = rows
+        .iter()
+        .filter_map(|r| r.deadline.get(..10).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+        .chain([today]);
+    let (from, to) = (days.clone().min()?, days.max()?);
+    let cal = config::build_calendar(&cfg.calendar).ok()?;
+    let years: Vec<String> = cal.uncovered_years(from, to).iter().map(|y| format!("{y} 年")).collect();
+    (!years.is_empty()).then(|| {
+        format!(
+            "尚未收录 {}的国务院办公厅节假日安排：其中的期限暂按周一至周五计算，可能有误。\
+             请管理员在通知发布后用 govwatch calendar notice 读入。",
+            years.join("、")
+        )
+    })
+}
+
 fn unit_options(cfg: &Config) -> Vec<(String, String)> {
     cfg.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect()
 }
@@ -328,6 +347,7 @@ pub async fn home(State(st): State<Arc<AppState>>, Extension(user): Extension<Us
             .map(|(_, _, n)| n)
             .sum();
         Ok(json!({
+            "calendar_warning": calendar_warning(&cfg, &rows, crate::cli::now().date_naive()),
             "overdue": rows.iter().filter(|r| r.state == "overdue").count(),
             "due_soon": rows.iter().filter(|r| r.state == "due_soon").count(),
             "units": units,
@@ -363,6 +383,7 @@ fn findings_ctx(st: &AppState, user: &User, p: &HashMap<String, String>, unit: O
     Ok(json!({
         "heading": match unit.and_then(|u| cfg.unit(u)) { Some(u) => format!("{}：待办事项", u.name), None => "超期督办".into() },
         "unit_page": unit_page,
+        "calendar_warning": calendar_warning(&cfg, &rows, crate::cli::now().date_naive()),
         "overdue": rows.iter().filter(|r| r.state == "overdue").count(),
         "due_soon": rows.iter().filter(|r| r.state == "due_soon").count(),
         "by_unit": by_unit(&rows),
@@ -948,6 +969,32 @@ mod tests {
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_board_warns_when_a_deadline_falls_in_a_year_without_a_schedule() {
+        let cfg = config(1);
+        let row = |deadline: &str| FindingRow {
+            fingerprint: String::new(),
+            rule: "hotline_deadline",
+            rule_zh: "",
+            state: "due_soon",
+            state_zh: "",
+            item_id: String::new(),
+            unit: "ban".into(),
+            unit_name: String::new(),
+            number: String::new(),
+            summary: String::new(),
+            received: String::new(),
+            deadline: deadline.into(),
+            days: 0,
+            basis: String::new(),
+            link: String::new(),
+        };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 21).unwrap();
+        assert_eq!(calendar_warning(&cfg, &[row("2026-12-30 23:59")], today), None);
+        let w = calendar_warning(&cfg, &[row("2026-12-30 23:59"), row("2027-01-05 23:59")], today).unwrap();
+        assert!(w.starts_with("尚未收录 2027 年的国务院办公厅节假日安排"), "{w}");
     }
 
     #[test]
