@@ -279,7 +279,8 @@ fn calendar_notice_writes_the_configured_file_and_refuses_what_it_cannot_read() 
 
     // Without a file in the configuration there is nowhere to write.
     std::fs::write(&cfg, support::UNITS).unwrap();
-    let (code, _, err) = run(&["calendar", "notice", "2026.txt"], None);
+    let (code, out, err) = run(&["calendar", "notice", "2026.txt"], None);
     assert_eq!(code, Some(2));
     assert!(err.contains("[calendar]") && err.contains("--into"), "{err}");
+    assert_eq!(out, "", "said before anything else");
 }

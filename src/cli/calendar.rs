@@ -27,6 +27,15 @@ pub fn notice(
     dry_run: bool,
     into: Option<&Path>,
 ) -> Result<ExitCode> {
+    // Where it goes, before anything is read: a run that cannot write says so first.
+    let target = into.or(cfg.calendar.files.last().map(|p| p.as_path()));
+    if target.is_none() && !dry_run {
+        eprintln!(
+            "错误：配置中没有日历文件：请在 [calendar] 中写 files = [\"/var/lib/govwatch/holidays.txt\"]（文件不必已存在），\
+             或用 --into 文件 指定"
+        );
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
     let shown = if file == Path::new("-") { "标准输入".to_string() } else { file.display().to_string() };
     let bytes = read_capped(file).with_context(|| format!("无法读取 {shown}"))?;
     if bytes.len() as u64 > MAX_BYTES {
@@ -70,13 +79,7 @@ pub fn notice(
         writeln!(out, "（试读，未写入）")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(target) = into.or(cfg.calendar.files.last().map(|p| p.as_path())) else {
-        eprintln!(
-            "错误：配置中没有日历文件：请在 [calendar] 中写 files = [\"/var/lib/govwatch/holidays.txt\"]（文件不必已存在），\
-             或用 --into 文件 指定"
-        );
-        return Ok(ExitCode::from(EXIT_CONFIG));
-    };
+    let Some(target) = target else { return Ok(ExitCode::from(EXIT_CONFIG)) };
     let existing = match std::fs::read_to_string(target) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
