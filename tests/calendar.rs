@@ -183,6 +183,13 @@ fn the_notices_of_2015_2020_and_2026_read_into_the_built_in_days() {
     let mangled = notice::parse(&notice_text("2020-traditional-pinyin"), None, &none).unwrap();
     assert_eq!(mangled.schedule_lines(), notice::parse(&notice_text("2020"), None, &none).unwrap().schedule_lines());
 
+    // 2007, the first wording: weekends moved (调至) and days without a month.
+    let (c2007, n) = read_notice(&none, "2007");
+    assert_eq!((n.year, n.holidays.len()), (2007, 4));
+    // (The built-in days of late December 2007 are the 2008 notice's 元旦.)
+    assert_eq!(disagreements(&c2007, &official, 2007), [ymd(2007, 12, 29), ymd(2007, 12, 31)]);
+    assert!(!c2007.is_workday(ymd(2007, 1, 2)) && c2007.is_workday(ymd(2006, 12, 30)));
+
     // 2026, the wording with weekdays and lunar dates.
     let (c2026, n) = read_notice(&none, "2026");
     assert_eq!((n.year, n.holidays.len()), (2026, 7));

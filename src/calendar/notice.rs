@@ -40,7 +40,7 @@ use super::Calendar;
 const HOLIDAYS: [&str; 10] = ["元旦", "春节", "清明", "劳动节", "五一", "端午", "中秋", "国庆", "十一", "纪念日"];
 
 /// Words that make the dates of a clause days off.
-const OFF_WORDS: [&str; 7] = ["放假", "调休", "补休", "休息", "休假", "法定节假日", "公休"];
+const OFF_WORDS: [&str; 8] = ["放假", "调休", "补休", "休息", "休假", "法定节假日", "法定假日", "公休"];
 
 /// The days one holiday of a notice makes off and on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +271,9 @@ fn read_body(
     let date = re(&DATE, r"(?:(\d{4})\s*年\s*)?(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*日(?:\s*（([^）]{0,40})）)?(\s*电)?");
     let days = re(&DAYS, r"共\s*(\d{1,3})\s*天");
     let new_year_eve = name.contains("元旦");
+    // The last date of the sentence before: a sentence may go on with days
+    // only (`其中18日、19日、20日为法定假日`, 2007).
+    let mut carry: Option<NaiveDate> = None;
     for sentence in body.split(['。', '；']).map(|s| s.replace('\n', "")) {
         let sentence = sentence.trim();
         if sentence.is_empty() {
@@ -309,17 +312,19 @@ fn read_body(
         let mut bad = false;
         for (i, w) in written.iter().enumerate() {
             let prev = i.checked_sub(1).map(|j| dates[j]);
-            let month = w.month.or(prev.map(|p| p.month()));
+            let month = w.month.or(prev.or(carry).map(|p| p.month()));
             let Some(month) = month else {
                 r.errors.push(err(format!("“{}日”没有写月份", w.day)));
                 bad = true;
                 break;
             };
-            let y = match (w.year, prev) {
+            let y = match (w.year, prev.or(carry)) {
                 (Some(y), _) => y,
-                // `12月30日至1月1日`: the range crosses into the next year.
-                (None, Some(p)) if month < p.month() => p.year() + 1,
+                // `31日`: the year of the date before.
                 (None, Some(p)) if w.month.is_none() => p.year(),
+                // `12月30日至1月1日`: from December into the notice's January.
+                (None, Some(p)) if p.month() == 12 && month <= 2 => p.year() + 1,
+                // A 元旦 that starts in the December before the notice's year.
                 (None, _) if new_year_eve && month == 12 => year - 1,
                 (None, _) => year,
             };
@@ -339,8 +344,23 @@ fn read_body(
         if bad {
             continue;
         }
+        carry = dates.last().copied().or(carry);
         let mut last_run = 0usize;
         for clause in marked.split(['，', '：']).map(str::trim).filter(|s| !s.is_empty()) {
+            // `将2月2日（星期六）、2月3日（星期日）两个公休日调至2月11日（星期一）、2月12日（星期二）`
+            // (2007–2013): the days after 调至 are off; the weekend days before
+            // it are said to work in a clause of their own.
+            if let Some(at) = clause.find("调至") {
+                match groups(&clause[at..], &dates) {
+                    Ok(g) => {
+                        for (a, b) in &g {
+                            h.off.extend(a.iter_days().take_while(|d| d <= b));
+                        }
+                    }
+                    Err(message) => r.errors.push(err(message)),
+                }
+                continue;
+            }
             let groups = match groups(clause, &dates) {
                 Ok(g) => g,
                 Err(message) => {
