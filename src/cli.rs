@@ -19,6 +19,7 @@ use crate::poll::{PollStatus, Poller};
 use crate::store::Store;
 
 mod alerts;
+mod calendar;
 mod status;
 
 #[derive(Debug, Parser)]
@@ -164,6 +165,23 @@ pub enum CalendarCommand {
         /// N ≥ 1
         n: u32,
     },
+    /// Read a 国务院办公厅 holiday notice (its own text) into the schedule file of [calendar] files
+    Notice {
+        /// The notice as text or a saved web page ("-": standard input)
+        file: PathBuf,
+        /// The year it is for [default: the latest year the notice names]
+        #[arg(long)]
+        year: Option<i32>,
+        /// An amending notice (an extension, a one-off day): add its days to the year instead of replacing it
+        #[arg(long)]
+        amend: bool,
+        /// Print what was understood and write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Write to this schedule file [default: the last of [calendar] files]
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -301,7 +319,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// one line on stdin; prints the TOML to paste.
 fn user_add(name: &str, role: &str, from_stdin: bool) -> Result<ExitCode> {
     if name.trim().is_empty() || name.contains(['"', '\\', '\n']) {
-        eprintln!("error: a user name must not be empty or contain quotes, backslashes or line breaks");
+        eprintln!("错误：用户名不能为空，也不能含引号、反斜杠或换行");
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let password = if from_stdin || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -309,35 +327,35 @@ fn user_add(name: &str, role: &str, from_stdin: bool) -> Result<ExitCode> {
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
-        let a = rpassword::prompt_password(format!("{name} 的密码 / password: "))?;
-        let b = rpassword::prompt_password("再输一遍 / again: ")?;
+        let a = rpassword::prompt_password(format!("{name} 的密码："))?;
+        let b = rpassword::prompt_password("再输一遍：")?;
         if a != b {
-            eprintln!("error: the two passwords differ");
+            eprintln!("错误：两次输入的密码不一致");
             return Ok(ExitCode::from(EXIT_FAILURE));
         }
         a
     };
     if password.chars().count() < 8 {
-        eprintln!("error: use a password of at least 8 characters");
+        eprintln!("错误：密码至少 8 个字符");
         return Ok(ExitCode::from(EXIT_FAILURE));
     }
     let hash = crate::web::auth::hash_password(&password)?;
     println!("[[users]]\nname = \"{name}\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"");
-    eprintln!("add these lines to the configuration, then `systemctl reload govwatch`");
+    eprintln!("把以上几行加入配置文件，然后执行 systemctl reload govwatch（或重启 govwatch serve）");
     Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the configuration; on errors prints them all and fails with status 2.
 pub fn load_checked(path: &std::path::Path) -> Result<Config> {
     let loaded = config::load(path).map_err(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("错误：{e:#}");
         Reported(EXIT_CONFIG)
     })?;
     for p in &loaded.problems {
         eprintln!("{p}");
     }
     if loaded.has_errors() {
-        eprintln!("{}: the configuration has errors; `govwatch config check` lists them", path.display());
+        eprintln!("{}：配置有错误，govwatch config check 可一次列出全部", path.display());
         return Err(Reported(EXIT_CONFIG).into());
     }
     Ok(loaded.config)
@@ -347,7 +365,7 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
     let loaded = match config::load(path) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("错误：{e:#}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -356,20 +374,20 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
     }
     // How reposts are owed: per website, whichever column carries them.
     for line in crate::rules::repost::explain(&loaded.config) {
-        println!("说明: {line}");
+        println!("说明：{line}");
     }
     let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
     let warnings = loaded.problems.len() - errors;
     if errors > 0 {
-        println!("{}: {errors} error(s), {warnings} warning(s)", path.display());
+        println!("{}：{errors} 个错误，{warnings} 个警告", path.display());
         Ok(ExitCode::from(EXIT_CONFIG))
     } else {
         println!(
-            "{}: OK ({} units, {} sources{})",
+            "{}：配置无误（{} 个单位，{} 个数据源{}）",
             path.display(),
             loaded.config.units.len(),
             loaded.config.sources.len(),
-            if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
+            if warnings > 0 { format!("，{warnings} 个警告") } else { String::new() }
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -393,7 +411,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `govwatch links check`: one dead-link run now, progress on stderr.
 fn links_check(cfg: &Config, json: bool) -> Result<ExitCode> {
     if !cfg.inspection.enabled || !cfg.inspection.links.enabled {
-        eprintln!("error: the link check is off ([inspection] enabled / [inspection.links] enabled = false)");
+        eprintln!("错误：死链检查未开启（配置 [inspection] enabled 或 [inspection.links] enabled 为 false）");
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let store = open_store(cfg)?;
@@ -444,7 +462,7 @@ fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
     for id in only {
         if cfg.source(id).is_none() {
             let known: Vec<&str> = cfg.sources.iter().map(|s| s.id.as_str()).collect();
-            eprintln!("error: --source {id}: no such source; known sources: {}", known.join(", "));
+            eprintln!("错误：--source {id}：没有这个数据源；已配置的数据源：{}", known.join(", "));
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     }
@@ -481,11 +499,11 @@ fn poll(cfg: &Config, only: &[String], json: bool) -> Result<ExitCode> {
                 )?,
             }
             for w in &r.warnings {
-                writeln!(out, "{:width$}    提示: {w}", "")?;
+                writeln!(out, "{:width$}    {}：{w}", "", crate::glossary::HINT)?;
             }
         }
     }
-    let sync = sync.context("the items are stored, but updating the search index failed; run `govwatch reindex`")?;
+    let sync = sync.context("条目已入库，但更新全文索引失败；请运行 govwatch reindex")?;
     if !json && sync.indexed > 0 {
         writeln!(out, "索引已更新 {} 条", sync.indexed)?;
     }
@@ -532,7 +550,11 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
         writeln!(out, "{}. {}", a.offset + i + 1, h.title)?;
         let source = cfg.source(&h.source).map_or(h.source.as_str(), |s| s.display_name());
         let unit = cfg.unit(&h.unit).map_or(h.unit.as_str(), |u| u.name.as_str());
-        writeln!(out, "   {source} · {unit} · {date}")?;
+        // A superior's policy is the superior's: its level says whose, and the
+        // unit is the one that follows it, not its owner.
+        let level = h.level.parse::<crate::model::Level>().map(|l| format!("（{}）", l.zh())).unwrap_or_default();
+        let label = h.role.parse::<crate::model::Role>().map_or(crate::glossary::UNIT, crate::glossary::unit_of_role);
+        writeln!(out, "   {source}{level} · {label} {unit} · {date}")?;
         if let Some(u) = &h.url {
             writeln!(out, "   {u}")?;
         }
@@ -554,7 +576,7 @@ fn catch_up(idx: &SearchIndex, store: &Store) {
         Ok(_) => {
             let _ = idx.close_writer();
         }
-        Err(e) => eprintln!("warning: the search index is behind the store and could not be updated now: {e:#}"),
+        Err(e) => eprintln!("警告：全文索引落后于数据库，此刻无法更新（检索的是已索引的部分）：{e:#}"),
     }
 }
 
@@ -609,17 +631,27 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let t = |s: &Option<String>| s.as_deref().map(index::display_time).unwrap_or_else(|| "—".into());
-    for r in &rows {
+    for (r, src) in rows.iter().zip(&cfg.sources) {
+        use crate::glossary::health;
         let state = match r.health {
-            None => "未轮询".to_string(),
+            None => health("never_polled").to_string(),
             Some(h) if h.consecutive_failures > 0 => {
-                format!("失败（连续 {} 次）", h.consecutive_failures)
+                format!("{}（连续 {} 次）", health("failing"), h.consecutive_failures)
             }
-            Some(h) if h.last_status.as_deref() == Some("not_modified") => "正常（未变化）".into(),
-            Some(_) => "正常".into(),
+            Some(h) if h.last_status.as_deref() == Some("not_modified") => format!("{}（未变化）", health("ok")),
+            Some(_) => health("ok").into(),
         };
         let unit = cfg.unit(r.unit).map_or(r.unit, |u| u.name.as_str());
-        writeln!(out, "{}  {}  [{} / {} / {}]  单位 {unit}", r.id, r.name, r.kind, r.role, r.level)?;
+        writeln!(
+            out,
+            "{}  {}  [{} · {} · {}]  {} {unit}",
+            r.id,
+            r.name,
+            src.kind.zh(),
+            src.role.zh(),
+            src.level.zh(),
+            crate::glossary::unit_of_role(src.role)
+        )?;
         writeln!(out, "    状态 {state}  库中 {} 条  {}", r.items_stored, if r.enabled { "" } else { "（已停用）" })?;
         if let Some(site) = r.site
             && let Some(d) = sites.iter().find(|d| d.portal == site)
@@ -644,7 +676,7 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
                 writeln!(out, "    下次重试 {}", t(&h.next_attempt_at))?;
             }
             for w in &h.warnings {
-                writeln!(out, "    提示: {w}")?;
+                writeln!(out, "    {}：{w}", crate::glossary::HINT)?;
             }
         }
     }
@@ -661,14 +693,27 @@ pub fn calendar_of(cfg: &Config) -> Result<crate::calendar::Calendar> {
     })
 }
 
-/// Says loudly when an answer used the Monday–Friday rule for want of a schedule.
+/// Says loudly — once, on stderr, naming the years — when an answer used
+/// the Monday–Friday rule for want of a schedule.
 pub fn warn_uncovered(cal: &crate::calendar::Calendar, from: chrono::NaiveDate, to: chrono::NaiveDate) {
-    for year in cal.uncovered_years(from, to) {
-        eprintln!(
-            "warning: no official holiday schedule for {year}: counted Monday–Friday; \
-             add the 国务院办公厅 notice for {year} under [calendar] files in the configuration"
-        );
+    if let Some(w) = uncovered_warning(&cal.uncovered_years(from, to)) {
+        eprintln!("{w}");
     }
+}
+
+/// The warning for answers that counted these years Monday–Friday (none if
+/// no year is missing).
+pub fn uncovered_warning(years: &[i32]) -> Option<String> {
+    if years.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = years.iter().map(|y| format!("{y} 年")).collect();
+    Some(format!(
+        "{}：尚未收录 {}的国务院办公厅节假日安排，这些日期暂按周一至周五计算工作日；\
+         通知发布后用 govwatch calendar notice 通知文本文件 读入",
+        crate::glossary::WARNING,
+        list.join("、")
+    ))
 }
 
 fn calendar(cfg: &Config, command: &CalendarCommand) -> Result<ExitCode> {
@@ -679,10 +724,13 @@ fn calendar(cfg: &Config, command: &CalendarCommand) -> Result<ExitCode> {
             warn_uncovered(&cal, d, d);
             println!("{}", cal.is_workday(d));
         }
+        CalendarCommand::Notice { file, year, amend, dry_run, into } => {
+            return calendar::notice(cfg, &cal, file, *year, *amend, *dry_run, into.as_deref());
+        }
         CalendarCommand::Add { date, n } => {
             let d = index::parse_day(date)?;
             if *n == 0 {
-                eprintln!("error: N must be at least 1 (the N-th working day after {d})");
+                eprintln!("错误：N 至少为 1（{d} 之后第 N 个工作日）");
                 return Ok(ExitCode::from(EXIT_FAILURE));
             }
             let due = cal.add_working_days(d, *n);
@@ -697,7 +745,7 @@ fn reindex(cfg: &Config) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let idx = open_index(cfg)?;
     let total = store.count_items()?;
-    eprintln!("rebuilding the index from {total} stored items…");
+    eprintln!("正在用库中 {total} 条重建全文索引…");
     let started = std::time::Instant::now();
     let stats = idx.rebuild_with_progress(&store, |n| eprintln!("  {n} / {total}"))?;
     idx.close_writer()?;
@@ -710,13 +758,16 @@ fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<E
         let known: Vec<&str> =
             cfg.sources.iter().filter(|s| s.kind == crate::model::SourceKind::Export).map(|s| s.id.as_str()).collect();
         eprintln!(
-            "error: --source {source}: no such source; export sources: {}",
-            if known.is_empty() { "none".into() } else { known.join(", ") }
+            "错误：--source {source}：没有这个数据源；导出表格类数据源：{}",
+            if known.is_empty() { "（无）".into() } else { known.join(", ") }
         );
         return Ok(ExitCode::from(EXIT_CONFIG));
     };
     if src.kind != crate::model::SourceKind::Export {
-        eprintln!("error: --source {source} is a {} source; imports go to sources with kind = \"export\"", src.kind);
+        eprintln!(
+            "错误：--source {source} 是{}类数据源；只能导入到 kind = \"export\"（导出表格）的数据源",
+            src.kind.zh()
+        );
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let store = open_store(cfg)?;
@@ -772,7 +823,7 @@ fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<E
             }
         }
     }
-    sync.context("the rows are stored, but updating the search index failed; run `govwatch reindex`")?;
+    sync.context("各行已入库，但更新全文索引失败；请运行 govwatch reindex")?;
     Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
@@ -800,7 +851,7 @@ fn quarantine(cfg: &Config, source: Option<&str>, json: bool) -> Result<ExitCode
 pub fn parse_now(s: &str) -> Result<DateTime<FixedOffset>> {
     match crate::normalize::time::parse(s) {
         Some(p) => Ok(p.at),
-        None => anyhow::bail!("not a time: {s:?} (expected \"YYYY-MM-DD HH:MM\", e.g. \"2026-10-09 09:00\")"),
+        None => anyhow::bail!("不是时间：{s:?}（应为 \"YYYY-MM-DD HH:MM\"，如 \"2026-10-09 09:00\"）"),
     }
 }
 
@@ -815,13 +866,17 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         && cfg.unit(u).is_none()
     {
         let known: Vec<&str> = cfg.units.iter().map(|u| u.id.as_str()).collect();
-        eprintln!("error: --unit {u}: no such unit; known units: {}", known.join(", "));
+        eprintln!("错误：--unit {u}：没有这个单位；已配置的单位：{}", known.join(", "));
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let store = open_store(cfg)?;
     let (all, history) = crate::findings::evaluate(cfg, &cal, &store, now, !replay)?;
+    // The years the answers below counted in: from each deadline to now.
     let today = now.date_naive();
-    warn_uncovered(&cal, today - chrono::Duration::days(365), today + chrono::Duration::days(60));
+    let days = all.iter().map(|f| f.deadline.date_naive()).chain([today]);
+    if let (Some(from), Some(to)) = (days.clone().min(), days.max()) {
+        warn_uncovered(&cal, from, to);
+    }
     let shown: Vec<&crate::rules::Finding> = all
         .iter()
         .filter(|f| a.unit.as_ref().is_none_or(|u| &f.unit == u))
@@ -914,7 +969,7 @@ fn respond(cfg: &Config, item: &str, note: Option<&str>) -> Result<ExitCode> {
     let id: crate::model::ItemId = item.parse().map_err(anyhow::Error::msg)?;
     let store = open_store(cfg)?;
     let Some(it) = store.item(id)? else {
-        eprintln!("error: no item {id} in the store");
+        eprintln!("错误：库中没有条目 {id}");
         return Ok(ExitCode::from(EXIT_FAILURE));
     };
     store.record_response(id, now(), note)?;
@@ -928,7 +983,8 @@ fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
     {
         let known: Vec<&str> =
             cfg.sources.iter().filter(|s| s.role == crate::model::Role::Superior).map(|s| s.id.as_str()).collect();
-        eprintln!("error: --superior {id}: no superior source {id:?}; superior sources: {}", known.join(", "));
+        let role = crate::model::Role::Superior.zh();
+        eprintln!("错误：--superior {id}：没有这个{role}类数据源；{role}类数据源：{}", known.join(", "));
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     // A website by its site id, or by any of its columns.
@@ -941,8 +997,8 @@ fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
                 None => {
                     let known: Vec<&str> = sites.iter().map(|d| d.portal.as_str()).collect();
                     eprintln!(
-                        "error: --portal {id}: no website or portal source {id:?}; websites: {}",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        "错误：--portal {id}：没有这个网站或网站栏目数据源；网站：{}",
+                        if known.is_empty() { "（无）".to_string() } else { known.join(", ") }
                     );
                     return Ok(ExitCode::from(EXIT_CONFIG));
                 }
@@ -986,7 +1042,8 @@ fn reposts(cfg: &Config, a: &RepostsArgs) -> Result<ExitCode> {
             let no = o.doc_no.as_deref().map(|d| format!("（{d}）")).unwrap_or_default();
             writeln!(out, "{}{no}", o.superior_title)?;
             let from = if o.counted_from == "first_seen" { "首次发现" } else { "发布" };
-            writeln!(out, "  {from} {} · {}", o.superior_at.format("%Y-%m-%d %H:%M"), o.superior_source)?;
+            let superior = cfg.source(&o.superior_source).map_or(&*o.superior_source, |s| s.display_name());
+            writeln!(out, "  {from} {} · {superior}", o.superior_at.format("%Y-%m-%d %H:%M"))?;
             last = Some(o.superior_item_id);
         }
         let portal = &o.portal_name;

@@ -336,7 +336,7 @@ fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
         Some(serde_json::Value::String(s)) => Some(s),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
-        Some(other) => return Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
+        Some(other) => return Err(serde::de::Error::custom(format!("应为字符串，而不是 {other}"))),
     })
 }
 
@@ -411,7 +411,7 @@ impl AlertsConfig {
 
 fn parse_hhmm(s: &str) -> Result<chrono::NaiveTime, String> {
     chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
-        .map_err(|_| format!("{s:?} is not a time of day; write \"HH:MM\", e.g. \"09:00\""))
+        .map_err(|_| format!("{s:?} 不是时刻；请写成 \"HH:MM\"，如 \"09:00\""))
 }
 
 /// The daemon as a service (`govwatch run`).
@@ -539,13 +539,9 @@ impl ColumnCategory {
         }
     }
 
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            ColumnCategory::News => "动态要闻类",
-            ColumnCategory::Notices => "通知公告、政策文件类",
-            ColumnCategory::Homepage => "首页",
-            ColumnCategory::None => "不检查",
-        }
+        crate::glossary::column_category(self)
     }
 }
 
@@ -603,11 +599,9 @@ pub enum UserRole {
 }
 
 impl UserRole {
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            UserRole::Officer => "值班员",
-            UserRole::Admin => "管理员",
-        }
+        crate::glossary::user_role(self)
     }
 
     /// May this role see citizens' phone and ID numbers unmasked?
@@ -880,13 +874,13 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tag = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+            Severity::Error => crate::glossary::ERROR,
+            Severity::Warning => crate::glossary::WARNING,
         };
         if self.path.is_empty() {
-            write!(f, "{tag}: {}", self.message)
+            write!(f, "{tag}：{}", self.message)
         } else {
-            write!(f, "{tag}: {}: {}", self.path, self.message)
+            write!(f, "{tag}：{}：{}", self.path, self.message)
         }
     }
 }
@@ -930,8 +924,8 @@ pub fn load(path: &Path) -> Result<Loaded> {
 pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> {
     if !path.exists() {
         anyhow::bail!(
-            "no configuration file at {}; pass --config FILE, or copy config/govwatch.example.toml there \
-             (config/demo.toml runs the demo)",
+            "{} 处没有配置文件；请用 --config 文件 指定，或把 config/govwatch.example.toml 复制到那里\
+             （config/demo.toml 可运行演示）",
             path.display()
         );
     }
@@ -946,9 +940,9 @@ pub fn load_with_env(path: &Path, env: Vec<(String, String)>) -> Result<Loaded> 
                 .source(Some(env_map)),
         )
         .build()
-        .with_context(|| format!("failed to read the configuration {}", path.display()))?;
+        .with_context(|| format!("无法读取配置文件 {}", path.display()))?;
     let tree: serde_json::Value =
-        built.try_deserialize().with_context(|| format!("failed to read the configuration {}", path.display()))?;
+        built.try_deserialize().with_context(|| format!("无法读取配置文件 {}", path.display()))?;
     let mut loaded = from_tree(&tree);
     loaded.config.file = Some(path.to_path_buf());
     Ok(loaded)
@@ -959,31 +953,31 @@ fn check_users(c: &Config, problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     for (i, u) in c.users.iter().enumerate() {
         if u.name.trim().is_empty() {
-            problems.push(error(format!("users[{i}].name"), "must not be empty"));
+            problems.push(error(format!("users[{i}].name"), "不能为空"));
         } else if !seen.insert(u.name.as_str()) {
-            problems.push(error(format!("users[{i}].name"), format!("{:?} is listed twice", u.name)));
+            problems.push(error(format!("users[{i}].name"), format!("{:?} 出现了两次", u.name)));
         }
         if u.password_hash.is_empty() {
             if c.web.trusted_user_header.is_none() {
                 problems.push(error(
                     format!("users[{i}].password_hash"),
-                    "missing: make one with `govwatch user add NAME` (or set web.trusted_user_header)",
+                    "缺少：用 govwatch user add 用户名 生成（或设置 web.trusted_user_header）",
                 ));
             }
         } else if argon2::PasswordHash::new(&u.password_hash).is_err() {
             problems.push(error(
                 format!("users[{i}].password_hash"),
-                "not an argon2 hash ($argon2id$…): make one with `govwatch user add NAME`",
+                "不是 argon2 哈希（$argon2id$…）：用 govwatch user add 用户名 生成",
             ));
         }
     }
     for (i, p) in c.web.trusted_proxies.iter().enumerate() {
         if p.parse::<std::net::IpAddr>().is_err() {
-            problems.push(error(format!("web.trusted_proxies[{i}]"), format!("{p:?} is not an IP address")));
+            problems.push(error(format!("web.trusted_proxies[{i}]"), format!("{p:?} 不是 IP 地址")));
         }
     }
     if c.web.session_hours == 0 {
-        problems.push(error("web.session_hours", "must be at least 1"));
+        problems.push(error("web.session_hours", "至少为 1"));
     }
 }
 
@@ -997,7 +991,7 @@ fn toml_to_json(s: &str) -> Result<serde_json::Value> {
     let built = config::Config::builder()
         .add_source(config::File::from_str(s, config::FileFormat::Toml))
         .build()
-        .context("not valid TOML")?;
+        .context("不是有效的 TOML")?;
     Ok(built.try_deserialize()?)
 }
 
@@ -1025,7 +1019,7 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     let obj = tree.as_object().unwrap_or(&empty);
     for k in obj.keys() {
         if !TOP_KEYS.contains(&k.as_str()) {
-            problems.push(error(k, format!("unknown section{}", did_you_mean(k, TOP_KEYS))));
+            problems.push(error(k, format!("未知的配置节{}", did_you_mean(k, TOP_KEYS))));
         }
     }
     if let Some(v) = obj.get("storage") {
@@ -1060,7 +1054,7 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("users") {
         match v.as_array() {
-            None => problems.push(error("users", "must be a list of tables: write each as [[users]]")),
+            None => problems.push(error("users", "应为表的列表：每个写成 [[users]]")),
             Some(list) => {
                 for (i, el) in list.iter().enumerate() {
                     if let Some(u) = part::<UserConfig>(el, &format!("users[{i}]"), &mut problems) {
@@ -1073,7 +1067,7 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     for (name, out) in [("units", 0), ("sources", 1)] {
         let Some(v) = obj.get(name) else { continue };
         let Some(list) = v.as_array() else {
-            problems.push(error(name, format!("must be a list of tables: write each as [[{name}]]")));
+            problems.push(error(name, format!("应为表的列表：每个写成 [[{name}]]")));
             continue;
         };
         for (i, el) in list.iter().enumerate() {
@@ -1120,16 +1114,11 @@ fn explain_serde_error(msg: &str) -> String {
     });
     if let Some(c) = re.captures(msg) {
         let expected: Vec<&str> = c[3].split(", ").map(|s| s.trim_matches('`')).collect();
-        let what = if &c[1] == "field" { "unknown key" } else { "unknown value" };
-        return format!(
-            "{what} {:?}{}; expected one of: {}",
-            &c[2],
-            did_you_mean(&c[2], &expected),
-            expected.join(", ")
-        );
+        let what = if &c[1] == "field" { "未知的键" } else { "未知的值" };
+        return format!("{what} {:?}{}；可选：{}", &c[2], did_you_mean(&c[2], &expected), expected.join(", "));
     }
     if let Some(field) = msg.strip_prefix("missing field `").and_then(|s| s.strip_suffix('`')) {
-        return format!("missing key {field:?}");
+        return format!("缺少键 {field:?}");
     }
     msg.to_string()
 }
@@ -1140,7 +1129,7 @@ fn did_you_mean(got: &str, options: &[&str]) -> String {
         .map(|o| (strsim::levenshtein(got, o), *o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 3))
         .min()
-        .map(|(_, o)| format!(" (did you mean {o:?}?)"))
+        .map(|(_, o)| format!("（是否想写 {o:?}？）"))
         .unwrap_or_default()
 }
 
@@ -1158,10 +1147,10 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
             .unwrap_or(0)
     };
     let unit_ids: Vec<&str> = c.units.iter().map(|u| u.id.as_str()).collect();
-    let known_units = if unit_ids.is_empty() { "none are configured".to_string() } else { unit_ids.join(", ") };
+    let known_units = if unit_ids.is_empty() { "（尚未配置）".to_string() } else { unit_ids.join(", ") };
 
     if c.units.is_empty() {
-        problems.push(error("units", "no units are configured; add at least one [[units]] with id and name"));
+        problems.push(error("units", "没有配置任何单位；请至少添加一个含 id 和 name 的 [[units]]"));
     }
     let mut seen = HashSet::new();
     let mut names: HashMap<String, String> = HashMap::new();
@@ -1170,26 +1159,26 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         if !valid_id(&u.id) {
             problems.push(error(
                 format!("{p}.id"),
-                format!("{:?} is not a valid id; use letters, digits, '-', '_' or '.'", u.id),
+                format!("{:?} 不是有效的标识；只能用字母、数字、'-'、'_' 或 '.'", u.id),
             ));
         }
         if !seen.insert(u.id.as_str()) {
-            problems.push(error(format!("{p}.id"), format!("unit id {:?} is used twice", u.id)));
+            problems.push(error(format!("{p}.id"), format!("单位标识 {:?} 用了两次", u.id)));
         }
         if u.name.trim().is_empty() {
-            problems.push(error(format!("{p}.name"), "a unit needs a name (the name used in exports and emails)"));
+            problems.push(error(format!("{p}.name"), "单位须有名称（导出表格和邮件中使用的名称）"));
         }
         for (j, e) in u.emails.iter().enumerate() {
             let ok = e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !e.contains(' '));
             if !ok {
-                problems.push(error(format!("{p}.emails[{j}]"), format!("{e:?} is not an email address")));
+                problems.push(error(format!("{p}.emails[{j}]"), format!("{e:?} 不是邮箱地址")));
             }
         }
         if let Some(s) = &u.supervisor {
             if s == &u.id {
-                problems.push(error(format!("{p}.supervisor"), "a unit cannot supervise itself"));
+                problems.push(error(format!("{p}.supervisor"), "单位不能督办自己"));
             } else if !unit_ids.contains(&s.as_str()) {
-                problems.push(error(format!("{p}.supervisor"), format!("no unit {s:?}; known units: {known_units}")));
+                problems.push(error(format!("{p}.supervisor"), format!("没有单位 {s:?}；已配置的单位：{known_units}")));
             }
         }
         for (j, n) in std::iter::once(&u.name).chain(u.aliases.iter()).enumerate() {
@@ -1197,10 +1186,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
             if let Some(other) = names.insert(n.trim().to_string(), u.id.clone())
                 && other != u.id
             {
-                problems.push(error(
-                    key,
-                    format!("the name {n:?} is also used by unit {other:?}; names must pick one unit"),
-                ));
+                problems.push(error(key, format!("名称 {n:?} 也被单位 {other:?} 使用；每个名称只能对应一个单位")));
             }
         }
     }
@@ -1213,7 +1199,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
             if s == u.id || steps > c.units.len() {
                 problems.push(error(
                     format!("units[{}].supervisor", index_of("units", &u.id)),
-                    format!("supervision loops back to {:?}", u.id),
+                    format!("督办关系绕回了 {:?}", u.id),
                 ));
                 break;
             }
@@ -1227,8 +1213,19 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
+    for (i, f) in c.calendar.files.iter().enumerate() {
+        if !f.exists() {
+            problems.push(warning(
+                format!("calendar.files[{i}]"),
+                format!(
+                    "{} 尚不存在：govwatch calendar notice 读入放假通知时会创建它；在此之前只用内置安排",
+                    f.display()
+                ),
+            ));
+        }
+    }
     if c.sources.is_empty() {
-        problems.push(warning("sources", "no sources are configured: nothing will be polled"));
+        problems.push(warning("sources", "没有配置任何数据源：不会抓取任何内容"));
     }
     let mut seen = HashSet::new();
     for s in &c.sources {
@@ -1236,16 +1233,16 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         if !valid_id(&s.id) {
             problems.push(error(
                 format!("{p}.id"),
-                format!("{:?} is not a valid id; use letters, digits, '-', '_' or '.'", s.id),
+                format!("{:?} 不是有效的标识；只能用字母、数字、'-'、'_' 或 '.'", s.id),
             ));
         }
         if !seen.insert(s.id.as_str()) {
-            problems.push(error(format!("{p}.id"), format!("source id {:?} is used twice", s.id)));
+            problems.push(error(format!("{p}.id"), format!("数据源标识 {:?} 用了两次", s.id)));
         }
         if !unit_ids.contains(&s.unit.as_str()) {
             problems.push(error(
                 format!("{p}.unit"),
-                format!("no unit {:?}{}; known units: {known_units}", s.unit, did_you_mean(&s.unit, &unit_ids)),
+                format!("没有单位 {:?}{}；已配置的单位：{known_units}", s.unit, did_you_mean(&s.unit, &unit_ids)),
             ));
         }
         check_url(s, &p, problems);
@@ -1257,7 +1254,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
             (SourceKind::Page, None) => {}
             (_, Some(_)) => problems.push(warning(
                 format!("{p}.page"),
-                format!("ignored: the source is kind {:?}, not \"page\"", s.kind.as_str()),
+                format!("已忽略：该数据源的 kind 是 {:?}，不是 \"page\"", s.kind.as_str()),
             )),
             _ => {}
         }
@@ -1266,13 +1263,16 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
                 let keys: Vec<&str> = crate::sources::export::Field::ALL.iter().map(|f| f.key()).collect();
                 problems.push(error(
                     format!("{p}.columns.{key}"),
-                    format!("unknown field{}; fields: {}", did_you_mean(key, &keys), keys.join(", ")),
+                    format!("未知的字段{}；可用字段：{}", did_you_mean(key, &keys), keys.join(", ")),
                 ));
             }
         }
         if let Some(from) = &s.reposts_from {
             if s.role != Role::Portal {
-                problems.push(warning(format!("{p}.reposts_from"), "ignored: only portal sources repost"));
+                problems.push(warning(
+                    format!("{p}.reposts_from"),
+                    "已忽略：只有 role = \"portal\"（本级网站）的数据源承担转载",
+                ));
             }
             let superiors: Vec<&str> =
                 c.sources.iter().filter(|x| x.role == Role::Superior).map(|x| x.id.as_str()).collect();
@@ -1281,9 +1281,9 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
                     problems.push(error(
                         format!("{p}.reposts_from[{j}]"),
                         format!(
-                            "no superior source {id:?}{}; superior sources: {}",
+                            "没有上级政策数据源 {id:?}{}；上级政策数据源：{}",
                             did_you_mean(id, &superiors),
-                            if superiors.is_empty() { "none".to_string() } else { superiors.join(", ") }
+                            if superiors.is_empty() { "（无）".to_string() } else { superiors.join(", ") }
                         ),
                     ));
                 }
@@ -1292,25 +1292,22 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
         for (key, list) in [("repost_include", &s.repost_include), ("repost_exclude", &s.repost_exclude)] {
             for (j, re) in list.iter().enumerate() {
                 if let Err(e) = Regex::new(re) {
-                    problems.push(error(
-                        format!("{p}.{key}[{j}]"),
-                        format!("{re:?} is not a valid regular expression: {e}"),
-                    ));
+                    problems.push(error(format!("{p}.{key}[{j}]"), format!("{re:?} 不是有效的正则表达式：{e}")));
                 }
             }
         }
         if !s.columns.is_empty() && s.kind != SourceKind::Export {
-            problems.push(warning(format!("{p}.columns"), "ignored: only export sources have columns"));
+            problems.push(warning(format!("{p}.columns"), "已忽略：只有导出表格（kind = \"export\"）有列名对照"));
         }
         check_site_and_intake(s, &p, problems);
         match (s.kind, s.role) {
             (SourceKind::Feed | SourceKind::Page, Role::Hotline | Role::Messages) => problems.push(warning(
                 format!("{p}.role"),
-                format!("role {:?} usually comes from exports (kind = \"export\")", s.role.as_str()),
+                format!("role {:?} 通常来自导出表格（kind = \"export\"）", s.role.as_str()),
             )),
             (SourceKind::Export, Role::Superior | Role::Portal) => problems.push(error(
                 format!("{p}.role"),
-                format!("an export source cannot have role {:?}; use \"hotline\" or \"messages\"", s.role.as_str()),
+                format!("导出表格类数据源的 role 不能是 {:?}；请用 \"hotline\" 或 \"messages\"", s.role.as_str()),
             )),
             _ => {}
         }
@@ -1321,7 +1318,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
 fn check_site_and_intake(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
     for (key, set) in [("site", s.site.is_some()), ("site_name", s.site_name.is_some())] {
         if set && s.role != Role::Portal {
-            problems.push(warning(format!("{p}.{key}"), "ignored: only portal sources belong to a website"));
+            problems.push(warning(format!("{p}.{key}"), "已忽略：只有本级网站栏目（role = \"portal\"）属于某个网站"));
         }
     }
     if let Some(site) = &s.site
@@ -1329,12 +1326,12 @@ fn check_site_and_intake(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>)
     {
         problems.push(error(
             format!("{p}.site"),
-            format!("{site:?} is not a valid id; use letters, digits, '-', '_' or '.' (the same id on every column of one website)"),
+            format!("{site:?} 不是有效的标识；只能用字母、数字、'-'、'_' 或 '.'（同一网站的每个栏目写同一个标识）"),
         ));
     }
     for (key, set) in [("intake_only", s.intake_only.is_some()), ("history_days", s.history_days.is_some())] {
         if set && s.kind != SourceKind::Export {
-            problems.push(warning(format!("{p}.{key}"), "ignored: only export sources have it"));
+            problems.push(warning(format!("{p}.{key}"), "已忽略：只有导出表格（kind = \"export\"）有此项"));
         }
     }
 }
@@ -1358,7 +1355,7 @@ fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut 
                         if s.repost_lag_hours.is_some() { "repost_lag_hours" } else { "repost_lag_working_days" }
                     ),
                     format!(
-                        "the columns of website {:?} set different repost lags; a website has one: {:?}'s is used",
+                        "网站 {:?} 的各栏目写了不同的转载时限；一个网站只有一个时限，采用 {:?} 的",
                         s.site_id(),
                         f.id
                     ),
@@ -1374,10 +1371,10 @@ fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut 
                 Some(f) if f.site_name.as_deref().map(str::trim) != Some(n) => problems.push(warning(
                     format!("{p}.site_name"),
                     format!(
-                        "website {:?} is already named {:?} by {:?}; that name is used",
+                        "网站 {:?} 已由 {:?} 命名为 {:?}；采用该名称",
                         s.site_id(),
-                        f.site_name.as_deref().unwrap_or_default(),
-                        f.id
+                        f.id,
+                        f.site_name.as_deref().unwrap_or_default()
                     ),
                 )),
                 Some(_) => {}
@@ -1390,38 +1387,38 @@ fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut 
 fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec<Problem>) {
     let m = &c.mail;
     if let Err(e) = crate::mailer::parse_mailbox(&m.from) {
-        problems.push(error("mail.from", format!("{e}; write e.g. \"govwatch <govwatch@example.gov.cn>\"")));
+        problems.push(error("mail.from", format!("{e}；请写成如 \"govwatch <govwatch@example.gov.cn>\"")));
     }
     if m.transport == MailTransport::Smtp {
         if m.host.trim().is_empty() {
-            problems.push(error("mail.host", "empty; the SMTP relay's host name or address"));
+            problems.push(error("mail.host", "为空；请填写邮件服务器（SMTP）的主机名或地址"));
         }
         if m.port == Some(0) {
-            problems.push(error("mail.port", "0 is not a port"));
+            problems.push(error("mail.port", "0 不是端口号"));
         }
         if m.username.is_some() != m.password.is_some() {
             let (key, hint) = if m.username.is_some() {
-                ("mail.password", "username is set but no password; set it here or in GOVWATCH__MAIL__PASSWORD")
+                ("mail.password", "设置了 username 但没有密码；请在此处或环境变量 GOVWATCH__MAIL__PASSWORD 中设置")
             } else {
-                ("mail.username", "password is set but no username")
+                ("mail.username", "设置了密码但没有 username")
             };
             problems.push(error(key, hint));
         }
         if m.security == MailSecurity::None && m.password.is_some() {
             problems.push(warning(
                 "mail.security",
-                "\"none\" sends the password unencrypted; use \"starttls\" or \"tls\" unless the relay is on this host",
+                "\"none\" 会以明文发送密码；除非邮件服务器就在本机，请用 \"starttls\" 或 \"tls\"",
             ));
         }
         if let Some(f) = &m.ca_file
             && let Err(e) = std::fs::read(f)
         {
-            problems.push(error("mail.ca_file", format!("cannot read {}: {e}", f.display())));
+            problems.push(error("mail.ca_file", format!("无法读取 {}：{e}", f.display())));
         }
     }
     let a = &c.alerts;
     if a.enabled && a.rounds.is_empty() && !a.immediate {
-        problems.push(warning("alerts.rounds", "no rounds and immediate = false: nothing will be mailed"));
+        problems.push(warning("alerts.rounds", "没有设置发送时间且 immediate = false：不会发送任何邮件"));
     }
     for (i, r) in a.rounds.iter().enumerate() {
         if let Err(e) = parse_hhmm(r) {
@@ -1432,14 +1429,14 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
         problems.push(warning(
             "alerts.report_after",
             format!(
-                "通报 after {} working days comes before 催办 after {}; usually escalate_after < report_after",
+                "通报（{} 个工作日）早于催办（{} 个工作日）；通常 escalate_after 小于 report_after",
                 a.report_after, a.escalate_after
             ),
         ));
     }
     for (j, e) in a.fallback.iter().enumerate() {
         if crate::mailer::parse_mailbox(e).is_err() {
-            problems.push(error(format!("alerts.fallback[{j}]"), format!("{e:?} is not an email address")));
+            problems.push(error(format!("alerts.fallback[{j}]"), format!("{e:?} 不是邮箱地址")));
         }
     }
     if let Some(dir) = &a.templates {
@@ -1449,19 +1446,16 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
         }
     }
     if let Err(e) = url::Url::parse(&c.web.base_url) {
-        problems.push(error("web.base_url", format!("{:?} is not a URL ({e}); emails link to it", c.web.base_url)));
+        problems.push(error("web.base_url", format!("{:?} 不是网址（{e}）；邮件中的链接以它开头", c.web.base_url)));
     }
     if c.web.listen.parse::<std::net::SocketAddr>().is_err() {
-        problems.push(error(
-            "web.listen",
-            format!("{:?} is not an address and port, e.g. \"127.0.0.1:8080\"", c.web.listen),
-        ));
+        problems.push(error("web.listen", format!("{:?} 不是“地址:端口”，如 \"127.0.0.1:8080\"", c.web.listen)));
     }
     check_users(c, problems);
     if c.daemon.shutdown_timeout_secs == 0 || c.daemon.shutdown_timeout_secs > 600 {
         problems.push(error(
             "daemon.shutdown_timeout_secs",
-            format!("{} is out of range: 1 to 600 seconds (default 10)", c.daemon.shutdown_timeout_secs),
+            format!("{} 超出范围：应为 1 到 600 秒（默认 10）", c.daemon.shutdown_timeout_secs),
         ));
     }
     if a.enabled {
@@ -1470,16 +1464,12 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
             if a.fallback.is_empty() {
                 problems.push(warning(
                     p,
-                    format!("unit {:?} has no address and alerts.fallback is empty: its findings are not mailed", u.id),
+                    format!("单位 {:?} 没有收件地址，alerts.fallback 也为空：其事项不会发邮件提醒", u.id),
                 ));
             } else {
                 problems.push(warning(
                     p,
-                    format!(
-                        "unit {:?} has no address: its mail goes to alerts.fallback ({})",
-                        u.id,
-                        a.fallback.join(", ")
-                    ),
+                    format!("单位 {:?} 没有收件地址：其邮件改发到 alerts.fallback（{}）", u.id, a.fallback.join(", ")),
                 ));
             }
         }
@@ -1491,17 +1481,14 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
     if let Some(u) = &i.admin_unit
         && c.unit(u).is_none()
     {
-        problems.push(error("inspection.admin_unit", format!("no unit {u:?}; known units: {known_units}")));
+        problems.push(error("inspection.admin_unit", format!("没有单位 {u:?}；已配置的单位：{known_units}")));
     }
     if i.news_days == 0 || i.notices_months == 0 {
-        problems.push(error("inspection", "news_days and notices_months must be at least 1"));
+        problems.push(error("inspection", "news_days 和 notices_months 至少为 1"));
     }
     let l = &i.links;
     if l.per_host == 0 || l.concurrency == 0 || l.timeout_secs == 0 || l.dead_after_failures == 0 {
-        problems.push(error(
-            "inspection.links",
-            "per_host, concurrency, timeout_secs and dead_after_failures must be at least 1",
-        ));
+        problems.push(error("inspection.links", "per_host、concurrency、timeout_secs 和 dead_after_failures 至少为 1"));
     }
     if l.enabled
         && let Err(e) = parse_schedule(&l.schedule)
@@ -1516,7 +1503,7 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
         if s.role != Role::Portal && (s.category.is_some() || s.stale_after_days.is_some()) {
             problems.push(warning(
                 format!("{p}.category"),
-                "category and stale_after_days apply to portal columns only (role = \"portal\")",
+                "category 和 stale_after_days 只适用于本级网站栏目（role = \"portal\"）",
             ));
         }
     }
@@ -1525,21 +1512,18 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
 fn check_url(s: &SourceConfig, p: &str, problems: &mut Vec<Problem>) {
     let url = s.url.trim();
     if url.is_empty() {
-        problems.push(error(format!("{p}.url"), "empty; give an http(s) URL or a local file path"));
+        problems.push(error(format!("{p}.url"), "为空；请填写 http(s) 网址或本地文件路径"));
         return;
     }
     if s.is_http() {
         if let Err(e) = url::Url::parse(url) {
-            problems.push(error(format!("{p}.url"), format!("{url:?} is not a valid URL: {e}")));
+            problems.push(error(format!("{p}.url"), format!("{url:?} 不是有效的网址：{e}")));
         }
     } else if url.contains("://") {
-        problems
-            .push(error(format!("{p}.url"), format!("{url:?}: only http, https and local file paths are supported")));
+        problems.push(error(format!("{p}.url"), format!("{url:?}：只支持 http、https 和本地文件路径")));
     } else if !Path::new(url).exists() {
-        problems.push(warning(
-            format!("{p}.url"),
-            format!("no file at {url:?} (relative paths are relative to the working directory {})", cwd()),
-        ));
+        problems
+            .push(warning(format!("{p}.url"), format!("{url:?} 处没有文件（相对路径相对于当前工作目录 {}）", cwd())));
     }
 }
 
@@ -1559,28 +1543,26 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
         if let Some(sel) = sel
             && let Err(e) = scraper::Selector::parse(sel)
         {
-            problems.push(error(format!("{p}.{key}"), format!("{sel:?} is not a valid CSS selector: {e}")));
+            problems.push(error(format!("{p}.{key}"), format!("{sel:?} 不是有效的 CSS 选择器：{e}")));
         }
     }
     if let Some(fmt) = &page.date_format {
         use chrono::format::{Item, StrftimeItems};
         if StrftimeItems::new(fmt).any(|i| matches!(i, Item::Error)) {
-            problems.push(error(
-                format!("{p}.date_format"),
-                format!("{fmt:?} is not a valid date format; e.g. \"%Y-%m-%d\""),
-            ));
+            problems.push(error(format!("{p}.date_format"), format!("{fmt:?} 不是有效的日期格式；如 \"%Y-%m-%d\"")));
         }
     }
     if let Some(n) = page.pages
         && !(1..=100).contains(&n)
     {
-        problems.push(error(format!("{p}.pages"), format!("{n} is out of range; read 1 to 100 list pages")));
+        problems.push(error(format!("{p}.pages"), format!("{n} 超出范围；可读取 1 到 100 个列表页")));
     }
 }
 
 /// The official calendar with the configured additions: schedule files are
 /// read (this is the IO of configuration loading) and every bad line is a
-/// problem at `calendar.files[i]`.
+/// problem at `calendar.files[i]`. A file that does not exist yet adds
+/// nothing (`govwatch calendar notice` creates it; `check` warns).
 pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar, Vec<Problem>> {
     let mut cal = crate::calendar::Calendar::official();
     let mut problems = Vec::new();
@@ -1592,7 +1574,8 @@ pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar,
                     problems.extend(errs.into_iter().map(|e| error(&path, e.to_string())));
                 }
             }
-            Err(e) => problems.push(error(&path, format!("cannot read {}: {e}", f.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => problems.push(error(&path, format!("无法读取 {}：{e}", f.display()))),
         }
     }
     for d in &c.days {
@@ -1606,16 +1589,14 @@ pub fn build_calendar(c: &CalendarSettings) -> Result<crate::calendar::Calendar,
 pub fn parse_schedule(s: &str) -> Result<croner::Cron, String> {
     let fields = s.split_whitespace().count();
     if fields == 5 {
-        return Err(format!("{s:?} has 5 fields; schedules have 6, seconds first: \"0 {s}\""));
+        return Err(format!("{s:?} 只有 5 段；计划须有 6 段，秒在最前：\"0 {s}\""));
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(s)
-        .map_err(|e| {
-            format!("{s:?} is not a valid schedule ({e}); write six fields, seconds first, e.g. \"{DEFAULT_SCHEDULE}\"")
-        })
+        .map_err(|e| format!("{s:?} 不是有效的计划（{e}）；请写六段，秒在最前，如 \"{DEFAULT_SCHEDULE}\""))
 }
 
 #[cfg(test)]
@@ -1688,19 +1669,14 @@ mod tests {
         let l = from_toml_str(&toml).unwrap();
         let problems: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let has = |s: &str| problems.iter().any(|p| p.contains(s));
-        assert!(has("error: sources[2].site: \"xian menhu\" is not a valid id"), "{problems:#?}");
+        assert!(has("错误：sources[2].site：\"xian menhu\" 不是有效的标识"), "{problems:#?}");
         // b and c are columns of gongkaiban's website (the default site), with "col" in GOOD.
         assert!(
-            has(
-                "warning: sources[4].repost_lag_working_days: the columns of website \"gongkaiban\" set different repost lags"
-            ),
+            has("警告：sources[4].repost_lag_working_days：网站 \"gongkaiban\" 的各栏目写了不同的转载时限"),
             "{problems:#?}"
         );
-        assert!(
-            has("warning: sources[4].site_name: website \"gongkaiban\" is already named \"县门户\""),
-            "{problems:#?}"
-        );
-        assert!(has("warning: sources[4].intake_only: ignored: only export sources have it"), "{problems:#?}");
+        assert!(has("警告：sources[4].site_name：网站 \"gongkaiban\" 已由 \"b\" 命名为 \"县门户\""), "{problems:#?}");
+        assert!(has("警告：sources[4].intake_only：已忽略：只有导出表格"), "{problems:#?}");
         assert_eq!(problems.len(), 4, "{problems:#?}");
     }
 
@@ -1714,11 +1690,11 @@ mod tests {
         let l = from_toml_str(&bad).unwrap();
         let shown: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let all = shown.join("\n");
-        assert!(all.contains("sources[1].unit: no unit \"jiaoyuju\""), "{all}");
-        assert!(all.contains("known units: bangongshi, gongkaiban"), "{all}");
-        assert!(all.contains("sources[0].shedule") || all.contains("sources[0]: unknown key \"shedule\""), "{all}");
-        assert!(all.contains("did you mean \"schedule\"?"), "{all}");
-        assert!(all.contains("units[0].supervisor: no unit \"nobody\""), "{all}");
+        assert!(all.contains("sources[1].unit：没有单位 \"jiaoyuju\""), "{all}");
+        assert!(all.contains("已配置的单位：bangongshi, gongkaiban"), "{all}");
+        assert!(all.contains("sources[0].shedule") || all.contains("sources[0]：未知的键 \"shedule\""), "{all}");
+        assert!(all.contains("是否想写 \"schedule\"？"), "{all}");
+        assert!(all.contains("units[0].supervisor：没有单位 \"nobody\""), "{all}");
         assert!(all.contains("sources[1].page.item"), "{all}");
     }
 
@@ -1728,7 +1704,7 @@ mod tests {
         let l = from_toml_str(&(bad + "\n[fetch]\nper_host = \"two\"\n")).unwrap();
         let all: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let all = all.join("\n");
-        assert!(all.contains("sources[0].role: unknown value \"superiour\" (did you mean \"superior\"?)"), "{all}");
+        assert!(all.contains("sources[0].role：未知的值 \"superiour\"（是否想写 \"superior\"？）"), "{all}");
         assert!(all.contains("fetch.per_host"), "{all}");
     }
 
@@ -1778,13 +1754,13 @@ mod tests {
         let all: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
         let all = all.join("\n");
         for want in [
-            "error: mail.from: \"not an address\" is not an email address",
-            "error: mail.password: username is set but no password",
-            "error: mail.ca_file: cannot read /nonexistent/ca.pem",
-            "error: alerts.rounds[1]: \"9am\" is not a time of day",
-            "error: alerts.fallback[0]",
-            "error: web.base_url",
-            "warning: units[1].emails: unit \"gongkaiban\" has no address",
+            "错误：mail.from：\"not an address\" 不是邮箱地址",
+            "错误：mail.password：设置了 username 但没有密码",
+            "错误：mail.ca_file：无法读取 /nonexistent/ca.pem",
+            "错误：alerts.rounds[1]：\"9am\" 不是时刻",
+            "错误：alerts.fallback[0]",
+            "错误：web.base_url",
+            "警告：units[1].emails：单位 \"gongkaiban\" 没有收件地址",
         ] {
             assert!(all.contains(want), "{want}\n---\n{all}");
         }

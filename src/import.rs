@@ -165,7 +165,7 @@ fn import_inner(
     progress: &mut dyn FnMut(usize),
     report: &mut ImportReport,
 ) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("无法读取 {}", path.display()))?;
     let sha = sha256_hex(&bytes);
     let meta = std::fs::metadata(path).ok();
     let import_id = store.import_started(&src.id, &report.file, &sha, file_stamp(meta.as_ref()), now)?;
@@ -214,7 +214,7 @@ fn import_inner(
                 Err((line, e)) => RowOutcome::Quarantined(Quarantined {
                     row: i + 1,
                     column: None,
-                    reason: format!("broken CSV record (line {line}): {e}"),
+                    reason: format!("CSV 记录损坏（第 {line} 行）：{e}"),
                     value: None,
                 }),
             };
@@ -353,7 +353,7 @@ pub fn pending_files(store: &Store, src: &SourceConfig) -> Result<Vec<PathBuf>> 
     let root = Path::new(src.url.trim());
     let candidates: Vec<PathBuf> = if root.is_dir() {
         let mut v: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(root)
-            .with_context(|| format!("cannot list the drop folder {}", root.display()))?
+            .with_context(|| format!("无法列出导入文件夹 {}", root.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_file()
@@ -368,7 +368,7 @@ pub fn pending_files(store: &Store, src: &SourceConfig) -> Result<Vec<PathBuf>> 
     } else if root.is_file() {
         vec![root.to_path_buf()]
     } else {
-        anyhow::bail!("{}: no such file or folder", root.display());
+        anyhow::bail!("{}：文件或文件夹不存在", root.display());
     };
     let mut out = Vec::new();
     for p in candidates {

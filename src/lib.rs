@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod findings;
+pub mod glossary;
 pub mod import;
 pub mod index;
 pub mod linkcheck;

@@ -157,8 +157,7 @@ pub async fn check(
                 hosts[h].queue.push_back((slot, url));
             }
             Err(e) => {
-                results[slot] =
-                    Some(Outcome::Failed { status: None, reason: format!("链接无效 (invalid URL: {e})") });
+                results[slot] = Some(Outcome::Failed { status: None, reason: format!("链接无效（{e}）") });
                 done += 1;
                 progress(done, n);
             }
@@ -191,7 +190,7 @@ pub async fn check(
         let (id, outcome) = match joined {
             Ok((id, o)) => (id, o),
             Err(e) => {
-                let reason = format!("检查出错 (internal error: {e})");
+                let reason = format!("检查出错（{e}）");
                 (e.id(), Outcome::Failed { status: None, reason })
             }
         };

@@ -43,7 +43,7 @@ const BATCH: usize = 200;
 
 /// `govwatch <govwatch@example.gov.cn>` or a bare address.
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
-    s.trim().parse::<Mailbox>().map_err(|e| format!("{s:?} is not an email address ({e})"))
+    s.trim().parse::<Mailbox>().map_err(|e| format!("{s:?} 不是邮箱地址（{e}）"))
 }
 
 /// What a round did.

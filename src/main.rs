@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("错误：{e:#}");
             ExitCode::from(EXIT_FAILURE)
         }
     }

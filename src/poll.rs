@@ -36,14 +36,9 @@ pub enum PollStatus {
 }
 
 impl PollStatus {
-    /// For officers' eyes.
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            PollStatus::Ok => "成功",
-            PollStatus::NotModified => "未变化",
-            PollStatus::Error => "失败",
-            PollStatus::Skipped => "跳过",
-        }
+        crate::glossary::poll_status(self)
     }
 }
 
@@ -162,8 +157,8 @@ impl Poller {
         let store = self.store.clone();
         let outcome = tokio::task::spawn_blocking(move || store.upsert_items(&items))
             .await
-            .map_err(|e| format!("the store write was interrupted: {e}"))?
-            .map_err(|e| format!("failed to store the items: {e:#}"))?;
+            .map_err(|e| format!("写入数据库时中断：{e}"))?
+            .map_err(|e| format!("条目写入数据库失败：{e:#}"))?;
         report.counts = outcome.counts;
         self.store
             .record_success(
@@ -192,7 +187,7 @@ impl Poller {
             Ok(files.iter().map(|f| crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {})).collect())
         })
         .await
-        .map_err(|e| format!("the import was interrupted: {e}"))?
+        .map_err(|e| format!("导入时中断：{e}"))?
         .map_err(|e| format!("{e:#}"))?;
         if reports.is_empty() {
             report.status = PollStatus::NotModified;
@@ -206,17 +201,18 @@ impl Poller {
             report.counts.updated += r.updated;
             report.counts.unchanged += r.unchanged;
             match &r.error {
-                Some(e) => errors.push(format!("{}: {e}", r.file)),
+                Some(e) => errors.push(format!("{}：{e}", r.file)),
                 None => {
                     if r.quarantined > 0 {
                         report
                             .warnings
-                            .push(format!("{}: {} rows quarantined (govwatch quarantine)", r.file, r.quarantined));
+                            .push(format!("{}：{} 行进入隔离区（govwatch quarantine 查看）", r.file, r.quarantined));
                     }
                     for (name, n) in &r.unknown_units {
                         report.warnings.push(format!(
-                            "{}: 承办单位 {name:?} matches no unit ({n} rows went to {})",
-                            r.file, src.unit
+                            "{}：承办单位「{name}」不是已配置的单位（{n} 行已归入 {}）",
+                            r.file,
+                            self.cfg.unit(&src.unit).map_or(src.unit.as_str(), |u| u.name.as_str())
                         ));
                     }
                     for line in crate::import::standing_lines(r, src) {
@@ -264,10 +260,10 @@ impl Poller {
                             warnings.extend(l.warnings);
                             next = l.next;
                         }
-                        Err(e) => warnings.push(format!("list page {url}: {e}")),
+                        Err(e) => warnings.push(format!("列表页 {url}：{e}")),
                     }
                 }
-                Err(e) => warnings.push(format!("list page: {e}")),
+                Err(e) => warnings.push(format!("列表页：{e}")),
             }
         }
         if cfg.follow {
@@ -310,7 +306,7 @@ impl Poller {
         let limit = cfg.follow_limit();
         if to_fetch.len() > limit {
             warnings.push(format!(
-                "{} new entries; followed the first {limit} (page.follow_limit), the rest next time",
+                "新条目 {} 条，本次只打开前 {limit} 条的正文页（page.follow_limit），其余下次再读",
                 to_fetch.len()
             ));
             to_fetch.truncate(limit);
@@ -329,7 +325,7 @@ impl Poller {
                     let d = charset::decode(&b.bytes, b.content_type.as_deref());
                     page::merge_detail(&mut items[i], page::parse_detail(&d.text, Some(&b.url), sel));
                 }
-                Err(e) => warnings.push(format!("entry page {link}: {e}")),
+                Err(e) => warnings.push(format!("正文页 {link}：{e}")),
             }
         }
     }

@@ -182,7 +182,7 @@ fn preview_and_dry_run_record_nothing() {
     assert_eq!(m.cc, ["gk@shifanxian.example"], "escalated: the supervisor is copied");
     let o = govwatch(state, &["alerts", "preview", "--config", DEMO, "--unit", "nobody"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("known units: gongkaiban, bangongshi"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("已配置的单位：gongkaiban, bangongshi"));
 
     let dry = json(&govwatch(
         state,

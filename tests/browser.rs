@@ -252,6 +252,30 @@ async fn steps(c: Client, base: String, downloads: PathBuf, shots: PathBuf) {
     lap("downloaded the board as .xlsx");
     hostile_content_is_inert(&c, &shots).await;
     lap("hostile feed content stayed inert");
+    reposts_and_sources(&c, &shots).await;
+    lap("reposts and sources in the glossary's words");
+}
+
+/// The repost check and the sources' health, from the menu, in Chinese
+/// (they showed `（doc_no）` and `feed / superior`).
+async fn reposts_and_sources(c: &Client, shots: &Path) {
+    click_nav(c, "转载核对").await;
+    wait_url(c, "the repost check", |u| u.path() == "/reposts").await;
+    wait_el(c, "the reposts table", Locator::Css("table#reposts > tbody > tr")).await;
+    assert_title(c, "转载核对").await;
+    let main = text(&c.find(Locator::Css("main")).await.unwrap()).await;
+    assert!(
+        main.contains("（文号相同，见「") && main.contains("（标题相同，见「"),
+        "how each repost was recognized, and in which column:\n{main}"
+    );
+    screenshot(c, shots, "reposts").await;
+    click_nav(c, "数据源").await;
+    wait_url(c, "the sources page", |u| u.path() == "/sources").await;
+    wait_el(c, "the sources table", Locator::Css("table#sources > tbody > tr")).await;
+    let main = text(&c.find(Locator::Css("main")).await.unwrap()).await;
+    assert!(main.contains("订阅源 · 上级政策 · 省级") && main.contains("网页栏目 · 本级网站 · 县级"), "{main}");
+    screenshot(c, shots, "sources").await;
+    console_clean(c, "reposts and sources").await;
 }
 
 // ───────────────────────── the steps ─────────────────────────
@@ -303,8 +327,10 @@ async fn hits(c: &Client) -> Vec<Hit> {
     let mut out = Vec::new();
     for li in c.find_all(Locator::Css("ol.hits > li.hit")).await.unwrap() {
         let meta = text(&li.find(Locator::Css("div.meta")).await.unwrap()).await;
-        // 数据源 · 单位 · 类别 · 发布时间 · 原文
+        // 数据源（层级） · 跟进单位|责任单位|承办单位 单位 · 类别 · 发布时间 · 原文
         let unit = meta.split(" · ").nth(1).unwrap_or_else(|| panic!("no unit in the meta line {meta:?}"));
+        let (label, unit) = unit.split_once(' ').unwrap_or_else(|| panic!("no unit label in {meta:?}"));
+        assert!(["跟进单位", "责任单位", "承办单位"].contains(&label), "what the unit is to the item: {meta:?}");
         out.push(Hit { unit: unit.to_string() });
     }
     out

@@ -86,19 +86,22 @@ level = "county"
     let o = govwatch(dir.path(), &["config", "check", "--config", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let out = stdout(&o);
-    assert!(out.contains("error: sources[3].unit: no unit \"jiaoyuju\"; known units: bangongshi, gongkaiban"), "{out}");
-    assert!(out.contains("error: units[0].emails[0]: \"not-an-address\" is not an email address"), "{out}");
-    assert!(out.contains("error: sources[2].schedule: \"*/30 * * * *\" has 5 fields"), "{out}");
-    assert!(out.contains("3 error(s)"), "{out}");
+    assert!(
+        out.contains("错误：sources[3].unit：没有单位 \"jiaoyuju\"；已配置的单位：bangongshi, gongkaiban"),
+        "{out}"
+    );
+    assert!(out.contains("错误：units[0].emails[0]：\"not-an-address\" 不是邮箱地址"), "{out}");
+    assert!(out.contains("错误：sources[2].schedule：\"*/30 * * * *\" 只有 5 段"), "{out}");
+    assert!(out.contains("3 个错误"), "{out}");
 
     // Any other command refuses to start on such a configuration, also with 2.
     let o = govwatch(dir.path(), &["poll", "--config", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("the configuration has errors"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("配置有错误"), "{}", stderr(&o));
 
     let o = govwatch(dir.path(), &["config", "check", "--config", "no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no configuration file at no/such/file.toml"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no/such/file.toml 处没有配置文件"), "{}", stderr(&o));
 }
 
 #[test]
@@ -109,8 +112,8 @@ fn demo_config_is_clean() {
     // No problem; only the note on how the demo's website owes reposts.
     let out = stdout(&o);
     let (notes, last) = out.trim().rsplit_once('\n').unwrap_or(("", out.trim()));
-    assert_eq!(last, "config/demo.toml: OK (5 units, 6 sources)");
-    assert!(notes.lines().all(|l| l.starts_with("说明: 网站 ")), "{out}");
+    assert_eq!(last, "config/demo.toml：配置无误（5 个单位，6 个数据源）");
+    assert!(notes.lines().all(|l| l.starts_with("说明：网站")), "{out}");
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn demo_poll_search_sources_reindex() {
         assert!(line.contains(&format!("成功  新增 {new}  更新 0")), "{line}");
     }
     // The demo's export names two handlers that are not configured units: routed, and said so.
-    assert!(out.contains("承办单位 \"县医疗保障局\" matches no unit (1 rows went to rexian)"), "{out}");
+    assert!(out.contains("承办单位「县医疗保障局」不是已配置的单位（1 行已归入 示范县12345热线中心）"), "{out}");
     let o = govwatch(s, &["poll", "--config", DEMO, "--json"]);
     let reports: Value = serde_json::from_slice(&o.stdout).unwrap();
     for r in reports.as_array().unwrap() {
@@ -185,7 +188,7 @@ fn demo_poll_search_sources_reindex() {
 
     let o = govwatch(s, &["search", "热线", "--config", DEMO, "--since", "2026-13-01"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not a date: \"2026-13-01\""), "{}", stderr(&o));
+    assert!(stderr(&o).contains("不是日期：\"2026-13-01\""), "{}", stderr(&o));
 
     let o = govwatch(s, &["sources", "--config", DEMO, "--json"]);
     let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -204,7 +207,9 @@ fn demo_poll_search_sources_reindex() {
 
     let o = govwatch(s, &["poll", "--config", DEMO, "--source", "nope"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--source nope: no such source; known sources: sheng-zhengce, xian-portal, xian-tzgg, xian-gzdt, rexian-gongdan, xian-luntan"));
+    assert!(stderr(&o).contains(
+        "--source nope：没有这个数据源；已配置的数据源：sheng-zhengce, xian-portal, xian-tzgg, xian-gzdt, rexian-gongdan, xian-luntan"
+    ));
 }
 
 #[test]
@@ -221,13 +226,9 @@ fn a_failing_source_makes_poll_exit_1_and_shows_in_sources() {
     let o = govwatch(dir.path(), &["poll", "--config", cfg.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("ok       成功  新增 6"), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("missing  失败  config/demo/no-such-file.xml: No such file or directory"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("missing  失败  config/demo/no-such-file.xml：文件不存在"), "{}", stdout(&o));
     let o = govwatch(dir.path(), &["sources", "--config", cfg.to_str().unwrap()]);
-    assert!(stdout(&o).contains("失败（连续 1 次）"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("抓取失败（连续 1 次）"), "{}", stdout(&o));
 }
 
 #[cfg(unix)]

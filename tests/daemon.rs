@@ -91,8 +91,8 @@ fn a_second_daemon_on_the_same_data_says_who_holds_it() {
     let st = second.wait_exit(Duration::from_secs(20)).expect("the second daemon exits at once");
     assert!(!st.success());
     let log = second.log();
-    assert!(log.contains("already running"), "{log}");
-    assert!(log.contains(&format!("pid {}", first.child.id())), "{log}");
+    assert!(log.contains("另一个 govwatch 已在数据目录"), "{log}");
+    assert!(log.contains(&format!("进程号 {}，启动于", first.child.id())), "{log}");
     // The first is unharmed, and `status` names it (once it has evaluated
     // the rules after its first polls).
     polled(&first, 5);

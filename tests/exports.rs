@@ -148,7 +148,7 @@ fn a_messy_gbk_export_imports_with_every_row_accounted_for() {
         })
         .collect();
     assert_eq!(q.len(), 2);
-    assert!(q.contains(&(7, "工单编号".into(), "empty: a row needs its order or message number".into())), "{q:?}");
+    assert!(q.contains(&(7, "工单编号".into(), govwatch::sources::export::EMPTY_NUMBER.into())), "{q:?}");
     assert!(q.iter().any(|(row, col, reason)| *row == 8 && col == "来电时间" && reason.contains("明天上午")), "{q:?}");
     let o = env.run(&["quarantine"]);
     assert!(
@@ -481,7 +481,7 @@ fn the_drop_folder_is_read_once_per_file_version() {
     let o = env.run(&["poll", "--source", "rexian", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v[0]["error"].as_str().unwrap().contains("broken.csv: no header row found"), "{v}");
+    assert!(v[0]["error"].as_str().unwrap().contains("找不到表头"), "{v}");
 }
 
 #[test]
@@ -562,7 +562,7 @@ fn config_check_names_a_misspelt_column_field() {
     let o = env.run(&["config", "check"]);
     assert_eq!(o.status.code(), Some(2));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("sources[1].columns.numbr: unknown field (did you mean \"number\"?)"), "{out}");
+    assert!(out.contains("sources[1].columns.numbr：未知的字段（是否想写 \"number\"？）"), "{out}");
 }
 
 #[test]

@@ -174,12 +174,9 @@ async fn a_failing_source_records_its_error_and_stops_nothing_else() {
     assert_eq!(server.seen("/gone.xml").len(), 1, "a 404 is not retried");
     let down = by("down");
     assert_eq!(down.status, PollStatus::Error);
-    assert_eq!(
-        down.error.as_deref(),
-        Some(format!("{}: the server answered HTTP 503", server.url("/down.xml")).as_str())
-    );
-    assert!(by("html").error.as_deref().unwrap().contains("HTML page, not a feed"), "{:?}", by("html"));
-    assert!(by("refused").error.as_deref().unwrap().contains("cannot connect"), "{:?}", by("refused"));
+    assert_eq!(down.error.as_deref(), Some(format!("{}：服务器返回 HTTP 503", server.url("/down.xml")).as_str()));
+    assert!(by("html").error.as_deref().unwrap().contains("返回的是网页，不是订阅源"), "{:?}", by("html"));
+    assert!(by("refused").error.as_deref().unwrap().contains("无法连接"), "{:?}", by("refused"));
 
     let h = e.store.health_of("down").unwrap().unwrap();
     assert_eq!((h.consecutive_failures, h.last_status.as_deref()), (1, Some("error")));
@@ -220,16 +217,13 @@ async fn timeouts_and_size_limits_name_the_url() {
     let srcs: Vec<_> = e.cfg.sources.iter().collect();
     let reports = e.poller.poll_all(&srcs, t0()).await;
     assert!(started.elapsed() < std::time::Duration::from_millis(2900), "the timeout cut the slow server short");
-    assert_eq!(reports[0].error.as_deref(), Some(format!("{}: timed out after 1 s", server.url("/slow.xml")).as_str()));
+    assert_eq!(
+        reports[0].error.as_deref(),
+        Some(format!("{}：1 秒内无响应（超时）", server.url("/slow.xml")).as_str())
+    );
     assert_eq!(
         reports[1].error.as_deref(),
-        Some(
-            format!(
-                "{}: the body is larger than the limit of 100000 bytes (fetch.max_body_bytes)",
-                server.url("/big.xml")
-            )
-            .as_str()
-        )
+        Some(format!("{}：内容超过 100000 字节的上限（fetch.max_body_bytes）", server.url("/big.xml")).as_str())
     );
 }
 
@@ -306,7 +300,7 @@ async fn a_selector_that_stops_matching_is_a_health_error() {
         env(&support::source("col", "page", &server.url("/col/"), "[sources.page]\nitem = \"ul.list li\"\n"), |_| {});
     let r = e.poller.poll(&e.cfg.sources[0], t0()).await;
     assert_eq!(r.status, PollStatus::Error);
-    let expected = format!("selector \"ul.list li\" (item) matched nothing on {}", server.url("/col/"));
+    let expected = format!("选择器 \"ul.list li\"（page.item）在 {} 上没有匹配到任何内容", server.url("/col/"));
     assert_eq!(r.error.as_deref(), Some(expected.as_str()));
     let h = e.store.health_of("col").unwrap().unwrap();
     assert_eq!(h.last_error.as_deref(), Some(expected.as_str()));

@@ -274,7 +274,7 @@ async fn skipped_schemes_duplicates_and_invalid_urls() {
     assert_eq!(keys, [s.url("/ok").as_str(), s.url("/404").as_str(), "http://"]);
     assert_eq!(s.methods("/ok"), ["HEAD"], "a duplicate is checked once");
     match &r[2].1 {
-        Outcome::Failed { status: None, reason } => assert!(reason.starts_with("链接无效 ("), "{reason}"),
+        Outcome::Failed { status: None, reason } => assert!(reason.starts_with("链接无效（"), "{reason}"),
         other => panic!("{other:?}"),
     }
     let calls = calls.lock().unwrap().clone();

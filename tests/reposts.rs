@@ -178,7 +178,7 @@ fn portals_name_what_they_owe_and_config_check_catches_typos() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(
-        out.contains("sources[1].reposts_from[0]: no superior source \"guowuyan\" (did you mean \"guowuyuan\"?)"),
+        out.contains("sources[1].reposts_from[0]：没有上级政策数据源 \"guowuyan\"（是否想写 \"guowuyuan\"？）"),
         "{out}"
     );
     assert!(out.contains("sources[1].repost_include[0]"), "{out}");

@@ -17,6 +17,7 @@ mod exports;
 mod fetch_http;
 mod inspect;
 mod linkcheck;
+mod officer_words;
 mod packaging;
 mod repost_labelled;
 mod reposts;

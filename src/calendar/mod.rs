@@ -15,6 +15,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+pub mod notice;
+
 use chrono::{Datelike, NaiveDate, Weekday};
 
 /// The schedules that ship with govwatch.
@@ -50,6 +52,9 @@ impl fmt::Display for ScheduleError {
 #[derive(Debug, Clone)]
 pub struct Calendar {
     exceptions: HashMap<NaiveDate, Exception>,
+    /// The notice year of each day that came from the built-in table: a
+    /// schedule file naming that year replaces them all.
+    builtin: HashMap<NaiveDate, i32>,
     /// Years whose schedule is known (from a schedule block of that year).
     covered: BTreeSet<i32>,
     /// Day index from TABLE_FROM → working days in [TABLE_FROM, day].
@@ -72,6 +77,7 @@ impl Calendar {
     pub fn weekdays_only() -> Calendar {
         let mut c = Calendar {
             exceptions: HashMap::new(),
+            builtin: HashMap::new(),
             covered: BTreeSet::new(),
             cumulative: Vec::new(),
             table_start: NaiveDate::from_ymd_opt(TABLE_FROM.0, TABLE_FROM.1, TABLE_FROM.2).expect("valid date"),
@@ -84,14 +90,26 @@ impl Calendar {
     pub fn official() -> Calendar {
         let mut c = Calendar::weekdays_only();
         c.add_schedule(OFFICIAL, "built-in schedule").expect("the built-in schedule parses (tested)");
+        c.builtin = parse_schedule(OFFICIAL, "")
+            .map(|(e, _)| e.into_iter().map(|(d, _, y)| (d, y)).collect())
+            .unwrap_or_default();
         c
     }
 
     /// Adds a schedule in the built-in format; the years it names become
-    /// covered, its days override earlier ones. Reports every bad line.
+    /// covered, and a year it names replaces that year of the built-in table
+    /// (a notice read again, corrected, or amended in the same file is the
+    /// whole truth for its year). Its days override those of schedules added
+    /// before. Reports every bad line.
     pub fn add_schedule(&mut self, text: &str, origin: &str) -> Result<(), Vec<ScheduleError>> {
         let (entries, years) = parse_schedule(text, origin)?;
-        for (d, e) in entries {
+        let replaced: Vec<NaiveDate> =
+            self.builtin.iter().filter(|(_, y)| years.contains(y)).map(|(d, _)| *d).collect();
+        for d in replaced {
+            self.builtin.remove(&d);
+            self.exceptions.remove(&d);
+        }
+        for (d, e, _) in entries {
             self.exceptions.insert(d, e);
         }
         self.covered.extend(years);
@@ -101,6 +119,7 @@ impl Calendar {
 
     /// A local change: `date` is off (or a working day) whatever the schedule says.
     pub fn set_day(&mut self, date: NaiveDate, off: bool, name: &str) {
+        self.builtin.remove(&date);
         self.exceptions.insert(date, Exception { off, name: name.to_string() });
         self.rebuild();
     }
@@ -143,6 +162,15 @@ impl Calendar {
     /// Why `d` is not what its weekday says, if it is not.
     pub fn exception(&self, d: NaiveDate) -> Option<&Exception> {
         self.exceptions.get(&d)
+    }
+
+    /// The days between `from` and `to` (inclusive) that are not what their
+    /// weekday says, in order.
+    pub fn exceptions_between(&self, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, &Exception)> {
+        let mut v: Vec<(NaiveDate, &Exception)> =
+            self.exceptions.iter().filter(|(d, _)| (from..=to).contains(*d)).map(|(d, e)| (*d, e)).collect();
+        v.sort_by_key(|(d, _)| *d);
+        v
     }
 
     /// Whether the schedule of `year` is known.
@@ -204,7 +232,8 @@ impl Calendar {
     }
 }
 
-type Parsed = (Vec<(NaiveDate, Exception)>, BTreeSet<i32>);
+/// Each day with what it is and the year of the notice it came from, and the years named.
+type Parsed = (Vec<(NaiveDate, Exception, i32)>, BTreeSet<i32>);
 
 /// Parses `YEAR NAME off FROM[..TO] ... [work DATE ...]` lines; `#` starts a
 /// comment. A block for a year covers that year even if it lists no days.
@@ -222,12 +251,12 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
         let year = match words.next().map(str::parse::<i32>) {
             Some(Ok(y)) if (1949..=2200).contains(&y) => y,
             _ => {
-                errors.push(err(format!("{line:?} does not start with a year")));
+                errors.push(err(format!("{line:?} 不是以年份开头")));
                 continue;
             }
         };
         let Some(name) = words.next() else {
-            errors.push(err("a holiday name must follow the year".into()));
+            errors.push(err("年份之后须写节日名称".into()));
             continue;
         };
         years.insert(year);
@@ -238,7 +267,7 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
                 "work" => mode = Some(false),
                 _ => {
                     let Some(off) = mode else {
-                        errors.push(err(format!("{w:?}: write `off` or `work` before the dates")));
+                        errors.push(err(format!("{w:?}：日期之前须写 off（放假）或 work（上班）")));
                         break;
                     };
                     let (a, b) = w.split_once("..").unwrap_or((w, w));
@@ -246,11 +275,11 @@ pub fn parse_schedule(text: &str, origin: &str) -> Result<Parsed, Vec<ScheduleEr
                         (Ok(a), Ok(b)) if a <= b && (b - a).num_days() < 40 => {
                             let mut d = a;
                             while d <= b {
-                                entries.push((d, Exception { off, name: name.to_string() }));
+                                entries.push((d, Exception { off, name: name.to_string() }, year));
                                 d = d.succ_opt().expect("dates stay in range");
                             }
                         }
-                        _ => errors.push(err(format!("{w:?} is not a date (YYYY-MM-DD) or a short range FROM..TO"))),
+                        _ => errors.push(err(format!("{w:?} 不是日期（YYYY-MM-DD）或不长的日期范围（起..止）"))),
                     }
                 }
             }
@@ -307,6 +336,27 @@ mod tests {
     }
 
     #[test]
+    fn a_year_in_a_schedule_file_replaces_that_year_of_the_built_in_table() {
+        // The first 2020 notice alone (the file an office wrote before the extension).
+        let mut c = Calendar::official();
+        c.add_schedule("2020 春节 off 2020-01-24..2020-01-30 work 2020-01-19 2020-02-01\n", "h.txt").unwrap();
+        assert!(c.is_workday(d("2020-01-31")), "the built-in extension is not mixed in");
+        assert!(c.is_workday(d("2020-02-01")));
+        assert!(c.is_workday(d("2020-10-01")), "the file is the whole of 2020: its 国庆节 is not in it");
+        let mut c = Calendar::official();
+        c.add_schedule(
+            "2020 国庆节 off 2020-10-01..2020-10-08\n2020 春节 off 2020-01-24..2020-01-30 work 2020-02-01\n2020 春节 off 2020-01-31..2020-02-02\n",
+            "h.txt",
+        )
+        .unwrap();
+        assert!(!c.is_workday(d("2020-02-01")), "an amendment in the same file overrides the day");
+        assert!(!c.is_workday(d("2021-02-11")), "other years keep the built-in table");
+        // A later schedule amends an earlier one instead of replacing it.
+        c.add_schedule("2020 端午节 off 2020-06-25..2020-06-27\n", "more.txt").unwrap();
+        assert!(!c.is_workday(d("2020-10-02")) && !c.is_workday(d("2020-06-26")));
+    }
+
+    #[test]
     fn administrators_add_years_and_local_days() {
         let mut c = Calendar::official();
         c.add_schedule("2027 元旦 off 2027-01-01..2027-01-03\n", "holidays-2027.txt").unwrap();
@@ -316,10 +366,7 @@ mod tests {
         assert_eq!(c.add_working_days(d("2026-11-20"), 1), d("2026-11-24"));
         let errs = Calendar::official().add_schedule("2027 元旦 off 2027-13-01\nnonsense\n", "bad.txt").unwrap_err();
         assert_eq!(errs.len(), 2);
-        assert_eq!(
-            errs[0].to_string(),
-            "bad.txt:1: \"2027-13-01\" is not a date (YYYY-MM-DD) or a short range FROM..TO"
-        );
+        assert_eq!(errs[0].to_string(), "bad.txt:1: \"2027-13-01\" 不是日期（YYYY-MM-DD）或不长的日期范围（起..止）");
         assert_eq!(errs[1].line, 2);
     }
 }

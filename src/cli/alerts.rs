@@ -102,7 +102,7 @@ fn preview(
 ) -> Result<ExitCode> {
     if cfg.unit(unit).is_none() {
         let known: Vec<&str> = cfg.units.iter().map(|u| u.id.as_str()).collect();
-        eprintln!("error: --unit {unit}: no such unit; known units: {}", known.join(", "));
+        eprintln!("错误：--unit {unit}：没有这个单位；已配置的单位：{}", known.join(", "));
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let cal = calendar_of(cfg)?;
@@ -123,11 +123,12 @@ fn preview(
     };
     let plan = Plan { emails: plan.emails.into_iter().filter(|p| p.unit == unit && p.kind == want).collect(), ..plan };
     let Some(p) = plan.emails.first() else {
+        let name = cfg.unit(unit).map_or(unit, |u| u.name.as_str());
         let what = match kind {
-            PreviewKind::Digest => "no open findings: no digest",
-            PreviewKind::Report => "no unit it supervises is late enough for a 通报",
+            PreviewKind::Digest => "没有未办结的事项，不发待办提醒",
+            PreviewKind::Report => "所辖单位没有超期到须通报的事项，不发通报",
         };
-        eprintln!("{unit}: {what} at {}", at.format("%Y-%m-%d %H:%M"));
+        eprintln!("{name}：截至 {}，{what}", at.format("%Y-%m-%d %H:%M"));
         return Ok(ExitCode::SUCCESS);
     };
     let rendered = mailer::render_plan(cfg, &templates(cfg)?, &plan, at)?;
@@ -152,11 +153,11 @@ fn preview(
         "html" | "htm" => r.html.into_bytes(),
         "xlsx" => match r.xlsx {
             Some(x) => x,
-            None => anyhow::bail!("no attachment (alerts.attach_xlsx is off)"),
+            None => anyhow::bail!("没有附件（配置 alerts.attach_xlsx 已关闭）"),
         },
         _ => r.text.into_bytes(),
     };
-    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, bytes).with_context(|| format!("无法写入 {}", path.display()))?;
     eprintln!("{}: {}", path.display(), r.subject);
     Ok(ExitCode::SUCCESS)
 }
@@ -191,9 +192,13 @@ fn dry_run_round(cfg: &Config, out: Option<PathBuf>, at: DateTime<FixedOffset>, 
         for w in &written {
             writeln!(
                 o,
-                "  {} → {}：{}",
+                "  【{}】{} → {}：{}",
+                crate::glossary::mail_kind_named(w["kind"].as_str().unwrap_or("")),
                 w["unit"].as_str().unwrap_or(""),
-                w["to"],
+                w["to"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default(),
                 w["subject"].as_str().unwrap_or("")
             )?;
         }
@@ -204,7 +209,7 @@ fn dry_run_round(cfg: &Config, out: Option<PathBuf>, at: DateTime<FixedOffset>, 
 
 fn unroutable_warning(list: &[(String, usize)]) {
     for (unit, n) in list {
-        eprintln!("warning: unit {unit} has {n} finding(s) to mail but no address, and alerts.fallback is empty");
+        eprintln!("警告：单位 {unit} 有 {n} 项事项要提醒，但没有收件地址，alerts.fallback 也为空：未发送");
     }
 }
 
@@ -227,15 +232,21 @@ fn send(cfg: &Config, at: DateTime<FixedOffset>, json: bool) -> Result<ExitCode>
         )?;
         writeln!(o)?;
     } else {
-        writeln!(o, "本轮 {}：排队 {} 封邮件，涉及 {} 条事项", report.round, report.emails, report.findings)?;
+        writeln!(
+            o,
+            "本轮（{}）：排队 {} 封邮件，涉及 {} 条事项",
+            crate::glossary::round(&report.round),
+            report.emails,
+            report.findings
+        )?;
         for (kind, unit, to, subject) in &report.queued {
-            writeln!(o, "  [{kind}] {unit} → {}：{subject}", to.join(", "))?;
+            writeln!(o, "  【{}】{unit} → {}：{subject}", crate::glossary::mail_kind_named(kind), to.join(", "))?;
         }
         writeln!(o, "发送：成功 {} 封，待重试 {} 封，失败 {} 封", delivery.sent, delivery.retried, delivery.failed)?;
         if let Some(e) = &delivery.last_error {
             writeln!(o, "最近的错误：{e}")?;
         }
-        writeln!(o, "发件箱：待发送 {queued}，已发送 {sent}，失败 {failed}（govwatch alerts outbox 查看）")?;
+        writeln!(o, "发件箱：待发送 {queued}，已发送 {sent}，发送失败 {failed}（govwatch alerts outbox 查看）")?;
     }
     unroutable_warning(&report.unroutable);
     Ok(ExitCode::SUCCESS)
@@ -245,7 +256,7 @@ fn outbox(cfg: &Config, state: Option<&str>, limit: usize, show: Option<i64>, js
     if let Some(s) = state
         && !["queued", "sent", "failed"].contains(&s)
     {
-        eprintln!("error: --state {s}: expected queued, sent or failed");
+        eprintln!("错误：--state {s}：应为 queued（待发送）、sent（已发送）或 failed（发送失败）");
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let store = open_store(cfg)?;
@@ -254,7 +265,7 @@ fn outbox(cfg: &Config, state: Option<&str>, limit: usize, show: Option<i64>, js
         match store.outbox_message(id)? {
             Some(m) => o.write_all(&m)?,
             None => {
-                eprintln!("error: no email {id} in the outbox");
+                eprintln!("错误：发件箱中没有第 {id} 封邮件");
                 return Ok(ExitCode::from(super::EXIT_FAILURE));
             }
         }
@@ -267,18 +278,17 @@ fn outbox(cfg: &Config, state: Option<&str>, limit: usize, show: Option<i64>, js
         return Ok(ExitCode::SUCCESS);
     }
     let (queued, sent, failed) = store.outbox_counts()?;
-    writeln!(o, "发件箱：待发送 {queued}，已发送 {sent}，失败 {failed}")?;
+    writeln!(o, "发件箱：待发送 {queued}，已发送 {sent}，发送失败 {failed}")?;
     for r in rows {
-        let state = match r.state.as_str() {
-            "queued" => "待发送",
-            "sent" => "已发送",
-            _ => "失败",
-        };
-        writeln!(o, "#{} {state} [{}] {} → {}：{}", r.id, r.kind, r.unit, r.recipients.join(", "), r.subject)?;
-        let when = r.sent_at.as_deref().unwrap_or(&r.created_at);
-        write!(o, "    轮次 {} · {} · 尝试 {} 次", r.round, when, r.attempts)?;
+        use crate::glossary::{mail_kind_named, outbox_state, round};
+        let state = outbox_state(&r.state);
+        let kind = mail_kind_named(&r.kind);
+        writeln!(o, "#{} {state} 【{kind}】{} → {}：{}", r.id, r.unit, r.recipients.join(", "), r.subject)?;
+        let when =
+            r.sent_at.as_deref().map_or_else(|| crate::index::display_time(&r.created_at), crate::index::display_time);
+        write!(o, "    {} · {when} · 尝试 {} 次", round(&r.round), r.attempts)?;
         if let Some(n) = &r.next_attempt_at {
-            write!(o, " · 下次 {n}")?;
+            write!(o, " · 下次 {}", crate::index::display_time(n))?;
         }
         writeln!(o)?;
         if let Some(e) = &r.last_error {

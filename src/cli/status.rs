@@ -153,15 +153,22 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    use crate::glossary::{self, DAEMON, INDEX, OUTBOX, SOURCE};
     match &st.daemon.holder {
-        Some(h) => writeln!(out, "守护进程 / daemon: 运行中 running ({h})")?,
-        None => writeln!(out, "守护进程 / daemon: 未运行 not running (data folder {})", st.daemon.data_dir)?,
+        Some(h) => writeln!(out, "{DAEMON}：运行中（{}）", lock::describe(h))?,
+        None => writeln!(out, "{DAEMON}：未运行（数据目录 {}）", st.daemon.data_dir)?,
     }
     let s = &st.sources;
     writeln!(
         out,
-        "信息源 / sources: {} 个启用，正常 {}，失败 {}，未轮询 {}",
-        s.enabled, s.healthy, s.failing, s.never_polled
+        "{SOURCE}：启用 {} 个，{} {}，{} {}，{} {}",
+        s.enabled,
+        glossary::health("ok"),
+        s.healthy,
+        glossary::health("failing"),
+        s.failing,
+        glossary::health("never_polled"),
+        s.never_polled
     )?;
     for f in &s.failing_list {
         writeln!(
@@ -179,31 +186,48 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         }
     }
     let lag = match st.index.lag {
-        Some(0) => "已同步 up to date".to_string(),
-        Some(n) => format!("落后 {n} 个修订 {n} revisions behind (caught up by the daemon)"),
-        None => "尚未建立 not built yet".to_string(),
+        Some(0) => "已同步".to_string(),
+        Some(n) => format!("落后 {n} 个修订（{DAEMON}会自动补上）"),
+        None => "尚未建立".to_string(),
     };
     writeln!(
         out,
-        "条目 / items: {}；索引 / index: {} 篇，{:.1} MB，{lag}",
+        "条目：{} 条；{INDEX}：{} 篇，{:.1} MB，{lag}",
         st.items,
         st.index.documents.map_or("—".into(), |n| n.to_string()),
         st.index.size_bytes as f64 / 1e6
     )?;
-    writeln!(out, "问题 / findings: 逾期 overdue {}，临期 due soon {}", st.findings.overdue, st.findings.due_soon)?;
+    writeln!(
+        out,
+        "未办结{}：{} {}，{} {}",
+        glossary::FINDING,
+        glossary::state(crate::rules::State::Overdue),
+        st.findings.overdue,
+        glossary::state(crate::rules::State::DueSoon),
+        st.findings.due_soon
+    )?;
     for r in st.findings.by_rule.iter().filter(|r| r.state != "resolved") {
-        writeln!(out, "    {} {} {}", r.rule, r.state, r.count)?;
+        writeln!(out, "    {}：{} {}", glossary::rule_named(&r.rule), glossary::state_named(&r.state), r.count)?;
     }
     match &st.last_round {
-        Some(r) => {
-            writeln!(out, "上一轮提醒 / last round: {}（{}，{} 封）", r.round, index::display_time(&r.at), r.emails)?
-        }
-        None => writeln!(out, "上一轮提醒 / last round: 无 none yet")?,
+        Some(r) => writeln!(
+            out,
+            "上一轮提醒：{}（{}，{} 封）",
+            glossary::round(&r.round),
+            index::display_time(&r.at),
+            r.emails
+        )?,
+        None => writeln!(out, "上一轮提醒：尚无")?,
     }
     writeln!(
         out,
-        "发件箱 / outbox: 待发 queued {}，已发 sent {}，失败 failed {}",
-        st.emails.queued, st.emails.sent, st.emails.failed
+        "{OUTBOX}：{} {}，{} {}，{} {}",
+        glossary::outbox_state("queued"),
+        st.emails.queued,
+        glossary::outbox_state("sent"),
+        st.emails.sent,
+        glossary::outbox_state("failed"),
+        st.emails.failed
     )?;
     Ok(ExitCode::SUCCESS)
 }

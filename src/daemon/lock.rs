@@ -21,8 +21,9 @@ pub struct InstanceLock {
 /// Another process holds the folder.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "another govwatch is already running on {dir} ({holder}); stop it first (systemctl stop govwatch), \
-     or give this one its own storage.data_dir"
+    "另一个 govwatch 已在数据目录 {dir} 上运行（{}）：请先停止它（systemctl stop govwatch），\
+     或给本实例另设 storage.data_dir",
+    describe(holder)
 )]
 pub struct AlreadyRunning {
     pub dir: String,
@@ -65,6 +66,18 @@ impl InstanceLock {
     }
 }
 
+/// The lock file's line (`pid 1234, started 2026-11-30T09:00:00+08:00`) as
+/// officers read it: `进程号 1234，启动于 2026-11-30 09:00:00`. Another line
+/// is shown as it is.
+pub fn describe(holder: &str) -> String {
+    let Some(rest) = holder.trim().strip_prefix("pid ") else { return holder.trim().to_string() };
+    let (pid, started) = rest.split_once(", started ").unwrap_or((rest, ""));
+    let started = chrono::DateTime::parse_from_rfc3339(started.trim())
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| started.trim().to_string());
+    if started.is_empty() { format!("进程号 {pid}") } else { format!("进程号 {pid}，启动于 {started}") }
+}
+
 /// Is a daemon running on `data_dir`? Its lock file's line if so. Reads only;
 /// never creates the folder.
 pub fn holder(data_dir: &Path) -> Option<String> {
@@ -82,7 +95,7 @@ fn holder_of(file: &mut File) -> String {
     let mut s = String::new();
     let _ = file.read_to_string(&mut s);
     match s.trim() {
-        "" => "a process that has not written its pid yet".to_string(),
+        "" => "一个尚未写下进程号的进程".to_string(),
         line => line.to_string(),
     }
 }
@@ -99,12 +112,21 @@ mod tests {
         assert_eq!(holder(dir.path()).as_deref(), Some(holder_line.as_str()));
         let err = InstanceLock::acquire(dir.path(), "later").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("already running") && msg.contains(&holder_line), "{msg}");
+        let shown = format!("进程号 {}，启动于 2026-11-30 09:00:00", std::process::id());
+        assert!(msg.contains("已在数据目录") && msg.contains(&shown), "{msg}");
         // The refused attempt did not clobber the holder's line.
         assert_eq!(std::fs::read_to_string(first.path()).unwrap().trim(), holder_line);
         drop(first);
         assert_eq!(holder(dir.path()), None);
         let again = InstanceLock::acquire(dir.path(), "later").unwrap();
         assert!(std::fs::read_to_string(again.path()).unwrap().contains("started later"));
+    }
+
+    #[test]
+    fn the_holder_is_described_in_chinese() {
+        assert_eq!(describe("pid 42, started 2026-11-30T09:00:00+08:00"), "进程号 42，启动于 2026-11-30 09:00:00");
+        assert_eq!(describe("pid 42, started later"), "进程号 42，启动于 later");
+        assert_eq!(describe("pid 42"), "进程号 42");
+        assert_eq!(describe("something else"), "something else");
     }
 }

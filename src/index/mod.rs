@@ -1087,7 +1087,7 @@ pub struct SearchResults {
 pub fn parse_day(s: &str) -> Result<NaiveDate> {
     match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
         Ok(d) => Ok(d),
-        Err(_) => bail!("not a date: {s:?} (expected YYYY-MM-DD, e.g. 2026-03-01)"),
+        Err(_) => bail!("不是日期：{s:?}（应为 YYYY-MM-DD，如 2026-03-01）"),
     }
 }
 

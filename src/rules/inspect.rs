@@ -230,7 +230,8 @@ fn health(v: &SourceView<'_>, s: &InspectionConfig, cal: &Calendar, now: DateTim
     if h.unreachable() {
         let at = h.last_error_at.unwrap_or(now);
         // A selector that stopped matching is a changed page, not a blip.
-        if error.contains("matched nothing") {
+        // (The English words are what versions before 2026-12 stored.)
+        if error.contains(crate::sources::page::NOTHING_MATCHED) || error.contains("matched nothing") {
             return Some(make(at, format!("页面选择器不再匹配（页面改版？）：{error}")));
         }
         if s.unhealthy_after_failures > 0 && h.consecutive_failures >= s.unhealthy_after_failures {

@@ -86,21 +86,9 @@ impl Rule {
         }
     }
 
-    /// For officers' eyes.
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            Rule::HotlineDeadline => "热线工单办理时限",
-            Rule::MessageReply => "留言答复时限",
-            Rule::MessageUnanswered3Months => "留言超过三个月未答复",
-            Rule::DisclosureDeadline => "依申请公开答复时限",
-            Rule::OpinionResponse => "政务舆情回应时限",
-            Rule::Repost => "上级政策转载时限",
-            Rule::ColumnStale => "栏目不更新",
-            Rule::ColumnEmpty => "空栏目",
-            Rule::DeadLink => "死链",
-            Rule::PersonalData => "公开内容含个人信息",
-            Rule::SourceUnhealthy => "数据来源异常",
-        }
+        crate::glossary::rule(self)
     }
 
     /// Mailed at once, whatever `alerts.immediate` says: published personal
@@ -143,12 +131,9 @@ impl State {
         }
     }
 
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            State::DueSoon => "即将到期",
-            State::Overdue => "已超期",
-            State::Resolved => "已办结",
-        }
+        crate::glossary::state(self)
     }
 }
 

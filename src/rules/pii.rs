@@ -60,13 +60,9 @@ pub enum PiiKind {
 }
 
 impl PiiKind {
-    /// For officers' eyes.
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            PiiKind::IdCard => "身份证号",
-            PiiKind::Mobile => "手机号",
-            PiiKind::BankCard => "银行卡号",
-        }
+        crate::glossary::pii_kind(self)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -67,12 +67,9 @@ pub enum MatchedBy {
 }
 
 impl MatchedBy {
+    /// For officers' eyes (the glossary's word).
     pub fn zh(self) -> &'static str {
-        match self {
-            MatchedBy::DocNo => "文号相同",
-            MatchedBy::Title => "标题相同",
-            MatchedBy::Link => "链接原文",
-        }
+        crate::glossary::matched_by(self)
     }
 }
 

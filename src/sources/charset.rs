@@ -78,7 +78,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         if had_errors {
-            warnings.push(format!("invalid {} byte sequences after the byte-order mark were replaced", enc.name()));
+            warnings.push(format!("字节顺序标记（BOM）之后有无效的 {} 字节，已替换", enc.name()));
         }
         return Decoded { text: text.into_owned(), encoding: enc, source: CharsetSource::Bom, warnings };
     }
@@ -89,37 +89,34 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         let label = label.as_deref()?;
         let enc = encoding_for_label(label);
         if enc.is_none() {
-            warnings.push(format!("{what} names an unknown charset {label:?}; ignored"));
+            warnings.push(format!("{what}声明了未知的字符集 {label:?}，已忽略"));
         }
         enc
     };
-    let header = resolve(&header_label, "the HTTP Content-Type", &mut warnings);
-    let markup = resolve(&markup_label, "the document", &mut warnings);
+    let header = resolve(&header_label, "HTTP 头 Content-Type ", &mut warnings);
+    let markup = resolve(&markup_label, "文档", &mut warnings);
 
     if let Ok(s) = std::str::from_utf8(bytes) {
-        for (enc, what) in [(header, "the HTTP header"), (markup, "the document")] {
+        for (enc, what) in [(header, "HTTP 头"), (markup, "文档")] {
             if let Some(enc) = enc
                 && enc != UTF_8
                 && !s.is_ascii()
                 && enc.is_ascii_compatible()
             {
-                warnings.push(format!("{what} says {} but the content is valid UTF-8; read as UTF-8", enc.name()));
+                warnings.push(format!("{what}声明为 {}，但内容是有效的 UTF-8，已按 UTF-8 读取", enc.name()));
             }
         }
         return Decoded { text: s.to_string(), encoding: UTF_8, source: CharsetSource::ValidUtf8, warnings };
     }
 
-    for (enc, source, what) in
-        [(header, CharsetSource::Header, "the HTTP header"), (markup, CharsetSource::Markup, "the document")]
+    for (enc, source, what) in [(header, CharsetSource::Header, "HTTP 头"), (markup, CharsetSource::Markup, "文档")]
     {
         let Some(enc) = enc else { continue };
         match decode_clean(enc, bytes) {
             Some(text) => {
                 return Decoded { text, encoding: enc, source, warnings };
             }
-            None => {
-                warnings.push(format!("{what} says {} but the content does not decode as {}", enc.name(), enc.name()))
-            }
+            None => warnings.push(format!("{what}声明为 {}，但内容无法按 {} 解码", enc.name(), enc.name())),
         }
     }
 
@@ -131,9 +128,9 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     }
     let (text, _, had_errors) = enc.decode(bytes);
     if had_errors {
-        warnings.push(format!("charset detected as {} but some bytes did not decode and were replaced", enc.name()));
+        warnings.push(format!("检测到字符集为 {}，但部分字节无法解码，已替换", enc.name()));
     } else if header.is_some() || markup.is_some() {
-        warnings.push(format!("charset detected as {}", enc.name()));
+        warnings.push(format!("检测到字符集为 {}", enc.name()));
     }
     Decoded { text: text.into_owned(), encoding: enc, source: CharsetSource::Detected, warnings }
 }
@@ -143,7 +140,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
 /// upstream (e.g. a GBK page passed through a UTF-8 proxy).
 pub fn replacement_warning(text: &str) -> Option<String> {
     let n = text.chars().filter(|&c| c == '\u{FFFD}').count();
-    (n >= 3).then(|| format!("{n} characters were already lost upstream (U+FFFD in the content): the site probably served GBK labelled as UTF-8"))
+    (n >= 3).then(|| format!("有 {n} 个字符在到达之前就已丢失（内容中有 U+FFFD）：网站可能把 GBK 内容标成了 UTF-8"))
 }
 
 /// Text whose UTF-8 bytes were decoded as GBK somewhere upstream — the

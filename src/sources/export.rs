@@ -239,8 +239,8 @@ pub fn find_header(rows: &[Vec<Cell>], names: &Names) -> Result<Header, String> 
     let Some((h, _)) = best else {
         let shown: Vec<String> = rows.iter().take(3).map(|r| labels_of(r).join(", ")).collect();
         return Err(format!(
-            "no header row found in the first {scan} rows (looked for names such as 工单编号, 留言编号, 来电时间, 留言时间); \
-             first rows: [{}]; name the columns under [sources.columns]",
+            "前 {scan} 行中找不到表头（查找的是工单编号、留言编号、来电时间、留言时间等列名）；\
+             前几行：[{}]；请在配置 [sources.columns] 中写明列名",
             shown.join("] [")
         ));
     };
@@ -281,10 +281,10 @@ pub fn find_header(rows: &[Vec<Cell>], names: &Names) -> Result<Header, String> 
         if !columns.contains_key(&f) {
             let names_list: Vec<&str> = f.default_names().to_vec();
             return Err(format!(
-                "the header (row {}) has no {} column: none of {} (columns: {}); name it under [sources.columns] {} = \"…\"",
+                "表头（第 {} 行）中没有{}列：{} 都不在其中（表头各列：{}）；请在配置 [sources.columns] 中写 {} = \"…\"",
                 h + 1,
-                f.key(),
-                names_list.join(", "),
+                f.default_names()[0],
+                names_list.join("、"),
                 labels.iter().filter(|l| !l.is_empty()).cloned().collect::<Vec<_>>().join(", "),
                 f.key()
             ));
@@ -338,23 +338,26 @@ pub fn from_serial(serial: f64) -> Option<Published> {
 pub fn parse_time_cell(cell: &Cell) -> Result<Option<Published>, String> {
     match cell {
         Cell::Empty => Ok(None),
-        Cell::Serial(f) | Cell::Float(f) => from_serial(*f).map(Some).ok_or_else(|| format!("{f} is not a date")),
-        Cell::Int(i) => from_serial(*i as f64).map(Some).ok_or_else(|| format!("{i} is not a date")),
+        Cell::Serial(f) | Cell::Float(f) => from_serial(*f).map(Some).ok_or_else(|| format!("{f} 不是日期")),
+        Cell::Int(i) => from_serial(*i as f64).map(Some).ok_or_else(|| format!("{i} 不是日期")),
         Cell::Text(_) => {
             let t = cell.text();
             if t.is_empty() {
                 return Ok(None);
             }
             if let Ok(f) = t.parse::<f64>() {
-                return from_serial(f).map(Some).ok_or_else(|| format!("{t:?} is not a date"));
+                return from_serial(f).map(Some).ok_or_else(|| format!("「{t}」不是日期"));
             }
             time::parse(&t)
                 .or_else(|| time::find_in(&t))
                 .map(Some)
-                .ok_or_else(|| format!("{t:?} is not a date or time"))
+                .ok_or_else(|| format!("「{t}」不是可识别的日期或时间"))
         }
     }
 }
+
+/// Why a row without its number is quarantined.
+pub const EMPTY_NUMBER: &str = "为空：每行须有工单或留言编号";
 
 /// Reads one data row (`index` is its 0-based position in the sheet).
 pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
@@ -368,7 +371,7 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
         RowOutcome::Quarantined(Quarantined { row: row_no, column: Some(header.label_of(f)), reason, value })
     };
     let Some(number) = text(Field::Number) else {
-        return quarantine(Field::Number, "empty: a row needs its order or message number".into(), None);
+        return quarantine(Field::Number, EMPTY_NUMBER.into(), None);
     };
     let mut times = [None, None, None];
     for (slot, f) in [Field::Received, Field::Deadline, Field::Closed].into_iter().enumerate() {
@@ -379,7 +382,7 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
     }
     let [received_at, deadline_at, closed_at] = times;
     if received_at.is_none() {
-        return quarantine(Field::Received, "empty: a row needs the time it was received".into(), None);
+        return quarantine(Field::Received, "为空：每行须有受理时间（来电、留言的时间）".into(), None);
     }
     let content = text(Field::Content).unwrap_or_default();
     let title = text(Field::Title).unwrap_or_else(|| {
@@ -416,11 +419,11 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
 /// The first sheet of an XLSX/XLS workbook as cells.
 pub fn read_workbook(bytes: &[u8]) -> Result<Vec<Vec<Cell>>, String> {
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|e| format!("not a readable XLSX/XLS workbook: {e}"))?;
+        .map_err(|e| format!("不是可读取的 XLSX/XLS 工作簿：{e}"))?;
     let range = wb
         .worksheet_range_at(0)
-        .ok_or_else(|| "the workbook has no sheet".to_string())?
-        .map_err(|e| format!("the first sheet cannot be read: {e}"))?;
+        .ok_or_else(|| "工作簿中没有工作表".to_string())?
+        .map_err(|e| format!("无法读取第一个工作表：{e}"))?;
     Ok(range
         .rows()
         .map(|r| {
@@ -509,7 +512,7 @@ mod tests {
     fn custom_names_and_a_clear_error_without_a_number_column() {
         let rows = vec![vec![t("单号"), t("受理日期"), t("内容")], vec![t("1"), t("2020-01-02"), t("x")]];
         let e = find_header(&rows, &Names::default()).unwrap_err();
-        assert!(e.contains("no header row found"), "{e}");
+        assert!(e.contains("找不到表头"), "{e}");
         let mut names = Names::default();
         names.custom.insert(Field::Number, vec!["单号".into()]);
         names.custom.insert(Field::Received, vec!["受理日期".into()]);
@@ -557,7 +560,7 @@ mod tests {
             RowOutcome::Quarantined(Quarantined {
                 row: 3,
                 column: Some("留言编号".into()),
-                reason: "empty: a row needs its order or message number".into(),
+                reason: EMPTY_NUMBER.into(),
                 value: None
             })
         );

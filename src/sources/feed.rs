@@ -24,11 +24,11 @@ use crate::normalize::time::{self, china};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FeedError {
-    #[error("the document is empty")]
+    #[error("文档为空")]
     Empty,
-    #[error("not a feed: {0}")]
+    #[error("不是订阅源（RSS/Atom）：{0}")]
     NotAFeed(String),
-    #[error("the feed is broken: {0}")]
+    #[error("订阅源格式损坏：{0}")]
     Broken(String),
 }
 
@@ -74,12 +74,12 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
         Ok(Ok(feed)) => feed,
         Ok(Err(e)) => return Err(classify(&e.to_string(), &text)),
         Err(_) => {
-            return Err(FeedError::Broken("the feed parser gave up on this document".into()));
+            return Err(FeedError::Broken("解析器无法读取此文档".into()));
         }
     };
     let parsed_dates = parsed_dates.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for bad in bad_dates.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        warnings.push(format!("unreadable date {bad:?}: the item is kept without a published time"));
+        warnings.push(format!("无法识别的日期 {bad:?}：该条目已保留，但没有发布时间"));
     }
 
     let chinese = feed.language.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("zh"))
@@ -117,7 +117,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
             }
         });
         if title.is_empty() && link.is_none() && text.is_empty() {
-            warnings.push(format!("item {} has no title, link or text; skipped", n + 1));
+            warnings.push(format!("第 {} 条没有标题、链接和正文，已跳过", n + 1));
             continue;
         }
         let publisher = e.source.clone().filter(|s| !s.trim().is_empty()).or_else(|| source_line(&text));
@@ -135,7 +135,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
     }
     if midnight > 0 {
         warnings.push(format!(
-            "{midnight} dates written as 00:00:00 UTC were read as Beijing dates (the site writes local dates with a +0000 zone)"
+            "{midnight} 个写作 00:00:00 UTC 的日期按北京时间的日期读取（该网站把本地日期标成了 +0000 时区）"
         ));
     }
     let mut title = feed.title.as_ref().map(text_of);
@@ -144,7 +144,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
     let titles: String = items.iter().map(|i| i.title.as_str()).collect();
     warnings.extend(charset::replacement_warning(&titles));
     if items.is_empty() {
-        warnings.push("the feed has no items".into());
+        warnings.push("订阅源中没有条目".into());
     }
     Ok(FeedOutput { title, items, warnings })
 }
@@ -198,10 +198,7 @@ fn repair_mojibake(title: Option<&mut String>, items: &mut [ParsedItem], warning
         it.publisher.iter_mut().for_each(fix);
         it.categories.iter_mut().for_each(fix);
     }
-    warnings.push(
-        "the feed's text had been decoded as GBK although it was UTF-8 (mojibake such as 鐨勬憜); it was turned back"
-            .into(),
-    );
+    warnings.push("订阅源的文字原为 UTF-8，却被当作 GBK 解码过（出现“鐨勬憜”一类乱码），已还原".into());
 }
 
 /// Two items with the same guid would overwrite each other: identify them by
@@ -212,7 +209,7 @@ fn dedupe_guids(items: &mut [ParsedItem], warnings: &mut Vec<String>) {
         *count.entry(g).or_default() += 1;
     }
     for (g, n) in count.into_iter().filter(|(_, n)| *n > 1) {
-        warnings.push(format!("{n} items share the id {g:?}; they are told apart by their links"));
+        warnings.push(format!("{n} 条使用同一个标识 {g:?}，已按各自的链接区分"));
         for it in items.iter_mut().filter(|i| i.guid.as_deref() == Some(g.as_str())) {
             it.guid = None;
         }
@@ -242,14 +239,14 @@ fn classify(msg: &str, text: &str) -> FeedError {
     let head: String = text.trim_start().chars().take(200).collect::<String>().to_ascii_lowercase();
     if msg.contains("NoFeedRoot") || msg.contains("no root") || msg.to_ascii_lowercase().contains("unable to find") {
         if text.contains("<rss") && !text.contains("<channel") {
-            return FeedError::NotAFeed("the <rss> element has no <channel>".into());
+            return FeedError::NotAFeed("<rss> 元素中没有 <channel>".into());
         }
         if head.contains("<html") || head.contains("<!doctype html") {
             return FeedError::NotAFeed(
-                "the server returned an HTML page, not a feed (is the URL a column page? use kind = \"page\")".into(),
+                "服务器返回的是网页，不是订阅源（如果这是栏目页，请用 kind = \"page\"）".into(),
             );
         }
-        return FeedError::NotAFeed(format!("no <rss>, <feed> or <rdf:RDF> root element ({msg})"));
+        return FeedError::NotAFeed(format!("没有 <rss>、<feed> 或 <rdf:RDF> 根元素（{msg}）"));
     }
     FeedError::Broken(msg.to_string())
 }
@@ -306,7 +303,7 @@ mod tests {
         let out = parse(xml.as_bytes(), None, None).unwrap();
         assert_eq!(out.items.len(), 2);
         assert!(out.items.iter().all(|i| i.guid.is_none()));
-        assert!(out.warnings.iter().any(|w| w.contains("share the id")));
+        assert!(out.warnings.iter().any(|w| w.contains("使用同一个标识")));
     }
 
     #[test]
@@ -324,7 +321,7 @@ mod tests {
     fn errors_are_clear() {
         assert_eq!(parse(b"   ", None, None).unwrap_err(), FeedError::Empty);
         let e = parse(b"<!DOCTYPE html><html><body>hi</body></html>", None, None).unwrap_err();
-        assert!(e.to_string().contains("HTML page"), "{e}");
+        assert!(e.to_string().contains("返回的是网页"), "{e}");
         let e = parse(b"<rss version=\"2.0\"><channel><item><title>x</title>", None, None);
         // Truncated: either parsed partially or a clear error, never a panic.
         if let Err(e) = e {

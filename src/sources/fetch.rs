@@ -23,21 +23,21 @@ use crate::store::sources::Validators;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    #[error("{url}: timed out after {secs} s")]
+    #[error("{url}：{secs} 秒内无响应（超时）")]
     Timeout { url: String, secs: u64 },
-    #[error("{url}: cannot connect: {message}")]
+    #[error("{url}：无法连接：{message}")]
     Connect { url: String, message: String },
     #[error(
-        "{url}: TLS handshake failed: {message} (sites that speak only TLS 1.0/1.1, use 国密/SM2 suites, or omit intermediate certificates cannot be read over https here; ask the site to fix it, or poll an http:// address of the same page)"
+        "{url}：TLS 握手失败：{message}（只支持 TLS 1.0/1.1、使用国密 SM2 套件或缺少中间证书的网站无法通过 https 读取；请网站修复，或改为轮询同一页面的 http:// 地址）"
     )]
     Tls { url: String, message: String },
-    #[error("{url}: the server answered HTTP {status}")]
+    #[error("{url}：服务器返回 HTTP {status}")]
     Status { url: String, status: u16 },
-    #[error("{url}: the body is larger than the limit of {limit} bytes (fetch.max_body_bytes)")]
+    #[error("{url}：内容超过 {limit} 字节的上限（fetch.max_body_bytes）")]
     TooLarge { url: String, limit: u64 },
-    #[error("{path}: {message}")]
+    #[error("{path}：{message}")]
     File { path: String, message: String },
-    #[error("{url}: {message}")]
+    #[error("{url}：{message}")]
     Other { url: String, message: String },
 }
 
@@ -118,7 +118,7 @@ impl Fetcher {
         let lower = location.to_ascii_lowercase();
         if lower.starts_with("file://") {
             let path = Url::parse(location).ok().and_then(|u| u.to_file_path().ok()).ok_or_else(|| {
-                FetchError::File { path: location.to_string(), message: "not a usable file URL".into() }
+                FetchError::File { path: location.to_string(), message: "不是可用的文件地址".into() }
             })?;
             return read_file(&path, validators, self.cfg.max_body_bytes).await;
         }
@@ -150,7 +150,7 @@ impl Fetcher {
             // Without validators a server has nothing to say 304 to.
             Fetched::NotModified => Err(FetchError::Other {
                 url: location.to_string(),
-                message: "the server answered 304 to an unconditional request".into(),
+                message: "服务器对非条件请求返回了 304".into(),
             }),
         }
     }
@@ -224,7 +224,7 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
 /// A local file as a document. Its modification time plays Last-Modified.
 async fn read_file(path: &Path, v: &Validators, limit: u64) -> Result<Fetched, FetchError> {
     let shown = path.display().to_string();
-    let ferr = |e: std::io::Error| FetchError::File { path: shown.clone(), message: e.to_string() };
+    let ferr = |e: std::io::Error| FetchError::File { path: shown.clone(), message: crate::glossary::io_error(&e) };
     let meta = tokio::fs::metadata(path).await.map_err(ferr)?;
     let mtime = meta.modified().ok().map(http_date);
     if mtime.is_some() && mtime == v.last_modified {
@@ -233,13 +233,13 @@ async fn read_file(path: &Path, v: &Validators, limit: u64) -> Result<Fetched, F
     if meta.len() > limit {
         return Err(FetchError::File {
             path: shown,
-            message: format!("larger than the limit of {limit} bytes (fetch.max_body_bytes)"),
+            message: format!("超过 {limit} 字节的上限（fetch.max_body_bytes）"),
         });
     }
     let bytes = tokio::fs::read(path).await.map_err(ferr)?;
     let abs: PathBuf = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let url = Url::from_file_path(&abs)
-        .map_err(|_| FetchError::File { path: shown.clone(), message: "not a usable path".into() })?;
+        .map_err(|_| FetchError::File { path: shown.clone(), message: "不是可用的路径".into() })?;
     Ok(Fetched::Body(Body {
         bytes,
         content_type: None,

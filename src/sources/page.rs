@@ -19,15 +19,19 @@ use crate::model::{ParsedItem, Published};
 use crate::normalize::html::{element_text, tidy_text};
 use crate::normalize::{canonical_link, time};
 
+/// What a selector that matches nothing says; the inspection recognizes a
+/// changed page by it.
+pub const NOTHING_MATCHED: &str = "没有匹配到任何内容";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PageError {
-    #[error("selector {selector:?} ({role}) matched nothing on {url}")]
+    #[error("选择器 {selector:?}（page.{role}）在 {url} 上{NOTHING_MATCHED}")]
     NothingMatched { selector: String, role: &'static str, url: String },
     #[error(
-        "no list entries on {url}: no <li> holds both a link and a date; set the source's page.item, page.title, page.link and page.date selectors"
+        "{url} 上没有找到列表条目：没有同时含链接和日期的 <li>；请为该数据源设置 page.item、page.title、page.link 和 page.date 选择器"
     )]
     NoDefaultEntries { url: String },
-    #[error("invalid selector {selector:?} for {role}: {message}")]
+    #[error("page.{role} 的选择器 {selector:?} 无效：{message}")]
     BadSelector { selector: String, role: &'static str, message: String },
 }
 
@@ -128,13 +132,13 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
         return Err(PageError::NothingMatched { selector: sel.title.1.clone(), role: "title", url: url.to_string() });
     }
     if no_title > 0 {
-        out.warnings.push(format!("{no_title} entries had no title (selector {:?}); skipped", sel.title.1));
+        out.warnings.push(format!("{no_title} 条没有标题（选择器 {:?}），已跳过", sel.title.1));
     }
     if no_link > 0 {
-        out.warnings.push(format!("{no_link} entries had no link (selector {:?})", sel.link.1));
+        out.warnings.push(format!("{no_link} 条没有链接（选择器 {:?}）", sel.link.1));
     }
     if no_date > 0 {
-        out.warnings.push(format!("{no_date} entries had no readable date (selector {:?})", sel.date.1));
+        out.warnings.push(format!("{no_date} 条没有可识别的日期（选择器 {:?}）", sel.date.1));
     }
     out.next =
         next_link(&doc, sel.next.as_ref()).and_then(|h| canonical_link(Some(&base), &h)).filter(|n| n != url.as_str());
@@ -319,10 +323,10 @@ mod tests {
         let url = Url::parse("http://x.gov.cn/tzgg/").unwrap();
         let cfg = PageConfig { item: Some("ul.news li".into()), ..Default::default() };
         let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
-        assert_eq!(e.to_string(), "selector \"ul.news li\" (item) matched nothing on http://x.gov.cn/tzgg/");
+        assert_eq!(e.to_string(), "选择器 \"ul.news li\"（page.item）在 http://x.gov.cn/tzgg/ 上没有匹配到任何内容");
         let cfg = PageConfig { item: Some("ul.list li".into()), title: Some("h3".into()), ..Default::default() };
         let e = parse_list(LIST, &url, &sel(cfg)).unwrap_err();
-        assert!(e.to_string().contains("\"h3\" (title)"), "{e}");
+        assert!(e.to_string().contains("\"h3\"（page.title）"), "{e}");
         let e = parse_list("<html><p>改版中</p></html>", &url, &sel(PageConfig::default())).unwrap_err();
         assert!(matches!(e, PageError::NoDefaultEntries { .. }));
     }

@@ -343,7 +343,7 @@ async fn logout(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if !auth::same_token(&user.csrf, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token missing or wrong\n").into_response();
+        return (StatusCode::FORBIDDEN, "页面已过期（表单校验码不符），请返回刷新后重试\n").into_response();
     }
     if let Some(t) = cookie_of(&headers, SESSION_COOKIE) {
         st.auth.logout(&t);

@@ -23,23 +23,29 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::User;
 use crate::alerts::Line;
-use crate::config::Config;
+use crate::config::{self, Config};
+use crate::glossary::REPOST_STATES;
 use crate::index::{SearchRequest, Sort};
 use crate::model::ItemId;
 use crate::rules::{Rule, State as FState};
 
-pub const KINDS: &[(&str, &str)] =
-    &[("feed", "订阅信息"), ("page", "网站栏目"), ("hotline", "热线工单"), ("message", "网民留言")];
-pub const LEVELS: &[(&str, &str)] = &[
-    ("national", "国家"),
-    ("province", "省级"),
-    ("city", "市级"),
-    ("county", "县级"),
-    ("town", "乡镇"),
-    ("department", "部门"),
-];
-const REPOST_STATES: &[(&str, &str)] =
-    &[("on_time", "按时转载"), ("late", "超时转载"), ("overdue", "未转载已超期"), ("pending", "未到期")];
+/// The search filters' item kinds and levels: (name, the glossary's word).
+pub fn kinds() -> Vec<(&'static str, &'static str)> {
+    use crate::model::ItemKind;
+    [ItemKind::Feed, ItemKind::Page, ItemKind::Hotline, ItemKind::Message].map(|k| (k.as_str(), k.zh())).to_vec()
+}
+
+pub fn levels() -> Vec<(&'static str, &'static str)> {
+    use crate::model::Level;
+    [Level::National, Level::Province, Level::City, Level::County, Level::Town, Level::Department]
+        .map(|l| (l.as_str(), l.zh()))
+        .to_vec()
+}
+
+/// The glossary's word for an item kind or level given by name ("" if unknown).
+fn word_of(list: &[(&'static str, &'static str)], name: &str) -> &'static str {
+    list.iter().find(|k| k.0 == name).map_or("", |k| k.1)
+}
 /// Rows a download holds at most.
 pub const DOWNLOAD_ROWS: usize = 10_000;
 const PAGE_SIZE: usize = 20;
@@ -297,6 +303,25 @@ fn by_unit(rows: &[FindingRow]) -> Vec<UnitCount> {
     v
 }
 
+/// The warning the board and the home page show when a deadline on them was
+/// counted in a year without an official schedule (Monday–Friday).
+fn calendar_warning(cfg: &Config, rows: &[FindingRow], today: chrono::NaiveDate) -> Option<String> {
+    let days = rows
+        .iter()
+        .filter_map(|r| r.deadline.get(..10).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+        .chain([today]);
+    let (from, to) = (days.clone().min()?, days.max()?);
+    let cal = config::build_calendar(&cfg.calendar).ok()?;
+    let years: Vec<String> = cal.uncovered_years(from, to).iter().map(|y| format!("{y} 年")).collect();
+    (!years.is_empty()).then(|| {
+        format!(
+            "尚未收录 {}的国务院办公厅节假日安排：其中的期限暂按周一至周五计算，可能有误。\
+             请管理员在通知发布后用 govwatch calendar notice 读入。",
+            years.join("、")
+        )
+    })
+}
+
 fn unit_options(cfg: &Config) -> Vec<(String, String)> {
     cfg.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect()
 }
@@ -322,13 +347,14 @@ pub async fn home(State(st): State<Arc<AppState>>, Extension(user): Extension<Us
             .map(|(_, _, n)| n)
             .sum();
         Ok(json!({
+            "calendar_warning": calendar_warning(&cfg, &rows, crate::cli::now().date_naive()),
             "overdue": rows.iter().filter(|r| r.state == "overdue").count(),
             "due_soon": rows.iter().filter(|r| r.state == "due_soon").count(),
             "units": units,
             "failing": failing,
             "reposts_overdue": reposts_overdue,
             "items": s.store.count_items()?,
-            "last_round": s.store.last_round()?.map(|(round, _, n)| format!("{round}，{n} 封")),
+            "last_round": s.store.last_round()?.map(|(round, _, n)| format!("{}，{n} 封", crate::glossary::round(&round))),
         }))
     })
     .await?;
@@ -357,6 +383,7 @@ fn findings_ctx(st: &AppState, user: &User, p: &HashMap<String, String>, unit: O
     Ok(json!({
         "heading": match unit.and_then(|u| cfg.unit(u)) { Some(u) => format!("{}：待办事项", u.name), None => "超期督办".into() },
         "unit_page": unit_page,
+        "calendar_warning": calendar_warning(&cfg, &rows, crate::cli::now().date_naive()),
         "overdue": rows.iter().filter(|r| r.state == "overdue").count(),
         "due_soon": rows.iter().filter(|r| r.state == "due_soon").count(),
         "by_unit": by_unit(&rows),
@@ -410,6 +437,10 @@ pub struct HitRow {
     pub source_name: String,
     pub unit_name: String,
     pub kind_zh: &'static str,
+    pub level_zh: &'static str,
+    /// What the unit is to this item: 跟进单位 for a superior's policy or public
+    /// opinion (the unit follows it; it does not own it), else 责任单位 / 承办单位.
+    pub unit_label: &'static str,
     pub published: Option<String>,
 }
 
@@ -438,16 +469,16 @@ fn search_request(cfg: &Config, p: &HashMap<String, String>, limit: usize) -> Re
         .collect();
     req.units = one("unit");
     req.levels = one("level");
-    let day = |k: &str| -> Result<Option<chrono::NaiveDate>, WebError> {
+    let day = |k: &str, label: &str| -> Result<Option<chrono::NaiveDate>, WebError> {
         match param(p, k) {
             "" => Ok(None),
-            s => {
-                crate::index::parse_day(s).map(Some).map_err(|e| WebError(StatusCode::BAD_REQUEST, format!("{k}: {e}")))
-            }
+            s => crate::index::parse_day(s)
+                .map(Some)
+                .map_err(|e| WebError(StatusCode::BAD_REQUEST, format!("{label}：{e}"))),
         }
     };
-    req.since = day("since")?;
-    req.until = day("until")?;
+    req.since = day("since", "起始日期")?;
+    req.until = day("until", "截止日期")?;
     req.sort = match param(p, "sort") {
         "newest" => Sort::Newest,
         "oldest" => Sort::Oldest,
@@ -476,7 +507,12 @@ fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchP
             HitRow {
                 source_name: names.source(&h.source).to_string(),
                 unit_name: names.unit(&h.unit).to_string(),
-                kind_zh: KINDS.iter().find(|k| k.0 == h.kind).map_or("", |k| k.1),
+                kind_zh: word_of(&kinds(), &h.kind),
+                level_zh: word_of(&levels(), &h.level),
+                unit_label: h
+                    .role
+                    .parse::<crate::model::Role>()
+                    .map_or(crate::glossary::UNIT, crate::glossary::unit_of_role),
                 published: h.published_at.as_deref().map(crate::index::display_time),
                 hit: h,
             }
@@ -498,8 +534,8 @@ pub async fn search(
         .then(|| cfg.sources.iter().map(|s| (s.id.as_str(), s.display_name())).collect());
     let mut ctx = json!({
         "q": param(&p, "q"),
-        "kinds": KINDS,
-        "levels": LEVELS,
+        "kinds": kinds(),
+        "levels": levels(),
         "sources": sources,
         "unit_options": unit_options(&cfg),
         "f": {
@@ -697,7 +733,7 @@ pub async fn reposts(
                     "at": t(&o.superior_at),
                     "portal": o.portal_name,
                     "state": o.state,
-                    "state_zh": REPOST_STATES.iter().find(|s| s.0 == o.state).map_or(o.state, |s| s.1),
+                    "state_zh": crate::glossary::repost_state(o.state),
                     "days": o.late_working_days,
                     "deadline": t(&o.deadline),
                     "repost_id": o.repost_item_id.map(|i| i.to_string()),
@@ -732,6 +768,9 @@ pub struct SourceRow {
     pub kind: &'static str,
     pub role: &'static str,
     pub level: &'static str,
+    pub kind_zh: &'static str,
+    pub role_zh: &'static str,
+    pub level_zh: &'static str,
     pub unit: String,
     pub enabled: bool,
     pub items: u64,
@@ -761,12 +800,12 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
         .map(|s| {
             let h = health.iter().find(|h| h.id == s.id);
             let (health, state, class) = match h {
-                _ if !s.enabled => ("disabled", "已停用".to_string(), ""),
-                None => ("never_polled", "尚未抓取".to_string(), "due_soon"),
+                _ if !s.enabled => ("disabled", String::new(), ""),
+                None => ("never_polled", String::new(), "due_soon"),
                 Some(h) if h.consecutive_failures > 0 => {
-                    ("failing", format!("失败（连续 {} 次）", h.consecutive_failures), "overdue")
+                    ("failing", format!("（连续 {} 次）", h.consecutive_failures), "overdue")
                 }
-                Some(_) => ("ok", "正常".to_string(), ""),
+                Some(_) => ("ok", String::new(), ""),
             };
             SourceRow {
                 id: s.id.clone(),
@@ -774,11 +813,14 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
                 kind: s.kind.as_str(),
                 role: s.role.as_str(),
                 level: s.level.as_str(),
+                kind_zh: s.kind.zh(),
+                role_zh: s.role.zh(),
+                level_zh: s.level.zh(),
                 unit: unit_name(&cfg, &s.unit),
                 enabled: s.enabled,
                 items: counts.get(&s.id).copied().unwrap_or(0),
                 health,
-                state,
+                state: format!("{}{state}", crate::glossary::health(health)),
                 class,
                 consecutive_failures: h.map_or(0, |h| h.consecutive_failures),
                 last_success: h.map(|h| show(&h.last_success_at)).unwrap_or_default(),
@@ -840,14 +882,17 @@ fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
         .store
         .emails_of_item(id)?
         .into_iter()
-        .map(|e| json!({"id": e.id, "round": e.round, "unit": unit_name(&cfg, &e.unit), "subject": e.subject, "state": e.state}))
+        .map(|e| {
+            json!({"id": e.id, "round": e.round, "round_zh": crate::glossary::round(&e.round), "unit": unit_name(&cfg, &e.unit),
+                "subject": e.subject, "state": e.state, "state_zh": crate::glossary::outbox_state(&e.state)})
+        })
         .collect();
     let mut fields: Vec<(&str, String)> = vec![
         ("编号", item.id.to_string()),
         ("数据源", source_name(&cfg, &item.source)),
-        ("单位", unit_name(&cfg, &item.unit)),
-        ("类别", KINDS.iter().find(|k| k.0 == item.kind.as_str()).map_or("", |k| k.1).to_string()),
-        ("层级", LEVELS.iter().find(|k| k.0 == item.level.as_str()).map_or("", |k| k.1).to_string()),
+        (crate::glossary::unit_of_role(item.role), unit_name(&cfg, &item.unit)),
+        ("类别", item.kind.zh().to_string()),
+        ("层级", item.level.zh().to_string()),
     ];
     if let Some(p) = &item.published {
         fields.push(("发布时间", t(&p.at)));
@@ -945,6 +990,32 @@ mod tests {
     }
 
     #[test]
+    fn the_board_warns_when_a_deadline_falls_in_a_year_without_a_schedule() {
+        let cfg = config(1);
+        let row = |deadline: &str| FindingRow {
+            fingerprint: String::new(),
+            rule: "hotline_deadline",
+            rule_zh: "",
+            state: "due_soon",
+            state_zh: "",
+            item_id: String::new(),
+            unit: "ban".into(),
+            unit_name: String::new(),
+            number: String::new(),
+            summary: String::new(),
+            received: String::new(),
+            deadline: deadline.into(),
+            days: 0,
+            basis: String::new(),
+            link: String::new(),
+        };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 21).unwrap();
+        assert_eq!(calendar_warning(&cfg, &[row("2026-12-30 23:59")], today), None);
+        let w = calendar_warning(&cfg, &[row("2026-12-30 23:59"), row("2027-01-05 23:59")], today).unwrap();
+        assert!(w.starts_with("尚未收录 2027 年的国务院办公厅节假日安排"), "{w}");
+    }
+
+    #[test]
     fn the_source_filter_takes_an_id_or_a_name() {
         let cfg = config(3);
         let by_id = search_request(&cfg, &params(&[("q", "热线"), ("source", "s1")]), 20).ok().unwrap();
@@ -959,7 +1030,7 @@ mod tests {
     fn many_sources_are_a_text_field_and_a_few_a_list() {
         let env = super::super::templates();
         let render = |sources: Value| {
-            let ctx = json!({"q": "热线", "kinds": KINDS, "levels": LEVELS, "sources": sources,
+            let ctx = json!({"q": "热线", "kinds": kinds(), "levels": levels(), "sources": sources,
                 "unit_options": Vec::<(String, String)>::new(), "f": {"source": "s7"}, "query_string": ""});
             env.get_template("search.html").unwrap().render(ctx).unwrap()
         };
