@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod exports;
 mod fetch_http;
+mod identity;
 mod inspect;
 mod linkcheck;
 mod packaging;

@@ -3,6 +3,7 @@
 
 pub mod docno;
 pub mod html;
+pub mod identity;
 pub mod text;
 pub mod time;
 pub mod title;
@@ -62,7 +63,9 @@ pub struct SourceInfo<'a> {
 
 /// The key that identifies a parsed item within its source: the guid when
 /// the source gave one, else the canonical link, else a hash of the title
-/// and published date (a list entry with no link).
+/// and published date (a list entry with no link). When a fetch's guids or
+/// links collide, `identity::assign_keys` writes the key it chose into the
+/// guid first.
 pub fn item_key(p: &ParsedItem) -> String {
     if let Some(g) = p.guid.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
         return g.to_string();

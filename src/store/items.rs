@@ -206,6 +206,22 @@ impl Store {
         Ok(stmt.query_row([id.as_i64()], row_to_item).optional()?)
     }
 
+    /// The title and published day of an item, if stored: what
+    /// `normalize::identity` needs to tell documents apart.
+    pub fn stored_identity(&self, id: ItemId) -> Result<Option<crate::normalize::identity::StoredIdentity>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT title, published_at FROM items WHERE id = ?1")?;
+        let row: Option<(String, Option<String>)> =
+            stmt.query_row([id.as_i64()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let china = crate::normalize::time::china();
+        Ok(row.map(|(title, published)| crate::normalize::identity::StoredIdentity {
+            title: title.trim().to_string(),
+            day: published
+                .and_then(|p| DateTime::parse_from_rfc3339(&p).ok())
+                .map(|d| d.with_timezone(&china).date_naive()),
+        }))
+    }
+
     /// The highest revision in the store (0 when empty).
     pub fn max_rev(&self) -> Result<i64> {
         let conn = self.conn();
