@@ -172,10 +172,11 @@ pub struct ParsedItem {
 /// What an item refers to, for matching reposts to their originals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refs {
-    /// The item's own 文号 (stated by the page, or in its title), normalized.
+    /// The item's own 文号 (stated by the page, in its title, or at the head
+    /// of its text), normalized (`normalize::docno::numbers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_doc_no: Option<String>,
-    /// Every 文号 the text cites, normalized.
+    /// Every other 文号 its title and text cite, normalized.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doc_nos: Vec<String>,
     /// Links in the body and URLs written in the text.
@@ -210,6 +211,8 @@ pub struct Item {
     pub text: String,
     pub link: Option<String>,
     pub published: Option<Published>,
+    /// The item's own 文号 as written (stated by the page, else found in its
+    /// title or at the head of its text); never one it only cites.
     pub doc_no: Option<String>,
     /// Normalized 文号, e.g. `国办发〔2020〕53号` for `國辦發[2020]053號`.
     pub doc_no_norm: Option<String>,

@@ -39,12 +39,8 @@ pub fn matcher_doc(
         link: it.link.clone(),
         at,
         at_is_first_seen: false,
-        // A superior's number: its own, else the first in its text.
-        own_doc_no: if role == Role::Superior {
-            it.refs.own_doc_no.clone().or(it.doc_no_norm.clone())
-        } else {
-            it.refs.own_doc_no.clone()
-        },
+        // The number the item carries as its own, as the store gives it back.
+        own_doc_no: it.refs.own_doc_no.clone(),
         cited_doc_nos: it.refs.doc_nos.clone(),
         cited_links: it.refs.links.clone(),
         categories: vec![],

@@ -17,6 +17,7 @@ mod fetch_http;
 mod identity;
 mod inspect;
 mod linkcheck;
+mod own_docnos;
 mod packaging;
 mod repost_labelled;
 mod reposts;

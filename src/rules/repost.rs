@@ -3,8 +3,10 @@
 //! Every portal must repost the policies of the levels above it within a
 //! short time (历阳镇 2018: 转载一般不得滞后1个工作日; some provinces 8 hours).
 //! A portal item reposts a superior item when, in this order:
-//! 1. **文号**: the superior's normalized document number is the portal item's
-//!    own (stated or in its title), or is cited in its text — unless the
+//! 1. **文号**: the superior's own normalized document number (the one it
+//!    carries: stated, in its title or heading its text — never one it only
+//!    cites, `normalize::docno::numbers`) is the portal item's own, or is
+//!    cited by it — unless the
 //!    portal item is an implementing document (实施意见, 实施方案 …) with a
 //!    number of its own, which is not a repost of its parent;
 //! 2. **title**: the normalized titles agree once wrappers are stripped
@@ -40,9 +42,9 @@ pub struct Doc {
     /// Published, else first seen, and which of the two it is.
     pub at: DateTime<FixedOffset>,
     pub at_is_first_seen: bool,
-    /// The item's own 文号 (stated, or in its title), normalized.
+    /// The item's own 文号 (stated, in its title, or heading its text), normalized.
     pub own_doc_no: Option<String>,
-    /// Every 文号 its text cites, normalized.
+    /// Every other 文号 its title and text cite, normalized.
     pub cited_doc_nos: Vec<String>,
     /// Every URL its text or page cites.
     pub cited_links: Vec<String>,
