@@ -18,6 +18,9 @@ pub struct Pair {
     pub case: String,
     pub superior: Doc,
     pub portal: Doc,
+    /// Where a real row's titles come from (column 10); empty for the rows
+    /// written for the project.
+    pub source: String,
 }
 
 /// An item as govwatch would have stored it from a feed, seen as the
@@ -72,7 +75,8 @@ pub fn load(path: &Path) -> Vec<Pair> {
             assert!(f.len() >= 8, "line {}: {} columns", n + 1, f.len());
             let superior = doc(2 * n as u64, Role::Superior, f[3], f[4], Some(f[5]));
             let portal = doc(2 * n as u64 + 1, Role::Portal, f[6], f[7], f.get(8).copied());
-            Pair { repost: f[0] == "1", case: f[1].to_string(), superior, portal }
+            let source = f.get(9).map(|s| s.trim().to_string()).unwrap_or_default();
+            Pair { repost: f[0] == "1", case: f[1].to_string(), superior, portal, source }
         })
         .collect()
 }

@@ -151,7 +151,7 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
 /// 文号, the references, the title key). Items stored by an older version
 /// are worked out again when the store opens (`Store::rederive_refs`).
 /// Bump it whenever `docno`, `title` or `refs_of` change what they give.
-pub const REFS_VERSION: u32 = 2;
+pub const REFS_VERSION: u32 = 3;
 
 /// The 文号 (as written and normalized) and `Refs` of a stored item, worked
 /// out again from what the store kept: `doc_no` is what an older govwatch

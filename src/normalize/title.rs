@@ -2,10 +2,44 @@
 //! 文号, brackets and punctuation stripped, and what the title says about
 //! the document (a transmittal, an implementing document). Pure; computed
 //! once per item at ingest and kept in its `Refs`.
+//!
+//! Traditional titles are converted by phrase, with OpenCC's tables
+//! (`tw2sp`: Taiwan phrases and variants, then traditional → simplified
+//! phrases and characters): a portal's traditional version writes 資訊 for
+//! 信息 and 軟體 for 软件, which a character-by-character conversion leaves as
+//! 资讯 and 软体. Only here: search keeps its one-character-for-one
+//! conversion (`text::normalize`), whose character offsets the index's
+//! positions and highlights rely on.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use ferrous_opencc::OpenCC;
+use ferrous_opencc::config::BuiltinConfig;
 
 use super::docno;
 use super::normalize_text;
-use super::text::is_han;
+use super::text::{is_han, may_be_traditional};
+
+/// Traditional → simplified by phrase (OpenCC `tw2sp`); text with no
+/// character that may be traditional is returned as it is.
+pub fn phrases_to_simplified(s: &str) -> Cow<'_, str> {
+    static CC: OnceLock<Option<OpenCC>> = OnceLock::new();
+    if !may_be_traditional(s) {
+        return Cow::Borrowed(s);
+    }
+    let cc = CC.get_or_init(|| match OpenCC::from_config(BuiltinConfig::Tw2sp) {
+        Ok(cc) => Some(cc),
+        Err(e) => {
+            tracing::error!(error = %e, "OpenCC's tw2sp tables failed to load; titles are converted character by character");
+            None
+        }
+    });
+    match cc {
+        Some(cc) => Cow::Owned(cc.convert(s)),
+        None => Cow::Borrowed(s),
+    }
+}
 
 /// Words that make a document an implementation of its parent, not a repost.
 const IMPLEMENTING: &[&str] =
@@ -13,7 +47,7 @@ const IMPLEMENTING: &[&str] =
 
 /// Whether a title announces an implementing document rather than a repost.
 pub fn is_implementing(title: &str) -> bool {
-    implementing_normalized(&normalize_text(title))
+    implementing_normalized(&normalize_text(&phrases_to_simplified(title)))
 }
 
 fn implementing_normalized(t: &str) -> bool {
@@ -33,7 +67,7 @@ pub struct TitleFacts {
 
 /// The facts of a title, normalizing it once.
 pub fn facts(title: &str) -> TitleFacts {
-    let t = normalize_text(title);
+    let t = normalize_text(&phrases_to_simplified(title));
     TitleFacts {
         key: key_normalized(t.clone()),
         transmittal: t.contains("转发") || t.contains("转载"),
@@ -45,7 +79,7 @@ pub fn facts(title: &str) -> TitleFacts {
 /// the transmittal wrapper (`…转发`/`…印发`, `的通知`) stripped, only Han
 /// characters, letters and digits kept.
 pub fn title_key(title: &str) -> String {
-    key_normalized(normalize_text(title))
+    key_normalized(normalize_text(&phrases_to_simplified(title)))
 }
 
 fn key_normalized(mut t: String) -> String {
@@ -59,6 +93,24 @@ fn key_normalized(mut t: String) -> String {
     while let Some((i, w)) = ["关于转发", "转发", "转载"].iter().find_map(|w| t.find(w).map(|i| (i, *w))) {
         t = t[i + w.len()..].to_string();
     }
+    // A portal's note on the document's status, not part of its title:
+    // `…的通知(已失效)`.
+    for mark in [
+        "(已失效)",
+        "（已失效）",
+        "(失效)",
+        "（失效）",
+        "(已废止)",
+        "（已废止）",
+        "(废止)",
+        "（废止）",
+        "(现行有效)",
+        "（现行有效）",
+    ] {
+        if let Some(stripped) = t.trim_end().strip_suffix(mark) {
+            t = stripped.to_string();
+        }
+    }
     let mut key: String = t.chars().filter(|c| is_han(*c) || c.is_alphanumeric()).collect();
     // "…的通知的通知": the transmittal adds its own ending.
     while let Some(k) = key.strip_suffix("的通知") {
@@ -68,4 +120,22 @@ fn key_normalized(mut t: String) -> String {
         key = k.to_string();
     }
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_vocabulary_converts_by_phrase() {
+        // A portal's traditional version of mainland titles (Taiwan vocabulary).
+        assert_eq!(
+            title_key("國務院辦公廳關於促進「網際網路+醫療健康」發展的意見"),
+            title_key("国务院办公厅关于促进“互联网+医疗健康”发展的意见")
+        );
+        assert_eq!(title_key("關於加強政府資訊公開工作的通知"), title_key("关于加强政府信息公开工作的通知"));
+        assert_eq!(title_key("關於促進軟體產業發展的若干政策"), title_key("关于促进软件产业发展的若干政策"));
+        // Simplified text is left alone (资讯 is also a mainland word).
+        assert_eq!(phrases_to_simplified("关于资讯服务的通知"), "关于资讯服务的通知");
+    }
 }
