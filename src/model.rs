@@ -185,6 +185,10 @@ pub struct Refs {
     /// The title's key for repost matching (`normalize::title`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title_key: String,
+    /// The title's key converted by phrase (OpenCC tw2sp), when it differs
+    /// from `title_key` (`normalize::title`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phrase_key: String,
     /// The title passes a document on (转发, 转载).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transmittal: bool,

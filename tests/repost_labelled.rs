@@ -48,6 +48,7 @@ pub fn matcher_doc(
         cited_links: it.refs.links.clone(),
         categories: vec![],
         key: it.refs.title_key.clone(),
+        phrase_key: it.refs.phrase_key.clone(),
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
     }

@@ -151,7 +151,7 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
 /// 文号, the references, the title key). Items stored by an older version
 /// are worked out again when the store opens (`Store::rederive_refs`).
 /// Bump it whenever `docno`, `title` or `refs_of` change what they give.
-pub const REFS_VERSION: u32 = 3;
+pub const REFS_VERSION: u32 = 4;
 
 /// The 文号 (as written and normalized) and `Refs` of a stored item, worked
 /// out again from what the store kept: `doc_no` is what an older govwatch
@@ -203,7 +203,15 @@ fn refs_of(p: &ParsedItem, numbers: &docno::Numbers) -> Refs {
     links.sort();
     links.dedup();
     let t = title::facts(&p.title);
-    Refs { own_doc_no, doc_nos, links, title_key: t.key, transmittal: t.transmittal, implementing: t.implementing }
+    Refs {
+        own_doc_no,
+        doc_nos,
+        links,
+        title_key: t.key,
+        phrase_key: t.phrase_key,
+        transmittal: t.transmittal,
+        implementing: t.implementing,
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,15 @@
 //! the document (a transmittal, an implementing document). Pure; computed
 //! once per item at ingest and kept in its `Refs`.
 //!
-//! Traditional titles are converted by phrase, with OpenCC's tables
-//! (`tw2sp`: Taiwan phrases and variants, then traditional → simplified
-//! phrases and characters): a portal's traditional version writes 資訊 for
-//! 信息 and 軟體 for 软件, which a character-by-character conversion leaves as
-//! 资讯 and 软体. Only here: search keeps its one-character-for-one
-//! conversion (`text::normalize`), whose character offsets the index's
+//! A traditional title has two keys: one converted character by character
+//! (`text::normalize`, fast2s: a mainland page shown in traditional
+//! characters keeps mainland words, 檔案 is 档案), and one converted by phrase
+//! with OpenCC's tables (`tw2sp`: Taiwan phrases and variants, then
+//! traditional → simplified phrases and characters: a version converted with
+//! Taiwan vocabulary writes 資訊 for 信息 and 網際網路 for 互联网, which the
+//! first conversion leaves as 资讯 and 网际网路, and tw2sp would turn 檔案 into
+//! 文件). Matching tries both. Only here: search keeps its
+//! one-character-for-one conversion, whose character offsets the index's
 //! positions and highlights rely on.
 
 use std::borrow::Cow;
@@ -47,7 +50,7 @@ const IMPLEMENTING: &[&str] =
 
 /// Whether a title announces an implementing document rather than a repost.
 pub fn is_implementing(title: &str) -> bool {
-    implementing_normalized(&normalize_text(&phrases_to_simplified(title)))
+    implementing_normalized(&normalize_text(title))
 }
 
 fn implementing_normalized(t: &str) -> bool {
@@ -59,6 +62,9 @@ fn implementing_normalized(t: &str) -> bool {
 pub struct TitleFacts {
     /// See [`title_key`].
     pub key: String,
+    /// The key of the title converted by phrase ([`phrases_to_simplified`]),
+    /// when that differs from `key`; else empty.
+    pub phrase_key: String,
     /// It passes a document on (转发, 转载).
     pub transmittal: bool,
     /// It announces an implementing document (实施意见 …), which is not a repost.
@@ -67,9 +73,15 @@ pub struct TitleFacts {
 
 /// The facts of a title, normalizing it once.
 pub fn facts(title: &str) -> TitleFacts {
-    let t = normalize_text(&phrases_to_simplified(title));
+    let t = normalize_text(title);
+    let key = key_normalized(t.clone());
+    let phrase_key = match phrases_to_simplified(title) {
+        Cow::Owned(p) => Some(key_normalized(normalize_text(&p))).filter(|k| *k != key).unwrap_or_default(),
+        Cow::Borrowed(_) => String::new(),
+    };
     TitleFacts {
-        key: key_normalized(t.clone()),
+        key,
+        phrase_key,
         transmittal: t.contains("转发") || t.contains("转载"),
         implementing: implementing_normalized(&t),
     }
@@ -79,7 +91,13 @@ pub fn facts(title: &str) -> TitleFacts {
 /// the transmittal wrapper (`…转发`/`…印发`, `的通知`) stripped, only Han
 /// characters, letters and digits kept.
 pub fn title_key(title: &str) -> String {
-    key_normalized(normalize_text(&phrases_to_simplified(title)))
+    key_normalized(normalize_text(title))
+}
+
+/// The key of a title converted by phrase (OpenCC `tw2sp`), when it
+/// differs from [`title_key`]; else empty.
+pub fn phrase_key(title: &str) -> String {
+    facts(title).phrase_key
 }
 
 fn key_normalized(mut t: String) -> String {
@@ -130,11 +148,17 @@ mod tests {
     fn regional_vocabulary_converts_by_phrase() {
         // A portal's traditional version of mainland titles (Taiwan vocabulary).
         assert_eq!(
-            title_key("國務院辦公廳關於促進「網際網路+醫療健康」發展的意見"),
+            phrase_key("國務院辦公廳關於促進「網際網路+醫療健康」發展的意見"),
             title_key("国务院办公厅关于促进“互联网+医疗健康”发展的意见")
         );
-        assert_eq!(title_key("關於加強政府資訊公開工作的通知"), title_key("关于加强政府信息公开工作的通知"));
-        assert_eq!(title_key("關於促進軟體產業發展的若干政策"), title_key("关于促进软件产业发展的若干政策"));
+        assert_eq!(phrase_key("關於加強政府資訊公開工作的通知"), title_key("关于加强政府信息公开工作的通知"));
+        assert_eq!(phrase_key("關於促進軟體產業發展的若干政策"), title_key("关于促进软件产业发展的若干政策"));
+        // Mainland words in traditional characters keep the character key:
+        // tw2sp would make 檔案 文件.
+        assert_eq!(title_key("關於加強檔案工作的意見"), title_key("关于加强档案工作的意见"));
+        assert_ne!(phrase_key("關於加強檔案工作的意見"), "");
+        // Titles whose phrases convert like their characters have one key.
+        assert_eq!(phrase_key("國務院辦公廳關於印發2018年政務公開工作要點的通知"), "");
         // Simplified text is left alone (资讯 is also a mainland word).
         assert_eq!(phrases_to_simplified("关于资讯服务的通知"), "关于资讯服务的通知");
     }

@@ -323,6 +323,7 @@ fn read_docs(
                 cited_links: refs.links,
                 categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
                 key: refs.title_key,
+                phrase_key: refs.phrase_key,
                 transmittal: refs.transmittal,
                 implementing: refs.implementing,
             })
