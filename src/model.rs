@@ -172,10 +172,11 @@ pub struct ParsedItem {
 /// What an item refers to, for matching reposts to their originals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refs {
-    /// The item's own 文号 (stated by the page, or in its title), normalized.
+    /// The item's own 文号 (stated by the page, in its title, or at the head
+    /// of its text), normalized (`normalize::docno::numbers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_doc_no: Option<String>,
-    /// Every 文号 the text cites, normalized.
+    /// Every other 文号 its title and text cite, normalized.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doc_nos: Vec<String>,
     /// Links in the body and URLs written in the text.
@@ -184,6 +185,10 @@ pub struct Refs {
     /// The title's key for repost matching (`normalize::title`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title_key: String,
+    /// The title's key converted by phrase (OpenCC tw2sp), when it differs
+    /// from `title_key` (`normalize::title`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phrase_key: String,
     /// The title passes a document on (转发, 转载).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transmittal: bool,
@@ -210,6 +215,8 @@ pub struct Item {
     pub text: String,
     pub link: Option<String>,
     pub published: Option<Published>,
+    /// The item's own 文号 as written (stated by the page, else found in its
+    /// title or at the head of its text); never one it only cites.
     pub doc_no: Option<String>,
     /// Normalized 文号, e.g. `国办发〔2020〕53号` for `國辦發[2020]053號`.
     pub doc_no_norm: Option<String>,

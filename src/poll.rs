@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::config::{Config, Fetch, SourceConfig};
 use crate::model::{Item, ItemKind, ParsedItem, SourceKind, item_id};
+use crate::normalize::identity::assign_keys;
 use crate::normalize::{SourceInfo, item_key, to_item};
 use crate::sources::fetch::{Body, Fetched, Fetcher};
 use crate::sources::page::{self, Selectors};
@@ -51,6 +52,11 @@ pub struct PollReport {
     pub counts: UpsertCounts,
     /// Items the source listed this time.
     pub items_seen: usize,
+    /// Items stored under another key than their guid or link, because a
+    /// different document shares it (`normalize::identity`).
+    pub collisions: usize,
+    /// Entries listed twice in this fetch, stored once.
+    pub duplicates: usize,
     pub error: Option<String>,
     pub warnings: Vec<String>,
     pub took_ms: u64,
@@ -98,6 +104,8 @@ impl Poller {
             status: PollStatus::Ok,
             counts: UpsertCounts::default(),
             items_seen: 0,
+            collisions: 0,
+            duplicates: 0,
             error: None,
             warnings: Vec::new(),
             took_ms: 0,
@@ -139,13 +147,15 @@ impl Poller {
             SourceKind::Feed => {
                 let out = feed::parse(&body.bytes, body.content_type.as_deref(), Some(&body.url))
                     .map_err(|e| format!("{}: {e}", body.url))?;
-                (out.items, out.warnings)
+                report.items_seen = out.items.len();
+                let mut items = out.items;
+                self.identify(src, &mut items, report)?;
+                (items, out.warnings)
             }
-            SourceKind::Page => self.read_pages(src, &body).await?,
+            SourceKind::Page => self.read_pages(src, &body, report).await?,
             SourceKind::Export => unreachable!("exports return early"),
         };
-        report.items_seen = parsed.len();
-        report.warnings = warnings;
+        report.warnings.splice(0..0, warnings);
         let info = SourceInfo {
             id: &src.id,
             unit: &src.unit,
@@ -230,9 +240,38 @@ impl Poller {
         Ok(())
     }
 
+    /// Gives each item of one fetch the key it is stored under, so that
+    /// different documents sharing a guid or link are not merged
+    /// (`normalize::identity`), and counts what it did in the report.
+    fn identify(&self, src: &SourceConfig, items: &mut Vec<ParsedItem>, report: &mut PollReport) -> Result<(), String> {
+        let failed = std::cell::RefCell::new(None);
+        let assigned = assign_keys(items, src.kind == SourceKind::Page, &|key| match self
+            .store
+            .stored_identity(item_id(&src.id, key))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                failed.borrow_mut().get_or_insert_with(|| format!("{e:#}"));
+                None
+            }
+        });
+        if let Some(e) = failed.into_inner() {
+            return Err(format!("failed to read the stored items: {e}"));
+        }
+        report.collisions = assigned.collisions;
+        report.duplicates = assigned.duplicates;
+        report.warnings.extend(assigned.warnings);
+        Ok(())
+    }
+
     /// Reads a column: the first list page (already fetched), the next ones
     /// up to `page.pages`, then each new entry's own page if `page.follow`.
-    async fn read_pages(&self, src: &SourceConfig, first: &Body) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
+    async fn read_pages(
+        &self,
+        src: &SourceConfig,
+        first: &Body,
+        report: &mut PollReport,
+    ) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
         let cfg = src.page.clone().unwrap_or_default();
         let sel = Selectors::new(&cfg).map_err(|e| e.to_string())?;
         let mut warnings = Vec::new();
@@ -266,6 +305,10 @@ impl Poller {
                 Err(e) => warnings.push(format!("列表页：{e}")),
             }
         }
+        report.items_seen = items.len();
+        // Keys before following: what an entry's page says must not change
+        // which stored item it is.
+        self.identify(src, &mut items, report)?;
         if cfg.follow {
             self.follow(src, &sel, &cfg, &mut items, &mut warnings).await;
         }

@@ -18,6 +18,9 @@ pub struct Pair {
     pub case: String,
     pub superior: Doc,
     pub portal: Doc,
+    /// Where a real row's titles come from (column 10); empty for the rows
+    /// written for the project.
+    pub source: String,
 }
 
 /// An item as govwatch would have stored it from a feed, seen as the
@@ -40,16 +43,13 @@ pub fn matcher_doc(
         link: it.link.clone(),
         at,
         at_is_first_seen: false,
-        // A superior's number: its own, else the first in its text.
-        own_doc_no: if role == Role::Superior {
-            it.refs.own_doc_no.clone().or(it.doc_no_norm.clone())
-        } else {
-            it.refs.own_doc_no.clone()
-        },
+        // The number the item carries as its own, as the store gives it back.
+        own_doc_no: it.refs.own_doc_no.clone(),
         cited_doc_nos: it.refs.doc_nos.clone(),
         cited_links: it.refs.links.clone(),
         categories: vec![],
         key: it.refs.title_key.clone(),
+        phrase_key: it.refs.phrase_key.clone(),
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
     }
@@ -77,7 +77,8 @@ pub fn load(path: &Path) -> Vec<Pair> {
             assert!(f.len() >= 8, "line {}: {} columns", n + 1, f.len());
             let superior = doc(2 * n as u64, Role::Superior, f[3], f[4], Some(f[5]));
             let portal = doc(2 * n as u64 + 1, Role::Portal, f[6], f[7], f.get(8).copied());
-            Pair { repost: f[0] == "1", case: f[1].to_string(), superior, portal }
+            let source = f.get(9).map(|s| s.trim().to_string()).unwrap_or_default();
+            Pair { repost: f[0] == "1", case: f[1].to_string(), superior, portal, source }
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 
 pub mod docno;
 pub mod html;
+pub mod identity;
 pub mod text;
 pub mod time;
 pub mod title;
@@ -62,7 +63,9 @@ pub struct SourceInfo<'a> {
 
 /// The key that identifies a parsed item within its source: the guid when
 /// the source gave one, else the canonical link, else a hash of the title
-/// and published date (a list entry with no link).
+/// and published date (a list entry with no link). When a fetch's guids or
+/// links collide, `identity::assign_keys` writes the key it chose into the
+/// guid first.
 pub fn item_key(p: &ParsedItem) -> String {
     if let Some(g) = p.guid.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
         return g.to_string();
@@ -109,23 +112,14 @@ fn hex16(parts: &[&[u8]]) -> String {
 pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -> Item {
     let key = item_key(&p);
     let content_hash = content_hash(&p);
-    // The 文号: the one the source states, else the first in the title, else in the text.
+    // The 文号 the item carries as its own (stated, in its title, at the
+    // head of its text); the others it mentions are references.
     let stated = p.doc_no.clone().filter(|d| !docno::is_none_marker(d));
-    let found = match &stated {
-        Some(d) => docno::normalize_field(d),
-        None => docno::find(&p.title).or_else(|| docno::find(&p.text)),
-    };
-    let own_doc_no = match &stated {
-        Some(d) => docno::normalize_field(d),
-        None => docno::find(&p.title),
-    }
-    .map(|d| d.norm);
+    let numbers = docno::numbers(&p.title, stated.as_deref(), &p.text);
     // Only superior and portal items take part in repost matching.
-    let refs =
-        if matches!(src.role, Role::Superior | Role::Portal) { refs_of(&p, own_doc_no) } else { Refs::default() };
-    let (doc_no, doc_no_norm) = match (stated, found) {
-        (Some(raw), Some(d)) => (Some(raw), Some(d.norm)),
-        (Some(raw), None) => (Some(raw), None),
+    let refs = if matches!(src.role, Role::Superior | Role::Portal) { refs_of(&p, &numbers) } else { Refs::default() };
+    let (doc_no, doc_no_norm) = match (stated, numbers.own) {
+        (Some(raw), own) => (Some(raw), own.map(|d| d.norm)),
         (None, Some(d)) => (Some(d.raw), Some(d.norm)),
         (None, None) => (None, None),
     };
@@ -153,6 +147,38 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
     }
 }
 
+/// The version of what `to_item` works out for repost matching (the own
+/// 文号, the references, the title key). Items stored by an older version
+/// are worked out again when the store opens (`Store::rederive_refs`).
+/// Bump it whenever `docno`, `title` or `refs_of` change what they give.
+pub const REFS_VERSION: u32 = 4;
+
+/// The 文号 (as written and normalized) and `Refs` of a stored item, worked
+/// out again from what the store kept: `doc_no` is what an older govwatch
+/// stored (the page's stated number, or the first one it found in the title
+/// or text: the latter is not taken as stated), `links` the body links it
+/// kept in its refs.
+pub fn rederive(
+    title: &str,
+    text: &str,
+    doc_no: Option<&str>,
+    links: Vec<String>,
+) -> (Option<String>, Option<String>, Refs) {
+    let first_found = docno::find(title).or_else(|| docno::find(text)).map(|d| d.raw);
+    let stated = doc_no.filter(|d| !docno::is_none_marker(d) && Some(*d) != first_found.as_deref());
+    let numbers = docno::numbers(title, stated, text);
+    let p = ParsedItem { title: title.to_string(), text: text.to_string(), links, ..Default::default() };
+    let mut refs = refs_of(&p, &numbers);
+    // The links were already canonical and complete (body links and URLs in the text).
+    refs.links = p.links;
+    let (doc_no, doc_no_norm) = match (stated, numbers.own) {
+        (Some(raw), own) => (Some(raw.to_string()), own.map(|d| d.norm)),
+        (None, Some(d)) => (Some(d.raw), Some(d.norm)),
+        (None, None) => (None, None),
+    };
+    (doc_no, doc_no_norm, refs)
+}
+
 /// URLs written out in text.
 fn urls_in(text: &str) -> impl Iterator<Item = &str> {
     use std::sync::OnceLock;
@@ -162,8 +188,9 @@ fn urls_in(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The 文号 and links an item carries.
-fn refs_of(p: &ParsedItem, own_doc_no: Option<String>) -> Refs {
-    let mut doc_nos: Vec<String> = docno::find_all(&p.text).into_iter().map(|d| d.norm).collect();
+fn refs_of(p: &ParsedItem, numbers: &docno::Numbers) -> Refs {
+    let own_doc_no = numbers.own.as_ref().map(|d| d.norm.clone());
+    let mut doc_nos: Vec<String> = numbers.cited.iter().map(|d| d.norm.clone()).collect();
     doc_nos.sort();
     doc_nos.dedup();
     let mut links: Vec<String> = p
@@ -176,7 +203,15 @@ fn refs_of(p: &ParsedItem, own_doc_no: Option<String>) -> Refs {
     links.sort();
     links.dedup();
     let t = title::facts(&p.title);
-    Refs { own_doc_no, doc_nos, links, title_key: t.key, transmittal: t.transmittal, implementing: t.implementing }
+    Refs {
+        own_doc_no,
+        doc_nos,
+        links,
+        title_key: t.key,
+        phrase_key: t.phrase_key,
+        transmittal: t.transmittal,
+        implementing: t.implementing,
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub fn normalize(s: &str) -> String {
 /// others (`看著` → `看着`). A bit set over the three-byte characters (the only ones
 /// fast2s converts), built once from fast2s itself; texts in simplified
 /// characters skip its per-character hash lookups.
-fn may_be_traditional(s: &str) -> bool {
+pub(crate) fn may_be_traditional(s: &str) -> bool {
     static CONVERTED: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
     let bits = CONVERTED.get_or_init(|| {
         let mut bits = vec![0u64; 0x10000 / 64];

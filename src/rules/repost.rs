@@ -3,8 +3,10 @@
 //! Every portal must repost the policies of the levels above it within a
 //! short time (历阳镇 2018: 转载一般不得滞后1个工作日; some provinces 8 hours).
 //! A portal item reposts a superior item when, in this order:
-//! 1. **文号**: the superior's normalized document number is the portal item's
-//!    own (stated or in its title), or is cited in its text — unless the
+//! 1. **文号**: the superior's own normalized document number (the one it
+//!    carries: stated, in its title or heading its text — never one it only
+//!    cites, `normalize::docno::numbers`) is the portal item's own, or is
+//!    cited by it — unless the
 //!    portal item is an implementing document (实施意见, 实施方案 …) with a
 //!    number of its own, which is not a repost of its parent;
 //! 2. **title**: the normalized titles agree once wrappers are stripped
@@ -43,9 +45,9 @@ pub struct Doc {
     /// Published, else first seen, and which of the two it is.
     pub at: DateTime<FixedOffset>,
     pub at_is_first_seen: bool,
-    /// The item's own 文号 (stated, or in its title), normalized.
+    /// The item's own 文号 (stated, in its title, or heading its text), normalized.
     pub own_doc_no: Option<String>,
-    /// Every 文号 its text cites, normalized.
+    /// Every other 文号 its title and text cite, normalized.
     pub cited_doc_nos: Vec<String>,
     /// Every URL its text or page cites.
     pub cited_links: Vec<String>,
@@ -53,6 +55,9 @@ pub struct Doc {
     pub categories: Vec<String>,
     /// The title's key (`title_key`) and what it says.
     pub key: String,
+    /// The key of the title converted by phrase (`title::phrase_key`), when
+    /// it differs from `key`; else empty. Matching tries both.
+    pub phrase_key: String,
     pub transmittal: bool,
     pub implementing: bool,
 }
@@ -100,8 +105,10 @@ impl<'a> PortalIndex<'a> {
                     by_cited.entry(c.as_str()).or_default().push(i);
                 }
             }
-            if d.key.chars().count() >= 6 {
-                by_title.entry(d.key.as_str()).or_default().push(i);
+            for k in [&d.key, &d.phrase_key] {
+                if k.chars().count() >= 6 {
+                    by_title.entry(k.as_str()).or_default().push(i);
+                }
             }
             for l in d.link.iter().chain(d.cited_links.iter()) {
                 by_link.entry(l.as_str()).or_default().push(i);
@@ -113,7 +120,8 @@ impl<'a> PortalIndex<'a> {
     /// The earliest item of website `site` (any of its columns) that reposts
     /// `s`, on or after the day `s` appeared, and how it was recognized.
     pub fn find(&self, s: &Doc, site: &str) -> Option<(&'a Doc, MatchedBy)> {
-        let key = s.key.as_str();
+        let keys: Vec<&str> = [s.key.as_str(), s.phrase_key.as_str()].into_iter().filter(|k| !k.is_empty()).collect();
+        let same_title = |d: &Doc| keys.iter().any(|k| d.key == *k || d.phrase_key == *k);
         let s_day = local_date(s.at);
         let eligible = |i: &usize| {
             let d = &self.docs[*i];
@@ -126,7 +134,7 @@ impl<'a> PortalIndex<'a> {
             // A number cited in the text is a repost only when the title says
             // so (转发…) or is the superior's: news about a document cites its
             // number too.
-            let says_so = |i: &usize| self.docs[*i].transmittal || self.docs[*i].key == key;
+            let says_so = |i: &usize| self.docs[*i].transmittal || same_title(&self.docs[*i]);
             if let Some(i) =
                 earliest(self.by_doc_no.get(n), &|_| true).or_else(|| earliest(self.by_cited.get(n), &says_so))
             {
@@ -140,9 +148,12 @@ impl<'a> PortalIndex<'a> {
             matches!((&s.own_doc_no, &d.own_doc_no), (Some(a), Some(b)) if a != b)
                 || (d.implementing && d.own_doc_no.is_some())
         };
-        if key.chars().count() >= 6
-            && let Some(i) = earliest(self.by_title.get(key), &|i| !other_number(i))
-        {
+        let by_title = keys
+            .iter()
+            .filter(|k| k.chars().count() >= 6)
+            .filter_map(|k| earliest(self.by_title.get(*k), &|i| !other_number(i)))
+            .min_by_key(|i| self.docs[*i].at);
+        if let Some(i) = by_title {
             return Some((&self.docs[i], MatchedBy::Title));
         }
         let by_link = s.link.as_deref().and_then(|l| earliest(self.by_link.get(l), &|_| true));
@@ -523,6 +534,7 @@ mod tests {
             cited_links: vec![],
             categories: vec![],
             key: title_key(title),
+            phrase_key: crate::normalize::title::phrase_key(title),
             transmittal: title.contains("转发"),
             implementing: is_implementing(title),
         }
@@ -667,6 +679,24 @@ mod tests {
         let idx = PortalIndex::new(&items);
         let (p, by) = idx.find(&sup, "bgs").unwrap();
         assert_eq!((p.item_id, by), (ItemId(3), MatchedBy::DocNo));
+    }
+
+    #[test]
+    fn traditional_reposts_match_with_either_vocabulary() {
+        // 国办发〔2018〕26号; its title as a Taiwan-vocabulary converter writes it
+        // (網際網路 for 互联网), and a mainland page shown in traditional
+        // characters (檔案 stays 档案, which tw2sp would make 文件). Written for
+        // govwatch from the real title.
+        let sup = doc(1, "gov", "gw", "国务院办公厅关于促进“互联网+医疗健康”发展的意见", "", "", "2018-04-28 10:00");
+        let tw =
+            doc(2, "xian", "bgs", "國務院辦公廳關於促進「網際網路+醫療健康」發展的意見", "", "", "2018-04-29 09:00");
+        let items = [tw];
+        let (p, by) = PortalIndex::new(&items).find(&sup, "bgs").unwrap();
+        assert_eq!((p.item_id, by), (ItemId(2), MatchedBy::Title));
+        let sup = doc(3, "gov", "gw", "国务院办公厅关于加强档案工作的意见", "", "", "2018-04-28 10:00");
+        let mirror = doc(4, "xian", "bgs", "國務院辦公廳關於加強檔案工作的意見", "", "", "2018-04-29 09:00");
+        let items = [mirror];
+        assert!(PortalIndex::new(&items).find(&sup, "bgs").is_some());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct FeedOutput {
     pub title: Option<String>,
     pub items: Vec<ParsedItem>,
     /// Things worth showing in the source's health: charset overrides,
-    /// unreadable dates, duplicate ids.
+    /// unreadable dates.
     pub warnings: Vec<String>,
 }
 
@@ -140,7 +140,6 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, base: Option<&Url>) -> Re
     }
     let mut title = feed.title.as_ref().map(text_of);
     repair_mojibake(title.as_mut(), &mut items, &mut warnings);
-    dedupe_guids(&mut items, &mut warnings);
     let titles: String = items.iter().map(|i| i.title.as_str()).collect();
     warnings.extend(charset::replacement_warning(&titles));
     if items.is_empty() {
@@ -199,21 +198,6 @@ fn repair_mojibake(title: Option<&mut String>, items: &mut [ParsedItem], warning
         it.categories.iter_mut().for_each(fix);
     }
     warnings.push("订阅源的文字原为 UTF-8，却被当作 GBK 解码过（出现“鐨勬憜”一类乱码），已还原".into());
-}
-
-/// Two items with the same guid would overwrite each other: identify them by
-/// their links instead, and say so.
-fn dedupe_guids(items: &mut [ParsedItem], warnings: &mut Vec<String>) {
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for g in items.iter().filter_map(|i| i.guid.clone()) {
-        *count.entry(g).or_default() += 1;
-    }
-    for (g, n) in count.into_iter().filter(|(_, n)| *n > 1) {
-        warnings.push(format!("{n} 条使用同一个标识 {g:?}，已按各自的链接区分"));
-        for it in items.iter_mut().filter(|i| i.guid.as_deref() == Some(g.as_str())) {
-            it.guid = None;
-        }
-    }
 }
 
 /// Makes decoded text safe to hand to feed-rs: the XML declaration now says
@@ -299,11 +283,12 @@ mod tests {
 
     #[test]
     fn rss_without_version_and_duplicate_guids() {
+        // Items sharing a guid are all kept, as the feed gave them: which key
+        // each is stored under is `normalize::identity`'s decision.
         let xml = "<rss><channel><item><title>甲</title><guid>same</guid><link>http://a/1</link></item><item><title>乙</title><guid>same</guid><link>http://a/2</link></item></channel></rss>";
         let out = parse(xml.as_bytes(), None, None).unwrap();
         assert_eq!(out.items.len(), 2);
-        assert!(out.items.iter().all(|i| i.guid.is_none()));
-        assert!(out.warnings.iter().any(|w| w.contains("使用同一个标识")));
+        assert!(out.items.iter().all(|i| i.guid.as_deref() == Some("same")));
     }
 
     #[test]

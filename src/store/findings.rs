@@ -326,13 +326,14 @@ fn read_docs(
                 link: r.get(4)?,
                 at,
                 at_is_first_seen,
-                // A policy's own number may only be in its text, first: a
-                // superior item's first 文号 is its own.
-                own_doc_no: if superior { refs.own_doc_no.or(r.get(9)?) } else { refs.own_doc_no },
+                // The number the item carries as its own (worked out at
+                // ingest); one its text only cites is not (issue 16).
+                own_doc_no: refs.own_doc_no,
                 cited_doc_nos: refs.doc_nos,
                 cited_links: refs.links,
                 categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
                 key: refs.title_key,
+                phrase_key: refs.phrase_key,
                 transmittal: refs.transmittal,
                 implementing: refs.implementing,
             })

@@ -208,6 +208,72 @@ impl Store {
         Ok(stmt.query_row([id.as_i64()], row_to_item).optional()?)
     }
 
+    /// The title and published day of an item, if stored: what
+    /// `normalize::identity` needs to tell documents apart.
+    pub fn stored_identity(&self, id: ItemId) -> Result<Option<crate::normalize::identity::StoredIdentity>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT title, published_at FROM items WHERE id = ?1")?;
+        let row: Option<(String, Option<String>)> =
+            stmt.query_row([id.as_i64()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let china = crate::normalize::time::china();
+        Ok(row.map(|(title, published)| crate::normalize::identity::StoredIdentity {
+            title: title.trim().to_string(),
+            day: published
+                .and_then(|p| DateTime::parse_from_rfc3339(&p).ok())
+                .map(|d| d.with_timezone(&china).date_naive()),
+        }))
+    }
+
+    /// Works out again the 文号 and repost references of superior and
+    /// portal items stored by an older govwatch (`normalize::REFS_VERSION`),
+    /// in batches by id. Neither the content hash nor the revision changes:
+    /// the index holds neither. Returns how many items were rewritten.
+    pub fn rederive_refs(&self) -> Result<usize> {
+        let version = crate::normalize::REFS_VERSION.to_string();
+        {
+            let conn = self.conn();
+            let stored: Option<String> =
+                conn.query_row("SELECT value FROM meta WHERE key = 'refs_version'", [], |r| r.get(0)).optional()?;
+            if stored.as_deref() == Some(version.as_str()) {
+                return Ok(0);
+            }
+        }
+        let mut after = i64::MIN;
+        let mut done = 0;
+        loop {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let batch: Vec<(i64, String, String, Option<String>, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, title, text, doc_no, refs FROM items \
+                     WHERE id > ?1 AND role IN ('superior', 'portal') ORDER BY id LIMIT 5000",
+                )?;
+                let rows = stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let Some(last) = batch.last() else {
+                tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('refs_version', ?1)", [&version])?;
+                tx.commit()?;
+                if done > 0 {
+                    tracing::info!(items = done, "worked out the 文号 and repost references of stored items again");
+                }
+                return Ok(done);
+            };
+            after = last.0;
+            {
+                let mut update =
+                    tx.prepare_cached("UPDATE items SET doc_no = ?2, doc_no_norm = ?3, refs = ?4 WHERE id = ?1")?;
+                for (id, title, text, doc_no, refs) in &batch {
+                    let old: crate::model::Refs = serde_json::from_str(refs).unwrap_or_default();
+                    let (doc_no, norm, refs) = crate::normalize::rederive(title, text, doc_no.as_deref(), old.links);
+                    update.execute(params![id, doc_no, norm, serde_json::to_string(&refs)?])?;
+                }
+            }
+            tx.commit()?;
+            done += batch.len();
+        }
+    }
+
     /// The highest revision in the store (0 when empty).
     pub fn max_rev(&self) -> Result<i64> {
         let conn = self.conn();

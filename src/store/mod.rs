@@ -315,7 +315,11 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
         migrate(&mut conn).with_context(|| format!("failed to migrate the store {}", path.display()))?;
-        Ok(Store { conn: Mutex::new(conn), path })
+        let store = Store { conn: Mutex::new(conn), path };
+        store.rederive_refs().with_context(|| {
+            format!("failed to work out the 文号 of the stored items again in {}", store.path.display())
+        })?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
