@@ -13,6 +13,7 @@ mod conformance;
 mod crash;
 mod daemon;
 mod exports;
+mod fetch_hostile;
 mod fetch_http;
 mod inspect;
 mod linkcheck;

@@ -141,12 +141,15 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     Ok(out)
 }
 
-/// `<base href>` when the page has one, else the page's own URL.
+/// `<base href>` when the page has one, else the page's own URL. A base
+/// may not change a remote page into a local one: only http(s) bases count,
+/// or a `file:` base in a page that is itself a local file.
 fn base_url(doc: &Html, url: &Url) -> Url {
     doc.select(&selector("base[href]"))
         .next()
         .and_then(|b| b.value().attr("href"))
         .and_then(|h| url.join(h).ok())
+        .filter(|b| matches!(b.scheme(), "http" | "https") || (b.scheme() == "file" && url.scheme() == "file"))
         .unwrap_or_else(|| url.clone())
 }
 
