@@ -13,6 +13,7 @@ use govwatch::normalize::time::china;
 use govwatch::poll::{PollReport, PollStatus, Poller};
 use govwatch::store::Store;
 
+use crate::support::daemon::{Daemon, Options};
 use crate::support::hostile_fetch as hostile;
 use crate::support::{self, Canned, TestServer, rss};
 
@@ -283,4 +284,42 @@ async fn a_feed_mixing_utf8_and_gbk_is_read_part_by_part() {
         "{:#?}",
         reports[0].warnings
     );
+}
+
+/// Issue 18 item 3 (and 7's log noise): 20,000 nested `<div>`s in a feed
+/// description aborted `govwatch run` 0.8 s after start, every start. The
+/// daemon stays up, answers /healthz, stores the healthy source's items and
+/// the deep ones' text, and logs no html5ever noise.
+#[test]
+fn nested_html_does_not_kill_the_daemon() {
+    let server = TestServer::start();
+    let good =
+        rss("县政府", &[("正常的通知".into(), "http://x.gov.cn/ok".into(), "依申请公开".into(), "2026-11-20".into())]);
+    server.route("/good.xml", vec![Canned::ok("application/rss+xml", good)]);
+    let sources =
+        [support::source("good", "feed", &server.url("/good.xml"), ""), hostile::install_deep_html(&server)].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("govwatch.toml");
+    std::fs::write(&cfg_path, format!("{}{sources}", support::UNITS)).unwrap();
+    let mut d = Daemon::spawn(&Options { config: &cfg_path, state: dir.path(), env: vec![] });
+    d.ready(Duration::from_secs(120));
+    for id in ["good", "deep-feed", "deep-page", "foster"] {
+        d.wait_log(&format!("source={id} status=Ok"), Duration::from_secs(60));
+    }
+    let (status, _, body) = d.get("/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon is up:\n{}", d.log());
+    d.stop(Duration::from_secs(20));
+    let log = d.log();
+    assert!(!log.contains("foster parenting"), "html5ever's noise reached the log");
+
+    let store = Store::open(&dir.path().join("var")).unwrap();
+    let items: Vec<_> = store.items_after_rev(0, 100).unwrap().into_iter().map(|r| r.item).collect();
+    let text_of = |title: &str| items.iter().find(|i| i.title == title).map(|i| i.text.clone());
+    assert_eq!(text_of("正常的通知").as_deref(), Some("依申请公开"), "{items:#?}");
+    assert_eq!(text_of("两万层嵌套的条目").as_deref(), Some("嵌套正文"));
+    assert_eq!(text_of("正文两万层嵌套的条目").as_deref(), Some("深层正文"));
+    assert!(text_of("表格之后的条目").is_some());
+    let h = store.health_of("deep-page").unwrap().unwrap();
+    assert_eq!(h.consecutive_failures, 0);
 }

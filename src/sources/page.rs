@@ -80,9 +80,11 @@ fn selector(css: &str) -> Selector {
 
 /// Reads one list page. `url` is where it came from (links resolve against it).
 pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, PageError> {
-    let doc = Html::parse_document(html);
+    let parsed = crate::normalize::html::parse_document(html);
+    let doc = parsed.html;
     let base = base_url(&doc, url);
     let mut out = ListPage::default();
+    out.warnings.extend(parsed.flattened.warning().map(|w| format!("{url}: {w}")));
     let explicit = sel.item.is_some();
     let li = selector("li");
     let entries: Vec<ElementRef<'_>> = match &sel.item {
@@ -231,7 +233,7 @@ const BODY_CANDIDATES: &[&str] = &[
 
 /// Reads an entry's own page.
 pub fn parse_detail(html: &str, url: Option<&Url>, sel: &Selectors) -> Detail {
-    let doc = Html::parse_document(html);
+    let doc = crate::normalize::html::parse_document(html).html;
     let base = url.map(|u| base_url(&doc, u));
     let base = base.as_ref();
     let meta = |name: &str| -> Option<String> {
