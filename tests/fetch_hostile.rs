@@ -90,6 +90,11 @@ async fn a_remote_page_linking_local_files_reads_none_of_them() {
     for i in &items {
         assert!(!i.link.as_deref().unwrap_or("").starts_with("file:"), "a remote page named a local file: {i:#?}");
     }
+    assert!(
+        redirected.warnings.iter().any(|w| w.contains("2 个链接指向本机文件")),
+        "the entry's and the 下一页's file links are dropped and said: {:#?}",
+        redirected.warnings
+    );
     let feed_item = items.iter().find(|i| i.source == "files-feed").unwrap();
     assert_eq!(feed_item.link, None, "a feed's file:// link is no link");
 }

@@ -170,6 +170,11 @@ fn parse_entry(s: &str) -> Result<Allowed, String> {
     if s.is_empty() {
         return Err("empty entry".into());
     }
+    if s.contains("://") {
+        return Err(format!(
+            "{s:?} is a URL; write its host name (oa.county.gov.cn), address or network (10.1.0.0/16)"
+        ));
+    }
     if let Some((addr, bits)) = s.split_once('/') {
         let ip: IpAddr = addr
             .trim_matches(|c| c == '[' || c == ']')

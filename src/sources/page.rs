@@ -96,14 +96,14 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     {
         return Err(PageError::NothingMatched { selector: css.clone(), role: "item", url: url.to_string() });
     }
-    let (mut no_title, mut no_link, mut no_date) = (0, 0, 0);
+    let (mut no_title, mut no_link, mut no_date, mut local_links) = (0, 0, 0, 0);
     for entry in &entries {
         let title = title_of(entry, &sel.title.0);
-        let link = entry
-            .select(&sel.link.0)
-            .chain(std::iter::once(*entry))
-            .find_map(|e| e.value().attr("href"))
-            .and_then(|h| canonical_link(Some(&base), h));
+        let href = entry.select(&sel.link.0).chain(std::iter::once(*entry)).find_map(|e| e.value().attr("href"));
+        let link = href.and_then(|h| canonical_link(Some(&base), h));
+        if link.is_none() && href.is_some_and(names_local_file) {
+            local_links += 1;
+        }
         let published = date_of(entry, &sel.date.0, sel.date_format.as_deref());
         if !explicit {
             // Default mode: only entries that look like list items count.
@@ -138,9 +138,23 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     if no_date > 0 {
         out.warnings.push(format!("{no_date} entries had no readable date (selector {:?})", sel.date.1));
     }
-    out.next =
-        next_link(&doc, sel.next.as_ref()).and_then(|h| canonical_link(Some(&base), &h)).filter(|n| n != url.as_str());
+    let next = next_link(&doc, sel.next.as_ref());
+    out.next = next.as_deref().and_then(|h| canonical_link(Some(&base), h)).filter(|n| n != url.as_str());
+    if out.next.is_none() && next.as_deref().is_some_and(names_local_file) {
+        local_links += 1;
+    }
+    if local_links > 0 {
+        out.warnings.push(format!(
+            "{url}: {local_links} 个链接指向本机文件（file:），已忽略：网页中的链接只能是 http 或 https"
+        ));
+    }
     Ok(out)
+}
+
+/// A link that names a local file (which a remote page may not, see
+/// `canonical_link`): worth a warning, since no page does it by accident.
+fn names_local_file(href: &str) -> bool {
+    href.trim().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:"))
 }
 
 /// `<base href>` when the page has one, else the page's own URL. A base
