@@ -66,8 +66,8 @@ pub enum FetchError {
     /// The server asked, with `Retry-After`, to be left alone for longer
     /// than one poll waits: the source's next poll waits `wait_secs`.
     #[error(
-        "{url}: 服务器答复 HTTP {status} 并要求 {asked_secs} 秒后再试（Retry-After），{wait_secs} 秒内不再抓取{}",
-        if asked_secs > wait_secs { "（fetch.retry_after_max_secs 的上限）" } else { "" }
+        "{url}: 服务器答复 HTTP {status}，要求 {asked_secs} 秒后再试（Retry-After）{}",
+        if asked_secs > wait_secs { format!("；按 fetch.retry_after_max_secs 至多等待 {wait_secs} 秒") } else { String::new() }
     )]
     RetryAfter { url: String, status: u16, asked_secs: u64, wait_secs: u64 },
     #[error("{url}: the body is larger than the limit of {limit} bytes (fetch.max_body_bytes)")]
