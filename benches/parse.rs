@@ -11,7 +11,8 @@
 //! in `$GOVWATCH_SHARED/data/feeds/generated-gov/*.xml` and
 //! `$GOVWATCH_SHARED/data/gov-html/*.html` when that folder exists, and
 //! generated documents (a large RSS feed of Chinese items, UTF-8 and
-//! GB18030, and a long list page).
+//! GB18030, and a long list page), and hostile ones (issue 18: deep nesting,
+//! stray end tags, open formatting elements, foster-parented table text).
 //!
 //! Started without `--bench` (as `cargo test --all-targets` does), it runs
 //! every input a few times only, as a smoke test.
@@ -241,6 +242,63 @@ fn main() {
         group: "generated",
         name: format!("list page, {} entries, UTF-8", opts.list_items),
         bytes: generated_list(opts.list_items).into_bytes(),
+        parser: Parser::List(demo_list.clone()),
+        base: base.clone(),
+    });
+
+    // Hostile documents (issue 18): nesting that overflowed the stack and
+    // made html5ever quadratic, stray end tags that make it scan the open
+    // elements, open formatting elements re-created in every paragraph, and
+    // table text it foster-parents. A tenth of the size in a smoke test.
+    let scale = if smoke { 10 } else { 1 };
+    let deep = 200_000 / scale;
+    let nested = |n: usize, text: &str| "<div>".repeat(n) + text + &"</div>".repeat(n);
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>嵌套</title><item><title>两万层嵌套</title><link>http://x.gov.cn/1</link><description>{}</description></item></channel></rss>",
+        nested(deep, "嵌套正文").replace('<', "&lt;").replace('>', "&gt;")
+    );
+    inputs.push(Input {
+        group: "hostile",
+        name: format!("RSS description, {deep} nested div"),
+        bytes: feed.into_bytes(),
+        parser: Parser::Feed,
+        base: base.clone(),
+    });
+    let page = |body: String| format!("<html><body><div class=\"TRS_Editor\">{body}</div></body></html>").into_bytes();
+    inputs.push(Input {
+        group: "hostile",
+        name: format!("entry page, {deep} nested div"),
+        bytes: page(nested(deep, "正文")),
+        parser: Parser::Detail,
+        base: base.clone(),
+    });
+    let pairs = 100_000 / scale;
+    inputs.push(Input {
+        group: "hostile",
+        name: format!("entry page, {pairs} × <div></span>"),
+        bytes: page("<div></span>".repeat(pairs) + "正文"),
+        parser: Parser::Detail,
+        base: base.clone(),
+    });
+    let paragraphs = 5_000 / scale;
+    let fonts: String = (0..200).map(|i| format!("<font class=f{i}>")).collect();
+    inputs.push(Input {
+        group: "hostile",
+        name: format!("entry page, 200 open <font> × {paragraphs} <p>"),
+        bytes: page(format!("<p>{fonts}</p>{}", "<p>段落</p>".repeat(paragraphs))),
+        parser: Parser::Detail,
+        base: base.clone(),
+    });
+    let pieces = 50_000 / scale;
+    inputs.push(Input {
+        group: "hostile",
+        name: format!("list page, {pieces} foster-parented table texts"),
+        bytes: format!(
+            "<html><body><table>{}</table>{}</body></html>",
+            "表格外的文字<b>加粗</b>".repeat(pieces),
+            generated_list(opts.list_items)
+        )
+        .into_bytes(),
         parser: Parser::List(demo_list),
         base,
     });

@@ -63,6 +63,14 @@ pub struct Fetch {
     pub backoff_base_secs: u64,
     /// … but never longer than this: a failing source is never parked for good.
     pub backoff_max_secs: u64,
+    /// The longest `Retry-After` honoured: a server that asks for longer than
+    /// a poll waits (60 s) is not asked again before then, up to this.
+    pub retry_after_max_secs: u64,
+    /// Hosts, IP addresses and networks (`10.1.0.0/16`) that links and
+    /// redirects in fetched documents may lead to although they are private
+    /// (loopback, intranet, link-local …). A configured source's own host is
+    /// always allowed; see `sources::address`.
+    pub allow_private: Vec<String>,
     pub user_agent: String,
 }
 
@@ -78,6 +86,8 @@ impl Default for Fetch {
             retry_base_ms: 1000,
             backoff_base_secs: 60,
             backoff_max_secs: 3600,
+            retry_after_max_secs: 6 * 3600,
+            allow_private: Vec::new(),
             user_agent: concat!("govwatch/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }
@@ -1210,6 +1220,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     check_mail(c, &|id| index_of("units", id), problems);
     check_sites(c, &|id| index_of("sources", id), problems);
     check_inspection(c, &known_units, &|id| index_of("sources", id), problems);
+    check_fetch_addresses(&c.fetch, problems);
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
@@ -1380,6 +1391,13 @@ fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut 
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// `fetch.allow_private`: each entry a host name, an address or a network.
+fn check_fetch_addresses(f: &Fetch, problems: &mut Vec<Problem>) {
+    for (i, message) in crate::sources::address::check_allow_list(&f.allow_private) {
+        problems.push(error(format!("fetch.allow_private[{i}]"), message));
     }
 }
 

@@ -12,6 +12,7 @@
 //! | DNS failure, refused or failed connection, TLS failure | failed, `DNS 解析失败 (…)`, `连接被拒绝 (…)`, … |
 //! | no answer within [`CheckSettings::timeout`] | failed, `超时 15 s` |
 //! | more than 5 redirects, or a redirect loop | failed, `重定向过多或无效 (…)` |
+//! | a link, or a redirect, to a loopback, private, link-local or metadata address that is neither a configured source's host nor in `fetch.allow_private` | failed, `拒绝访问 (…)`; nothing is sent (pages say what links are: see `sources::address`) |
 //!
 //! A GET reads at most [`GET_READ_LIMIT`] bytes of the body and drops the
 //! rest: attachments are not downloaded. A timeout or a connection failure of
@@ -36,12 +37,14 @@
 //! another host are followed within the original host's slot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
+use crate::sources::address::AddressPolicy;
 use crate::sources::fetch;
 
 /// Bytes of a GET's body read before the response is dropped.
@@ -100,9 +103,31 @@ pub fn checkable(url: &str) -> bool {
 }
 
 /// The link checker's HTTP client: `[fetch]`'s user agent and timeouts (the
-/// poller's client builder), following at most [`MAX_REDIRECTS`] redirects.
-pub fn client(cfg: &crate::config::Fetch) -> anyhow::Result<reqwest::Client> {
-    Ok(fetch::client_builder(cfg).redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS)).build()?)
+/// poller's client builder), following at most [`MAX_REDIRECTS`] redirects,
+/// and connecting only where its address policy allows: links are what
+/// pages say, so a link or redirect to a loopback, private, link-local or
+/// metadata address is not checked but [`Outcome::Failed`] with the reason
+/// (`拒绝访问 …`), unless it is a configured source's own host or
+/// `fetch.allow_private` names it.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    policy: Arc<AddressPolicy>,
+}
+
+/// A [`Client`] that allows only `fetch.allow_private` among private addresses.
+pub fn client(cfg: &crate::config::Fetch) -> anyhow::Result<Client> {
+    client_with(cfg, Arc::new(AddressPolicy::new(std::iter::empty(), &cfg.allow_private)))
+}
+
+/// A [`Client`] for the configuration: its sources' own hosts are allowed too
+/// (an intranet portal's links to itself).
+pub fn client_for(cfg: &crate::config::Config) -> anyhow::Result<Client> {
+    client_with(&cfg.fetch, Arc::new(crate::poll::address_policy(cfg)))
+}
+
+fn client_with(cfg: &crate::config::Fetch, policy: Arc<AddressPolicy>) -> anyhow::Result<Client> {
+    Ok(Client { http: fetch::guarded_client(cfg, policy.clone(), MAX_REDIRECTS)?, policy })
 }
 
 /// One host's waiting URLs and requests in flight.
@@ -121,7 +146,7 @@ struct Host {
 /// (`total` counts the URLs checked). Never panics: a check that panicked is
 /// reported as `Failed`.
 pub async fn check(
-    client: &reqwest::Client,
+    client: &Client,
     urls: Vec<String>,
     settings: &CheckSettings,
     progress: impl Fn(usize, usize) + Send + Sync,
@@ -249,7 +274,12 @@ fn fmt_secs(d: Duration) -> String {
 }
 
 /// Checks one URL: HEAD, then GET when HEAD is refused.
-async fn check_one(client: &reqwest::Client, url: Url, timeout: Duration) -> Outcome {
+async fn check_one(client: &Client, url: Url, timeout: Duration) -> Outcome {
+    // Hosts written as addresses never reach the resolver: check them here.
+    if let Err(r) = client.policy.check_url(&url) {
+        return Outcome::Failed { status: None, reason: format!("拒绝访问 ({r})") };
+    }
+    let client = &client.http;
     match client.head(url.clone()).timeout(timeout).send().await {
         Ok(resp) => {
             let status = resp.status();
@@ -291,6 +321,10 @@ async fn get(client: &reqwest::Client, url: Url, timeout: Duration) -> Outcome {
 /// The reason for a request that got no answer.
 fn failure(e: &reqwest::Error, timeout: Duration) -> Outcome {
     let status = e.status().map(|s| s.as_u16());
+    if let Some((redirect, r)) = fetch::refusal(e) {
+        let via = redirect.map(|u| format!("重定向到 {u}：")).unwrap_or_default();
+        return Outcome::Failed { status, reason: format!("拒绝访问 ({via}{r})") };
+    }
     if e.is_timeout() {
         return Outcome::Failed { status, reason: format!("超时 {}", fmt_secs(timeout)) };
     }
@@ -417,7 +451,7 @@ pub async fn run(
     .context("reading the portal's links failed")?;
     let left = due.len().saturating_sub(per_run);
     due.truncate(per_run);
-    let client = client(&cfg.fetch).context("[fetch]: cannot build the HTTP client")?;
+    let client = client_for(cfg).context("[fetch]: cannot build the HTTP client")?;
     let settings = CheckSettings {
         timeout: Duration::from_secs(l.timeout_secs.max(1)),
         per_host: l.per_host,

@@ -19,7 +19,8 @@ use crate::config::{Config, Fetch, SourceConfig};
 use crate::model::{Item, ItemKind, ParsedItem, SourceKind, item_id};
 use crate::normalize::identity::assign_keys;
 use crate::normalize::{SourceInfo, item_key, to_item};
-use crate::sources::fetch::{Body, Fetched, Fetcher};
+use crate::sources::address::AddressPolicy;
+use crate::sources::fetch::{Body, Fetched, Fetcher, LinkScope};
 use crate::sources::page::{self, Selectors};
 use crate::sources::{charset, feed};
 use crate::store::{Store, UpsertCounts};
@@ -77,10 +78,28 @@ pub fn next_attempt(cfg: &Fetch, now: DateTime<FixedOffset>, failures: u32) -> D
     now + Duration::seconds(secs as i64)
 }
 
+/// Where fetched documents may lead: the configured sources' own hosts and
+/// `fetch.allow_private` may be private, nothing else (`sources::address`).
+pub fn address_policy(cfg: &Config) -> AddressPolicy {
+    AddressPolicy::new(cfg.sources.iter().map(|s| s.url.as_str()), &cfg.fetch.allow_private)
+}
+
+/// Why a poll failed, and how long the server asked to be left alone.
+struct Failure {
+    message: String,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure { message, retry_after: None }
+    }
+}
+
 impl Poller {
     pub fn new(cfg: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
         Ok(Poller {
-            fetcher: Fetcher::new(&cfg.fetch)?,
+            fetcher: Fetcher::new(&cfg.fetch, Arc::new(address_policy(cfg)))?,
             store,
             fetch_cfg: cfg.fetch.clone(),
             cfg: Arc::new(cfg.clone()),
@@ -115,9 +134,14 @@ impl Poller {
         } else {
             self.poll_inner(src, now, &mut report).await
         };
-        if let Err(message) = result {
+        if let Err(Failure { message, retry_after }) = result {
             report.status = PollStatus::Error;
-            let recorded = self.store.record_failure(&src.id, now, &message, |n| next_attempt(&self.fetch_cfg, now, n));
+            // A server's Retry-After pushes the next attempt out further than the backoff would.
+            let asked = retry_after.and_then(|d| Duration::from_std(d).ok()).map(|d| now + d);
+            let recorded = self.store.record_failure(&src.id, now, &message, |n| {
+                let backoff = next_attempt(&self.fetch_cfg, now, n);
+                asked.map_or(backoff, |a| a.max(backoff))
+            });
             if let Err(e) = recorded {
                 tracing::error!(source = %src.id, error = %format!("{e:#}"), "failed to record a poll failure");
             }
@@ -133,9 +157,14 @@ impl Poller {
         src: &SourceConfig,
         now: DateTime<FixedOffset>,
         report: &mut PollReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let validators = self.store.validators(&src.id).map_err(|e| format!("{e:#}"))?;
-        let body = match self.fetcher.get(&src.url, &validators).await.map_err(|e| e.to_string())? {
+        let fetched = self
+            .fetcher
+            .get(&src.url, &validators)
+            .await
+            .map_err(|e| Failure { message: e.to_string(), retry_after: e.retry_after() })?;
+        let mut body = match fetched {
             Fetched::NotModified => {
                 report.status = PollStatus::NotModified;
                 self.store.record_success(&src.id, now, true, None, None, &[]).map_err(|e| format!("{e:#}"))?;
@@ -143,16 +172,20 @@ impl Poller {
             }
             Fetched::Body(b) => b,
         };
+        let validators = std::mem::take(&mut body.validators);
         let (parsed, warnings) = match src.kind {
             SourceKind::Feed => {
-                let out = feed::parse(&body.bytes, body.content_type.as_deref(), Some(&body.url))
-                    .map_err(|e| format!("{}: {e}", body.url))?;
+                let out = off_thread(move || {
+                    feed::parse(&body.bytes, body.content_type.as_deref(), Some(&body.url))
+                        .map_err(|e| format!("{}：{e}", body.url))
+                })
+                .await??;
                 report.items_seen = out.items.len();
                 let mut items = out.items;
                 self.identify(src, &mut items, report)?;
                 (items, out.warnings)
             }
-            SourceKind::Page => self.read_pages(src, &body, report).await?,
+            SourceKind::Page => self.read_pages(src, body, report).await?,
             SourceKind::Export => unreachable!("exports return early"),
         };
         report.warnings.splice(0..0, warnings);
@@ -171,14 +204,7 @@ impl Poller {
             .map_err(|e| format!("条目写入数据库失败：{e:#}"))?;
         report.counts = outcome.counts;
         self.store
-            .record_success(
-                &src.id,
-                now,
-                false,
-                Some(report.items_seen as u64),
-                Some(&body.validators),
-                &report.warnings,
-            )
+            .record_success(&src.id, now, false, Some(report.items_seen as u64), Some(&validators), &report.warnings)
             .map_err(|e| format!("{e:#}"))?;
         Ok(())
     }
@@ -190,7 +216,7 @@ impl Poller {
         src: &SourceConfig,
         now: DateTime<FixedOffset>,
         report: &mut PollReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let (store, cfg, src2) = (self.store.clone(), self.cfg.clone(), src.clone());
         let reports = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<crate::import::ImportReport>> {
             let files = crate::import::pending_files(&store, &src2)?;
@@ -232,7 +258,7 @@ impl Poller {
             }
         }
         if !errors.is_empty() {
-            return Err(errors.join("; "));
+            return Err(errors.join("; ").into());
         }
         self.store
             .record_success(&src.id, now, false, Some(report.items_seen as u64), None, &report.warnings)
@@ -256,7 +282,7 @@ impl Poller {
             }
         });
         if let Some(e) = failed.into_inner() {
-            return Err(format!("failed to read the stored items: {e}"));
+            return Err(format!("读取库中已有条目失败：{e}"));
         }
         report.collisions = assigned.collisions;
         report.duplicates = assigned.duplicates;
@@ -269,31 +295,31 @@ impl Poller {
     async fn read_pages(
         &self,
         src: &SourceConfig,
-        first: &Body,
+        first: Body,
         report: &mut PollReport,
     ) -> Result<(Vec<ParsedItem>, Vec<String>), String> {
         let cfg = src.page.clone().unwrap_or_default();
-        let sel = Selectors::new(&cfg).map_err(|e| e.to_string())?;
+        let sel = Arc::new(Selectors::new(&cfg).map_err(|e| e.to_string())?);
         let mut warnings = Vec::new();
-        let decode = |b: &Body, warnings: &mut Vec<String>| {
-            let d = charset::decode(&b.bytes, b.content_type.as_deref());
-            warnings.extend(d.warnings.into_iter().map(|w| format!("{}: {w}", b.url)));
-            d.text
-        };
-        let html = decode(first, &mut warnings);
-        let list = page::parse_list(&html, &first.url, &sel).map_err(|e| e.to_string())?;
+        // Links in these documents lead only where the source's own url allows.
+        let scope = LinkScope::of_source(&src.url);
+        let first_url = first.url.to_string();
+        let (list, decoded) = list_page(first, sel.clone()).await?;
+        warnings.extend(decoded);
+        let list = list.map_err(|e| e.to_string())?;
         let mut items = list.items;
         warnings.extend(list.warnings);
         let mut next = list.next;
-        let mut seen_pages: HashSet<String> = HashSet::from([first.url.to_string()]);
+        let mut seen_pages: HashSet<String> = HashSet::from([first_url]);
         for _ in 1..cfg.pages() {
             let Some(url) = next.take().filter(|u| seen_pages.insert(u.clone())) else {
                 break;
             };
-            match self.fetcher.get_fresh(&url).await {
+            match self.fetcher.get_linked(&url, &scope).await {
                 Ok(b) => {
-                    let html = decode(&b, &mut warnings);
-                    match page::parse_list(&html, &b.url, &sel) {
+                    let (list, decoded) = list_page(b, sel.clone()).await?;
+                    warnings.extend(decoded);
+                    match list {
                         Ok(l) => {
                             items.extend(l.items);
                             warnings.extend(l.warnings);
@@ -310,7 +336,7 @@ impl Poller {
         // which stored item it is.
         self.identify(src, &mut items, report)?;
         if cfg.follow {
-            self.follow(src, &sel, &cfg, &mut items, &mut warnings).await;
+            self.follow(src, &sel, &cfg, &scope, &mut items, &mut warnings).await;
         }
         Ok((items, warnings))
     }
@@ -320,8 +346,9 @@ impl Poller {
     async fn follow(
         &self,
         src: &SourceConfig,
-        sel: &Selectors,
+        sel: &Arc<Selectors>,
         cfg: &crate::config::PageConfig,
+        scope: &LinkScope,
         items: &mut [ParsedItem],
         warnings: &mut Vec<String>,
     ) {
@@ -356,7 +383,7 @@ impl Poller {
         }
         let fetched: Vec<(usize, String, Result<Body, String>)> =
             futures::stream::iter(to_fetch.into_iter().map(|(i, link)| async move {
-                let r = self.fetcher.get_fresh(&link).await.map_err(|e| e.to_string());
+                let r = self.fetcher.get_linked(&link, scope).await.map_err(|e| e.to_string());
                 (i, link, r)
             }))
             .buffer_unordered(4)
@@ -365,11 +392,40 @@ impl Poller {
         for (i, link, r) in fetched {
             match r {
                 Ok(b) => {
-                    let d = charset::decode(&b.bytes, b.content_type.as_deref());
-                    page::merge_detail(&mut items[i], page::parse_detail(&d.text, Some(&b.url), sel));
+                    let sel = sel.clone();
+                    let detail = off_thread(move || {
+                        let d = charset::decode(&b.bytes, b.content_type.as_deref());
+                        page::parse_detail(&d.text, Some(&b.url), &sel)
+                    })
+                    .await;
+                    match detail {
+                        Ok(d) => page::merge_detail(&mut items[i], d),
+                        Err(e) => warnings.push(format!("正文页 {link}：{e}")),
+                    }
                 }
                 Err(e) => warnings.push(format!("正文页 {link}：{e}")),
             }
         }
     }
+}
+
+/// Runs parsing off the async threads: a hostile 20 MB page takes seconds of
+/// CPU, during which the console, /healthz and the watchdog keep answering.
+/// A parser that panics fails this document, not the poll's thread.
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| format!("解析中断（{e}）"))
+}
+
+/// Decodes and reads one list page off the async threads; the decoder's
+/// warnings come back named by the page's URL.
+async fn list_page(
+    b: Body,
+    sel: Arc<Selectors>,
+) -> Result<(Result<page::ListPage, page::PageError>, Vec<String>), String> {
+    off_thread(move || {
+        let d = charset::decode(&b.bytes, b.content_type.as_deref());
+        let warnings: Vec<String> = d.warnings.into_iter().map(|w| format!("{}: {w}", b.url)).collect();
+        (page::parse_list(&d.text, &b.url, &sel), warnings)
+    })
+    .await
 }

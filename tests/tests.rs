@@ -14,6 +14,7 @@ mod county;
 mod crash;
 mod daemon;
 mod exports;
+mod fetch_hostile;
 mod fetch_http;
 mod identity;
 mod inspect;

@@ -19,6 +19,12 @@ pub use text::normalize as normalize_text;
 /// Resolves `href` against `base` and returns a canonical absolute link:
 /// fragment dropped, host lower-cased, default port dropped, `utm_*`
 /// parameters removed. `javascript:`, `mailto:` and empty links give `None`.
+///
+/// Links are http(s) only. A `file:` link is kept only in a document that is
+/// itself a local file (`base` is a `file:` URL: a source the administrator
+/// configured as a path): what a remote page or feed says never names a
+/// local file (`file:///etc/passwd`, or a relative link under a
+/// `<base href="file:///">`, which callers must not let a remote page set).
 pub fn canonical_link(base: Option<&Url>, href: &str) -> Option<String> {
     let href = href.trim();
     if href.is_empty() || href == "#" {
@@ -32,7 +38,8 @@ pub fn canonical_link(base: Option<&Url>, href: &str) -> Option<String> {
         Some(b) => b.join(href).ok()?,
         None => Url::parse(href).ok()?,
     };
-    if !matches!(url.scheme(), "http" | "https" | "file") {
+    let local_document = base.is_some_and(|b| b.scheme() == "file");
+    if !(matches!(url.scheme(), "http" | "https") || (url.scheme() == "file" && local_document)) {
         return None;
     }
     url.set_fragment(None);
@@ -231,6 +238,19 @@ mod tests {
         );
         assert_eq!(canonical_link(Some(&base), "javascript:void(0)"), None);
         assert_eq!(canonical_link(Some(&base), ""), None);
+    }
+
+    #[test]
+    fn remote_documents_never_name_local_files() {
+        let remote = Url::parse("http://x.gov.cn/col/index.html").unwrap();
+        assert_eq!(canonical_link(Some(&remote), "file:///etc/passwd"), None);
+        assert_eq!(canonical_link(Some(&remote), "FILE:///etc/passwd"), None);
+        assert_eq!(canonical_link(Some(&remote), " file:/etc/passwd"), None);
+        assert_eq!(canonical_link(None, "file:///etc/passwd"), None, "a feed without a base");
+        assert_eq!(canonical_link(Some(&remote), "ftp://x.gov.cn/a.doc"), None);
+        // A document that is itself a local file (a configured path) may link its neighbours.
+        let local = Url::parse("file:///srv/demo/col.html").unwrap();
+        assert_eq!(canonical_link(Some(&local), "col/1.html").as_deref(), Some("file:///srv/demo/col/1.html"));
     }
 
     #[test]

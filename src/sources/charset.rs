@@ -3,7 +3,11 @@
 //! Order of evidence: a byte-order mark; then, since GBK text is almost never
 //! valid UTF-8, valid UTF-8 wins over any label that says otherwise; then the
 //! HTTP `charset`, the XML declaration or `<meta>` (whichever decodes without
-//! errors); then statistical detection (chardetng). Every GB2312/GBK label is
+//! errors); then statistical detection (chardetng). A document that is not
+//! UTF-8 as a whole but carries parts that are (a GBK feed with one title
+//! pasted in UTF-8) is decoded part by part, each in its own charset, before
+//! any label gets to turn the UTF-8 parts into mojibake (`正常` → `姝ｅ父`);
+//! the poll report says so. Every GB2312/GBK label is
 //! read as GB18030, its superset, because sites that say `gb2312` routinely
 //! send GBK characters. Each decision that overrides a label is reported as a
 //! warning so that the source's health shows it.
@@ -25,6 +29,9 @@ pub enum CharsetSource {
     Header,
     Markup,
     Detected,
+    /// Parts of the document are UTF-8, the rest another charset; each part
+    /// was decoded in its own ([`decode_mixed`]).
+    Mixed,
 }
 
 #[derive(Debug)]
@@ -109,6 +116,14 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         return Decoded { text: s.to_string(), encoding: UTF_8, source: CharsetSource::ValidUtf8, warnings };
     }
 
+    // Parts in UTF-8 among parts in another charset (a CMS pasting another
+    // system's text): each part in its own, rather than the whole as one.
+    let other = [header, markup].into_iter().flatten().find(|e| *e != UTF_8 && e.is_ascii_compatible());
+    if let Some(mixed) = decode_mixed(bytes, other.unwrap_or(GB18030)) {
+        warnings.push(mixed.warning);
+        return Decoded { text: mixed.text, encoding: mixed.other, source: CharsetSource::Mixed, warnings };
+    }
+
     for (enc, source, what) in [(header, CharsetSource::Header, "HTTP 头"), (markup, CharsetSource::Markup, "文档")]
     {
         let Some(enc) = enc else { continue };
@@ -133,6 +148,78 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         warnings.push(format!("检测到字符集为 {}", enc.name()));
     }
     Decoded { text: text.into_owned(), encoding: enc, source: CharsetSource::Detected, warnings }
+}
+
+/// A document decoded part by part.
+struct Mixed {
+    text: String,
+    other: &'static Encoding,
+    warning: String,
+}
+
+/// Whether a UTF-8 run reads as Chinese text: every non-ASCII character a
+/// Han character, CJK or fullwidth punctuation, or general punctuation —
+/// three-byte sequences, which GBK text (two bytes per character) cannot
+/// line up into by chance for long.
+fn plausible_utf8(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_ascii() || matches!(c, '\u{2000}'..='\u{206F}' | '\u{3000}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FFEF}')
+    })
+}
+
+/// Decodes a document whose bytes are not valid UTF-8 as a whole but hold
+/// runs that are: each run of non-ASCII bytes (with the letters and digits
+/// between them; GBK's second bytes may be ASCII letters) is read as UTF-8
+/// when it is valid UTF-8 that reads as Chinese and more of its Han
+/// characters are common ones than when read as `other`; the rest as
+/// `other`. `None` when no run reads better as UTF-8 (a document wholly in
+/// `other`, the usual case) or a run does not decode in `other` either.
+fn decode_mixed(bytes: &[u8], other: &'static Encoding) -> Option<Mixed> {
+    // Runs split at bytes below 0x40 (space, punctuation, digits, `<`, `>`),
+    // which are never the second byte of a GBK character.
+    let runs = || bytes.split(|b| *b < 0x40).filter(|r| !r.is_ascii());
+    // The usual document is in one charset: a quick look first.
+    if !runs().any(|r| std::str::from_utf8(r).is_ok_and(plausible_utf8)) {
+        return None;
+    }
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
+    let (mut utf8_parts, mut other_parts) = (0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] < 0x40 {
+            text.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] >= 0x40 {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        if run.is_ascii() {
+            text.push_str(std::str::from_utf8(run).ok()?);
+            continue;
+        }
+        let as_other = decode_clean(other, run)?;
+        match std::str::from_utf8(run) {
+            Ok(u) if plausible_utf8(u) && common_ratio(u) > common_ratio(&as_other) => {
+                text.push_str(u);
+                utf8_parts += 1;
+            }
+            _ => {
+                text.push_str(&as_other);
+                other_parts += 1;
+            }
+        }
+    }
+    (utf8_parts > 0 && other_parts > 0).then(|| Mixed {
+        text,
+        other,
+        warning: format!(
+            "文档混用了两种编码：{utf8_parts} 段按 UTF-8 解码，{other_parts} 段按 {} 解码",
+            other.name().to_ascii_uppercase()
+        ),
+    })
 }
 
 /// A warning when decoded text is full of U+FFFD: the server sent bytes in
@@ -250,6 +337,42 @@ mod tests {
         assert_eq!(repair_utf8_read_as_gbk("关于进一步做好政务公开工作的通知"), None);
         assert_eq!(repair_utf8_read_as_gbk("镕铖堃：生僻字也要读对，不能当成乱码"), None);
         assert_eq!(repair_utf8_read_as_gbk("abc"), None);
+    }
+
+    #[test]
+    fn a_document_mixing_utf8_and_gbk_is_decoded_part_by_part() {
+        // Issue 18: `正常` in UTF-8 inside a GBK feed came out as `姝ｅ父`.
+        let mut b = gbk("<?xml version=\"1.0\" encoding=\"gbk\"?><rss><channel><title>政务公开</title><item><title>");
+        b.extend("网站运行正常".as_bytes());
+        b.extend(gbk("</title><description>办结率达99%，群众满意</description></item></channel></rss>"));
+        let d = decode(&b, Some("text/xml; charset=gbk"));
+        assert!(d.text.contains("<title>网站运行正常</title>"), "{}", d.text);
+        assert!(d.text.contains("<title>政务公开</title>") && d.text.contains("办结率达99%，群众满意"), "{}", d.text);
+        assert_eq!(d.source, CharsetSource::Mixed);
+        assert!(d.warnings.iter().any(|w| w.contains("1 段按 UTF-8")), "{:?}", d.warnings);
+        // With no label at all the other parts are read as GB18030.
+        assert!(decode(&b, None).text.contains("网站运行正常"));
+    }
+
+    #[test]
+    fn gbk_text_is_not_mistaken_for_utf8() {
+        // GBK text stays GBK. (The one truly ambiguous case is GBK bytes that
+        // spell UTF-8 Chinese exactly, such as `姝ｅ父`, which are 正常 in
+        // UTF-8: the common characters win, which is what such bytes mean.)
+        let texts = [
+            "关于做好政务公开工作的通知",
+            "镕铖堃：生僻字也要读对，不能当成乱码",
+            "12345热线工单办结率达98%，群众满意率持续提升",
+            "县政府办公室关于印发《政府信息公开工作要点》的通知",
+        ];
+        for t in texts {
+            let mut b = gbk("<html><meta charset=gbk><p>");
+            b.extend(gbk(t));
+            b.extend(gbk("</p></html>"));
+            let d = decode(&b, None);
+            assert!(d.text.contains(t), "{t}: {}", d.text);
+            assert_ne!(d.source, CharsetSource::Mixed, "{t}");
+        }
     }
 
     #[test]

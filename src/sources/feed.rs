@@ -303,6 +303,46 @@ mod tests {
     }
 
     #[test]
+    fn xml_base_cannot_make_a_link_local() {
+        // Issue 18 item 1: xml:base is a URL a document gives, like <base href>.
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="file:///etc/"><title>t</title>
+            <entry><title>政务公开</title><id>1</id><link href="passwd"/><updated>2026-11-20T10:00:00+08:00</updated></entry></feed>"#;
+        let base = Url::parse("http://x.gov.cn/atom.xml").unwrap();
+        let out = parse(atom.as_bytes(), None, Some(&base)).unwrap();
+        assert_eq!(out.items.len(), 1);
+        assert!(out.items[0].link.as_deref().is_none_or(|l| l.starts_with("http")), "{:?}", out.items[0].link);
+    }
+
+    #[test]
+    fn deep_documents_are_errors_not_stack_overflows() {
+        // Issue 18 item 3: every walk over input must be bounded. quick-xml
+        // stops at 65,535 levels without recursing; serde_json recurses at
+        // most 128 deep and skips unknown values iteratively.
+        let n = 100_000;
+        let xml = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>深</title>{}{}</item></channel></rss>",
+            "<x>".repeat(n),
+            "</x>".repeat(n)
+        );
+        assert!(parse(xml.as_bytes(), None, None).is_err());
+        let json = format!(
+            "{{\"version\": \"https://jsonfeed.org/version/1.1\", \"title\": \"t\", \"items\": [{{\"id\": \"1\", \"title\": \"深\", \"x\": {}{}}}]}}",
+            "[".repeat(n),
+            "]".repeat(n)
+        );
+        // serde_json skips an unknown deep value with a loop, not recursion: the item is read.
+        let out = parse(json.as_bytes(), Some("application/feed+json"), None).unwrap();
+        assert_eq!(out.items.len(), 1);
+        // Deep HTML inside a description is text, not an error.
+        let deep = "<div>".repeat(n) + "正文";
+        let xml = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>深</title><description>{}</description></item></channel></rss>",
+            deep.replace('<', "&lt;")
+        );
+        assert_eq!(parse(xml.as_bytes(), None, None).unwrap().items[0].text, "正文");
+    }
+
+    #[test]
     fn errors_are_clear() {
         assert_eq!(parse(b"   ", None, None).unwrap_err(), FeedError::Empty);
         let e = parse(b"<!DOCTYPE html><html><body>hi</body></html>", None, None).unwrap_err();

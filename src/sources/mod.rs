@@ -1,7 +1,9 @@
-//! Where items come from: fetching (`fetch`, the only IO here), charset
+//! Where items come from: fetching (`fetch`, the only IO here; `address`
+//! decides which addresses it may reach), charset
 //! decoding (`charset`), and parsing feeds (`feed`) and column pages (`page`).
 //! Exports (CSV/XLSX) will join as `export`.
 
+pub mod address;
 pub mod charset;
 pub mod export;
 pub mod feed;

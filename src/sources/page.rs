@@ -84,9 +84,11 @@ fn selector(css: &str) -> Selector {
 
 /// Reads one list page. `url` is where it came from (links resolve against it).
 pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, PageError> {
-    let doc = Html::parse_document(html);
+    let parsed = crate::normalize::html::parse_document(html);
+    let doc = parsed.html;
     let base = base_url(&doc, url);
     let mut out = ListPage::default();
+    out.warnings.extend(parsed.flattened.warning().map(|w| format!("{url}: {w}")));
     let explicit = sel.item.is_some();
     let li = selector("li");
     let entries: Vec<ElementRef<'_>> = match &sel.item {
@@ -98,14 +100,14 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     {
         return Err(PageError::NothingMatched { selector: css.clone(), role: "item", url: url.to_string() });
     }
-    let (mut no_title, mut no_link, mut no_date) = (0, 0, 0);
+    let (mut no_title, mut no_link, mut no_date, mut local_links) = (0, 0, 0, 0);
     for entry in &entries {
         let title = title_of(entry, &sel.title.0);
-        let link = entry
-            .select(&sel.link.0)
-            .chain(std::iter::once(*entry))
-            .find_map(|e| e.value().attr("href"))
-            .and_then(|h| canonical_link(Some(&base), h));
+        let href = entry.select(&sel.link.0).chain(std::iter::once(*entry)).find_map(|e| e.value().attr("href"));
+        let link = href.and_then(|h| canonical_link(Some(&base), h));
+        if link.is_none() && href.is_some_and(names_local_file) {
+            local_links += 1;
+        }
         let published = date_of(entry, &sel.date.0, sel.date_format.as_deref());
         if !explicit {
             // Default mode: only entries that look like list items count.
@@ -140,17 +142,34 @@ pub fn parse_list(html: &str, url: &Url, sel: &Selectors) -> Result<ListPage, Pa
     if no_date > 0 {
         out.warnings.push(format!("{no_date} 条没有可识别的日期（选择器 {:?}）", sel.date.1));
     }
-    out.next =
-        next_link(&doc, sel.next.as_ref()).and_then(|h| canonical_link(Some(&base), &h)).filter(|n| n != url.as_str());
+    let next = next_link(&doc, sel.next.as_ref());
+    out.next = next.as_deref().and_then(|h| canonical_link(Some(&base), h)).filter(|n| n != url.as_str());
+    if out.next.is_none() && next.as_deref().is_some_and(names_local_file) {
+        local_links += 1;
+    }
+    if local_links > 0 {
+        out.warnings.push(format!(
+            "{url}: {local_links} 个链接指向本机文件（file:），已忽略：网页中的链接只能是 http 或 https"
+        ));
+    }
     Ok(out)
 }
 
-/// `<base href>` when the page has one, else the page's own URL.
+/// A link that names a local file (which a remote page may not, see
+/// `canonical_link`): worth a warning, since no page does it by accident.
+fn names_local_file(href: &str) -> bool {
+    href.trim().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+}
+
+/// `<base href>` when the page has one, else the page's own URL. A base
+/// may not change a remote page into a local one: only http(s) bases count,
+/// or a `file:` base in a page that is itself a local file.
 fn base_url(doc: &Html, url: &Url) -> Url {
     doc.select(&selector("base[href]"))
         .next()
         .and_then(|b| b.value().attr("href"))
         .and_then(|h| url.join(h).ok())
+        .filter(|b| matches!(b.scheme(), "http" | "https") || (b.scheme() == "file" && url.scheme() == "file"))
         .unwrap_or_else(|| url.clone())
 }
 
@@ -232,7 +251,7 @@ const BODY_CANDIDATES: &[&str] = &[
 
 /// Reads an entry's own page.
 pub fn parse_detail(html: &str, url: Option<&Url>, sel: &Selectors) -> Detail {
-    let doc = Html::parse_document(html);
+    let doc = crate::normalize::html::parse_document(html).html;
     let base = url.map(|u| base_url(&doc, u));
     let base = base.as_ref();
     let meta = |name: &str| -> Option<String> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod hostile_fetch;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -133,13 +134,20 @@ pub struct TestServer {
 impl TestServer {
     /// Starts the server on a port the OS picks, on its own thread and runtime.
     pub fn start() -> TestServer {
+        TestServer::start_on("127.0.0.1")
+    }
+
+    /// Starts the server on another loopback address (`127.0.0.2` …: all of
+    /// 127.0.0.0/8 is loopback on Linux), for a host that is not a source's own.
+    pub fn start_on(ip: &str) -> TestServer {
+        let ip = ip.to_string();
         let state: Arc<Mutex<ServerState>> = Arc::default();
         let (tx, rx) = std::sync::mpsc::channel();
         let st = state.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let listener = tokio::net::TcpListener::bind((ip.as_str(), 0)).await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let app = Router::new().fallback(handle).with_state(st);
                 axum::serve(listener, app).await.unwrap();
@@ -164,6 +172,11 @@ impl TestServer {
 
     pub fn max_in_flight(&self) -> usize {
         self.state.lock().unwrap().max_in_flight
+    }
+
+    /// Every request the server answered, whatever the path.
+    pub fn seen_all(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
     }
 }
 
