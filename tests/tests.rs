@@ -16,6 +16,7 @@ mod exports;
 mod fetch_http;
 mod inspect;
 mod linkcheck;
+mod masking;
 mod packaging;
 mod repost_labelled;
 mod reposts;
