@@ -848,13 +848,16 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         now.format("%Y-%m-%d %H:%M"),
         if replay { "，回放，未记录" } else { "" }
     )?;
+    let source_names: std::collections::HashMap<&str, &str> =
+        cfg.sources.iter().filter_map(|s| s.name.as_deref().map(|n| (s.id.as_str(), n))).collect();
     for r in &rows {
         let f = r.finding;
         let unit = cfg.unit(&f.unit).map_or(f.unit.as_str(), |u| u.name.as_str());
+        // No internal id as a number: an item without one is named by its title below.
         let what = match (&r.number, &f.subject) {
-            (Some(n), _) => format!("编号 {n}"),
-            (None, Some(subject)) => subject.clone(),
-            (None, None) => format!("条目 {}", f.item_id),
+            (Some(n), _) => format!(" · 编号 {n}"),
+            (None, Some(subject)) => format!(" · {subject}"),
+            (None, None) => String::new(),
         };
         let late = match (f.state, f.late) {
             (State::Overdue, _) if f.overdue_working_days == 0 => " · 超期不足 1 个工作日".to_string(),
@@ -866,7 +869,7 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         writeln!(out)?;
         writeln!(
             out,
-            "[{}] {} · {unit} · {what} · 截止 {}{late}",
+            "[{}] {} · {unit}{what} · 截止 {}{late}",
             f.state.zh(),
             f.rule.zh(),
             f.deadline.format("%Y-%m-%d %H:%M")
@@ -876,8 +879,11 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         {
             writeln!(out, "    {t}")?;
         }
-        let reply = f.reply_working_days.map(|d| format!("；受理至答复 {d} 个工作日")).unwrap_or_default();
-        writeln!(out, "    依据：{}{reply}", f.basis)?;
+        let reply = match (f.reply_working_days, crate::alerts::words::reply_span_label(f.rule)) {
+            (Some(d), Some(span)) => format!("；{span} {d} 个工作日"),
+            _ => String::new(),
+        };
+        writeln!(out, "    依据：{}{reply}", crate::alerts::words::basis_with_names(&f.basis, &source_names))?;
     }
     Ok(ExitCode::SUCCESS)
 }

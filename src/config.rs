@@ -372,9 +372,14 @@ pub struct AlertsConfig {
     pub templates: Option<PathBuf>,
     /// Attach the rows as an .xlsx workbook.
     pub attach_xlsx: bool,
-    /// Findings listed in an email's body at most; the attachment and the
-    /// console have them all.
+    /// Findings listed in an email's body at most, all groups together: when
+    /// the groups' rows pass it, the least pressing groups list fewer, but
+    /// each still shows its three worst. The attachment and the console have
+    /// them all.
     pub max_rows: usize,
+    /// Findings listed in the body per group (单项否决, 紧急工单, each rule's
+    /// overdue and due soon): the worst first, the rest counted (另有 N 项见附件).
+    pub max_rows_per_group: usize,
     /// A message the relay keeps refusing with 4xx or cannot be reached for
     /// is marked failed after this many hours.
     pub give_up_after_hours: u32,
@@ -394,6 +399,7 @@ impl Default for AlertsConfig {
             templates: None,
             attach_xlsx: true,
             max_rows: 100,
+            max_rows_per_group: 20,
             give_up_after_hours: 72,
         }
     }

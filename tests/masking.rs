@@ -157,7 +157,7 @@ fn masking_the_tipdm_texts_changes_only_numbers_and_the_names_after_labels() {
 fn the_diff_finds_what_changed() {
     let c = |a: &str, b: &str| {
         let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-        changes(&a, &b).into_iter().map(|(s, e, p)| (s, e, p)).collect::<Vec<_>>()
+        changes(&a, &b)
     };
     assert_eq!(c("来电人反映锦绣花园小区的问题", "来电人反映锦绣花园小区的问题"), vec![]);
     assert_eq!(c("来电人反映锦绣花园小区的问题", "来电人反**绣花园小区的问题"), vec![(4, 6, "**".into())]);

@@ -213,7 +213,8 @@ fn finding_rows(
     unit: Option<&str>,
 ) -> Result<Vec<FindingRow>> {
     let cfg = st.config();
-    let lines: Vec<Line> = st.store.alert_lines(crate::cli::now())?;
+    let mut lines: Vec<Line> = st.store.alert_lines(crate::cli::now())?;
+    crate::alerts::words::name_sources(&mut lines, &cfg.sources);
     let unit = unit.or(Some(param(p, "unit")).filter(|s| !s.is_empty()));
     let rule = param(p, "rule");
     let state = param(p, "state");
@@ -224,8 +225,7 @@ fn finding_rows(
         .filter(|l| rule.is_empty() || l.rule.as_str() == rule)
         .filter(|l| state.is_empty() || l.state.as_str() == state)
         .map(|l| {
-            let summary: String =
-                m(user, if l.title.is_empty() { &l.text } else { &l.title }).chars().take(80).collect();
+            let summary: String = m(user, crate::alerts::words::summary_source(&l)).chars().take(80).collect();
             let row = FindingRow {
                 fingerprint: l.fingerprint.clone(),
                 rule: l.rule.as_str(),
@@ -235,11 +235,8 @@ fn finding_rows(
                 item_id: l.item_id.to_string(),
                 unit: l.unit.clone(),
                 unit_name: unit_name(&cfg, &l.unit),
-                number: match (&l.number, &l.link) {
-                    (Some(n), _) => n.clone(),
-                    (None, Some(_)) => String::new(),
-                    (None, None) => l.item_id.to_string(),
-                },
+                // No internal id as a number: an item without 文号 or 编号 shows none.
+                number: l.number.clone().unwrap_or_default(),
                 summary,
                 received: l.received_at.as_ref().map(t).unwrap_or_default(),
                 deadline: t(&l.deadline),
