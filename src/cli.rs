@@ -859,9 +859,16 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
             (None, Some(subject)) => format!(" · {subject}"),
             (None, None) => String::new(),
         };
+        use crate::alerts::words;
         let late = match (f.state, f.late) {
+            // Published personal data is found, not overdue: its time is when it was found.
+            _ if f.rule == crate::rules::Rule::PersonalData => String::new(),
             (State::Overdue, _) if f.overdue_working_days == 0 => " · 超期不足 1 个工作日".to_string(),
             (State::Overdue, _) => format!(" · 超期 {} 个工作日", f.overdue_working_days),
+            (State::Resolved, Some(true)) if f.rule == crate::rules::Rule::Repost => {
+                format!(" · 超时转载（晚 {} 个工作日）", f.overdue_working_days)
+            }
+            (State::Resolved, Some(false)) if f.rule == crate::rules::Rule::Repost => " · 按时转载".to_string(),
             (State::Resolved, Some(true)) => format!(" · 超期办结（晚 {} 个工作日）", f.overdue_working_days),
             (State::Resolved, Some(false)) => " · 按时办结".to_string(),
             _ => String::new(),
@@ -869,9 +876,10 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         writeln!(out)?;
         writeln!(
             out,
-            "[{}] {} · {unit}{what} · 截止 {}{late}",
-            f.state.zh(),
+            "[{}] {} · {unit}{what} · {} {}{late}",
+            words::state_word(f.rule, f.state, f.late),
             f.rule.zh(),
+            if f.rule == crate::rules::Rule::PersonalData { "发现" } else { "截止" },
             f.deadline.format("%Y-%m-%d %H:%M")
         )?;
         if let Some(t) = &r.title

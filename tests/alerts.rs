@@ -240,6 +240,15 @@ fn the_demo_email_words_each_item_for_what_it_is() {
     assert!(!pii.contains("超期"), "{pii}");
     // The 政府办 is also the supervisor: its late units and the 通报 are in the same email.
     assert!(text.contains("二、所辖单位催办") && text.contains("三、所辖单位超期通报"), "{text}");
+
+    // The same words in `govwatch findings`.
+    let o = govwatch(state, &["findings", "--config", DEMO, "--now", "2026-11-23 09:00"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    let pii = list.lines().find(|l| l.contains("公开内容含个人信息 ·")).expect(&list);
+    assert!(pii.starts_with("[已发现]") && pii.contains(" · 发现 ") && !pii.contains("超期"), "{pii}");
+    assert!(list.contains("[已转载] 上级政策转载时限") && list.contains("按时转载"), "{list}");
+    assert!(list.contains("；发布至转载 1 个工作日") && !list.contains("受理至答复"), "{list}");
+    assert!(!list.contains("xian-portal") && !list.contains("条目 "), "{list}");
 }
 
 /// The daemon on the demo, with today a working day and a round at 00:00

@@ -187,6 +187,8 @@ pub struct Counts {
     pub urgent: usize,
     /// 单项否决 kinds and published personal data.
     pub veto: usize,
+    /// Published personal data.
+    pub personal_data: usize,
 }
 
 /// One unit's own section.
@@ -196,6 +198,9 @@ pub struct DigestView {
     pub heading: String,
     /// 本单位, or the unit's name when the email carries several units' digests.
     pub who: String,
+    /// What an immediate email says first: the items are overdue, or (published
+    /// personal data) must be taken care of now. Empty in a digest.
+    pub intro: &'static str,
     pub unit: String,
     pub unit_name: String,
     pub unit_url: String,
@@ -362,6 +367,7 @@ fn counts_of(open: &[&Entry], resolved: usize) -> Counts {
         escalated: open.iter().filter(|e| e.level >= 1).count(),
         urgent: open.iter().filter(|e| e.line.urgent && !is_veto(e.line.rule)).count(),
         veto: open.iter().filter(|e| is_veto(e.line.rule)).count(),
+        personal_data: open.iter().filter(|e| e.line.rule == Rule::PersonalData).count(),
     }
 }
 
@@ -464,6 +470,13 @@ impl View {
                     "本单位待办事项".into()
                 }),
                 who: if several { d.unit_name.clone() } else { "本单位".into() },
+                intro: match p.kind {
+                    Kind::Immediate if d.open.iter().all(|e| e.line.rule == Rule::PersonalData) => {
+                        "以下已公开的内容含有市民个人信息，请立即核实处理："
+                    }
+                    Kind::Immediate => "以下事项需尽快办理：",
+                    _ => "",
+                },
                 unit: d.unit.clone(),
                 unit_name: d.unit_name.clone(),
                 unit_url: web.unit_url(&d.unit),
@@ -866,6 +879,27 @@ mod tests {
         assert_eq!(allot(&[150, 40, 30], 20, 30), [20, 7, 3]);
         assert_eq!(allot(&[150, 40, 30], 20, 10), [4, 3, 3]);
         assert_eq!(allot(&[2, 1], 0, 0), [1, 1]);
+    }
+
+    /// Published personal data is mailed at once: found, to be taken care
+    /// of now — not "新增超期事项" as the immediate email said.
+    #[test]
+    fn published_personal_data_is_worded_as_found() {
+        let mut p = sample(Kind::Digest);
+        p.kind = Kind::Immediate;
+        let mut pii = many("jiaoyuju", Rule::PersonalData, State::Overdue, 1, 7000).remove(0);
+        pii.line.overdue_working_days = 0;
+        pii.line.basis = "公开内容含个人信息：手机号 139****5678".into();
+        p.digests[0].open = vec![pii];
+        p.digests[0].resolved.clear();
+        p.digests[0].escalated = false;
+        let r = render(&p, &AlertsConfig::default());
+        assert_eq!(r.subject, "【紧急】示范县教育局：公开内容含个人信息 1 项，请立即处理（2026年11月23日）");
+        for part in parts(&r) {
+            assert!(part.contains("以下已公开的内容含有市民个人信息，请立即核实处理"), "{part}");
+            assert!(part.contains("已发现，请尽快处理") && part.contains("发现"), "{part}");
+            assert!(!part.contains("超期"), "{part}");
+        }
     }
 
     #[test]

@@ -50,7 +50,12 @@ pub fn reply_span_label(rule: Rule) -> Option<&'static str> {
 
 /// The state in a word or two: 已超期, 即将到期, 已发现, 已办结, 逾期办结, 已转载 …
 pub fn state(l: &Line) -> &'static str {
-    match (l.rule, l.state, l.late) {
+    state_word(l.rule, l.state, l.late)
+}
+
+/// [`state`] from its parts (a finding's rule, state and whether it was answered late).
+pub fn state_word(rule: Rule, state: State, late: Option<bool>) -> &'static str {
+    match (rule, state, late) {
         (Rule::PersonalData, State::Resolved, _) => "已处理",
         (Rule::PersonalData, _, _) => "已发现",
         (Rule::Repost, State::Resolved, Some(true)) => "超时转载",

@@ -800,6 +800,8 @@ pub async fn api_sources(State(st): State<Arc<AppState>>) -> Result<Json<Vec<Sou
 fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
     let cfg = st.config();
     let Some(item) = st.store.item(id)? else { return Ok(None) };
+    let source_names: HashMap<&str, &str> =
+        cfg.sources.iter().filter_map(|s| s.name.as_deref().map(|n| (s.id.as_str(), n))).collect();
     let findings: Vec<Value> = st
         .store
         .findings_of_item(id)?
@@ -811,7 +813,8 @@ fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
                 "rule": rule, "rule_id": f.rule, "unit": f.unit, "unit_name": unit_name(&cfg, &f.unit),
                 "state": f.state, "state_zh": state,
                 "deadline": f.deadline.as_deref().map(crate::index::display_time),
-                "days": f.overdue_working_days, "basis": f.basis,
+                "days": f.overdue_working_days,
+                "basis": crate::alerts::words::basis_with_names(&f.basis, &source_names),
             })
         })
         .collect();
