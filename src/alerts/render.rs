@@ -57,6 +57,10 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
+        // A variable the view does not have is an error, found on the sample
+        // emails below (an override written for another version would
+        // otherwise send emails with nothing in them).
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, text) in BUILT_IN {
             env.add_template(name, text).with_context(|| format!("built-in template {name}"))?;
         }
@@ -78,7 +82,7 @@ impl Templates {
             }
         }
         let t = Templates { env };
-        for kind in [Kind::Digest, Kind::Report] {
+        for kind in [Kind::Digest, Kind::Report, Kind::Immediate] {
             let sample = sample(kind);
             t.render(&sample, &AlertsConfig::default(), &WebConfig::default(), sample_time())
                 .with_context(|| format!("the templates fail on a sample {} email", kind.as_str()))?;
@@ -649,8 +653,9 @@ fn sample_time() -> DateTime<FixedOffset> {
 }
 
 /// A small email of each kind, to try templates on: a unit's digest (shown
-/// to its supervisor), or a supervising unit's email with its late units
-/// (催办) and the 通报.
+/// to its supervisor), a supervising unit's email with its late units
+/// (催办) and the 通报, or (immediate) two units' sections sent to the
+/// fallback address.
 fn sample(kind: Kind) -> Planned {
     use super::{Digest, Line};
     use crate::model::{ItemId, ItemKind};
@@ -699,6 +704,15 @@ fn sample(kind: Kind) -> Planned {
         units: Vec::new(),
         marks: Vec::new(),
     };
+    if kind == Kind::Immediate {
+        let mut other = p.digests[0].clone();
+        (other.unit, other.unit_name, other.via_fallback) = ("weijianwei".into(), "示范县卫生健康委员会".into(), true);
+        p.digests[0].via_fallback = true;
+        p.digests.push(other);
+        p.addressees.push(("weijianwei".into(), "示范县卫生健康委员会".into()));
+        (p.unit, p.unit_name, p.via_fallback) =
+            ("jiaoyuju+weijianwei".into(), "示范县教育局、示范县卫生健康委员会".into(), true);
+    }
     if kind == Kind::Report {
         let mut urgent = line(4, "zhujianju", Rule::HotlineDeadline, State::Overdue, 3);
         urgent.urgent = true;
@@ -903,6 +917,22 @@ mod tests {
     }
 
     #[test]
+    fn two_units_in_the_duty_mailbox_each_get_their_section() {
+        let mut p = sample(Kind::Immediate);
+        p.kind = Kind::Digest;
+        let r = render(&p, &AlertsConfig::default());
+        assert!(r.subject.contains("示范县教育局、示范县卫生健康委员会待办提醒"), "{}", r.subject);
+        for part in parts(&r) {
+            assert!(part.contains("示范县教育局、示范县卫生健康委员会未配置接收邮箱"), "{part}");
+            assert!(
+                part.contains("一、示范县教育局待办事项") && part.contains("二、示范县卫生健康委员会待办事项"),
+                "{part}"
+            );
+            assert!(part.contains("示范县卫生健康委员会有以下事项待办"), "{part}");
+        }
+    }
+
+    #[test]
     fn an_override_replaces_a_template_and_a_broken_one_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("subject.txt"), "待办 {{ counts.open }} 项").unwrap();
@@ -913,6 +943,10 @@ mod tests {
         std::fs::write(dir.path().join("digest.html"), "{% for x in %}").unwrap();
         let e = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
         assert!(e.contains("digest.html"), "{e}");
+        // Written for the view before sections (top-level `groups`): refused, not an empty email.
+        std::fs::write(dir.path().join("digest.html"), "{% for g in groups %}{{ g.title }}{% endfor %}").unwrap();
+        let e = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
+        assert!(e.contains("digest.html") && e.contains("undefined"), "{e}");
         std::fs::remove_file(dir.path().join("digest.html")).unwrap();
         std::fs::write(dir.path().join("digets.txt"), "x").unwrap();
         let e = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
