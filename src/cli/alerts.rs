@@ -17,11 +17,11 @@ use crate::mailer::{self, Mailer};
 
 #[derive(Debug, Subcommand)]
 pub enum AlertsCommand {
-    /// Render the email a unit would get now (its digest, or as a supervising unit its 通报)
+    /// Render the one email a unit's addresses would get now (its digest, its late units, its 通报)
     Preview {
         #[arg(long, value_name = "ID")]
         unit: String,
-        /// digest | report
+        /// digest | report (only an email with a 通报 in it)
         #[arg(long, value_enum, default_value = "digest")]
         kind: PreviewKind,
         /// Evaluate at this moment instead of now ("YYYY-MM-DD HH:MM", Asia/Shanghai)
@@ -34,7 +34,7 @@ pub enum AlertsCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Run a round now: evaluate the rules, queue each unit's email, send the outbox
+    /// Run a round now: evaluate the rules, queue one email per address, send the outbox
     Send {
         /// Write the emails as .eml files to a folder instead; record and send nothing
         #[arg(long)]
