@@ -638,6 +638,7 @@ pub fn workbook(view: &View) -> Result<Vec<u8>> {
             let mark = match (r.urgent, r.veto) {
                 (true, _) => "紧急",
                 (_, true) if r.rule == Rule::MessageUnanswered3Months.zh() => "单项否决",
+                (_, true) => "个人信息",
                 _ => "",
             };
             sheet.write_string(y, 12, mark)?;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::Line;
 use crate::config::SourceConfig;
+use crate::model::ItemKind;
 use crate::rules::{Rule, State};
 
 /// What the item's own time is called: when the office got it (收到) or when
@@ -85,13 +86,15 @@ pub fn status(l: &Line, level: u8) -> String {
     s
 }
 
-/// What a row says the item is about: its title (标题, 留言主题) when it has
-/// one of its own; the start of its text when the title is only the text
-/// cut short (exports without a title column), or there is none.
+/// What a row says the item is about: its title (标题, 留言主题, a policy's
+/// title) when it has one of its own; for a work order or message whose
+/// title is only its text cut short (an export without a title column), or
+/// that has none, the start of its text.
 pub fn summary_source(l: &Line) -> &str {
     let flat = |s: &str| s.split_whitespace().collect::<String>();
     let title = l.title.trim();
-    if title.is_empty() || (!l.text.trim().is_empty() && flat(&l.text).starts_with(&flat(title))) {
+    let exported = matches!(l.kind, ItemKind::Hotline | ItemKind::Message);
+    if title.is_empty() || (exported && !l.text.trim().is_empty() && flat(&l.text).starts_with(&flat(title))) {
         if l.text.trim().is_empty() { title } else { &l.text }
     } else {
         title
@@ -123,7 +126,7 @@ pub fn name_sources(lines: &mut [Line], sources: &[SourceConfig]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ItemId, ItemKind};
+    use crate::model::ItemId;
 
     fn line(rule: Rule, state: State, days: i64) -> Line {
         Line {
@@ -180,6 +183,11 @@ mod tests {
         l.title = "工单 GD001".into();
         l.text = String::new();
         assert_eq!(summary_source(&l), "工单 GD001");
+        // A policy whose text repeats its title: the title.
+        l.kind = ItemKind::Feed;
+        l.title = "示范省人民政府关于印发示范省2026年政务公开工作要点的通知".into();
+        l.text = "示范省人民政府关于印发示范省2026年政务公开工作要点的通知 各市、县人民政府，省政府各部门：".into();
+        assert_eq!(summary_source(&l), l.title);
     }
 
     /// Issue 17: `qs-zcwj 应转载…` named the portal by its id.
