@@ -150,7 +150,12 @@ pub fn queue_round(
         match store.queue_round(&record, &mails, generation)? {
             Queued::Done(_) => {
                 report.emails = mails.len();
-                report.findings = mails.iter().map(|m| m.marks.len()).sum();
+                // A finding listed to a unit and shown to its supervisor is one finding.
+                report.findings = mails
+                    .iter()
+                    .flat_map(|m| m.marks.iter().map(|k| k.fingerprint.as_str()))
+                    .collect::<std::collections::HashSet<_>>()
+                    .len();
                 report.queued = mails
                     .iter()
                     .map(|m| (m.kind.to_string(), m.unit.clone(), m.recipients.clone(), m.subject.clone()))

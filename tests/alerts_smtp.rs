@@ -370,6 +370,8 @@ level = "county"
     govwatch::findings::evaluate(&cfg, &cal, &store, monday(), true).unwrap();
     let templates = Templates::load(None).unwrap();
     let round = mailer::queue_round(&cfg, &cal, &store, &templates, &Round::scheduled(monday())).unwrap();
+    // Every order is listed; one shown to both its unit and the supervisor counts once.
+    assert_eq!(round.findings, 154);
     let d = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
