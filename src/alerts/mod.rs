@@ -302,13 +302,12 @@ fn who<'a>(units: &'a HashMap<&str, &'a Unit>, id: &str, s: &AlertsConfig) -> Wh
 /// The most pressing first: [`class`], then the most overdue, then the
 /// earliest deadline; then the oldest item, by its number.
 pub(crate) fn ordered(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| {
-        let key = |e: &Entry| {
-            let l = &e.line;
-            (class(l), -l.overdue_working_days, l.deadline, l.rule, l.received_at, l.number.clone())
-        };
-        key(a).cmp(&key(b)).then_with(|| a.line.fingerprint.cmp(&b.line.fingerprint))
-    });
+    type Key<'a> = (u8, i64, DateTime<FixedOffset>, Rule, Option<DateTime<FixedOffset>>, Option<&'a str>);
+    fn key(e: &Entry) -> Key<'_> {
+        let l = &e.line;
+        (class(l), -l.overdue_working_days, l.deadline, l.rule, l.received_at, l.number.as_deref())
+    }
+    entries.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.line.fingerprint.cmp(&b.line.fingerprint)));
 }
 
 /// Entries grouped by unit, the unit with the most first; within a unit the most pressing first.
@@ -322,6 +321,7 @@ fn by_unit(entries: &mut [Entry]) {
 }
 
 /// A part of an email, with where it goes.
+#[derive(Clone)]
 enum Piece {
     Digest(Digest, Kind),
     /// 催办 of one unit's findings, for its supervisor.
@@ -330,6 +330,7 @@ enum Piece {
     Report(Vec<Entry>),
 }
 
+#[derive(Clone)]
 struct Routed {
     piece: Piece,
     /// The unit the piece is for: the digest's unit, or the supervisor.
@@ -425,11 +426,15 @@ pub fn plan(
         ordered(&mut m.resolved);
         let escalated = !round.immediate && m.open.iter().any(|e| e.level >= 1) && w.supervisor.is_some();
         if escalated && let Some(sup) = w.supervisor {
-            // Shown to the supervisor in its own email of this round (催办).
+            // Shown to the supervisor in its own email of this round (催办),
+            // but for what its 通报 of this round lists (the same addresses get both).
             let to = who(&by_id, &sup.id, s);
-            if !to.emails.is_empty() {
+            let reported = reports.get(&sup.id).is_some_and(|r| r.1);
+            let shown: Vec<Entry> =
+                m.open.iter().filter(|e| e.level == 1 || (e.level == 2 && !reported)).cloned().collect();
+            if !to.emails.is_empty() && !shown.is_empty() {
                 copies.push(Routed {
-                    piece: Piece::Copy(m.open.iter().filter(|e| e.level >= 1).cloned().collect()),
+                    piece: Piece::Copy(shown),
                     addressee: sup.id.clone(),
                     addressee_name: to.name,
                     emails: to.emails,
@@ -506,17 +511,29 @@ pub fn plan(
             }
         }
     }
+    // A piece in one email (the usual case) moves there; one in several is copied.
+    let mut uses = vec![0usize; pieces.len()];
+    for &i in emails.iter().flat_map(|(list, _)| list) {
+        uses[i] += 1;
+    }
+    let mut pieces: Vec<Option<Routed>> = pieces.into_iter().map(Some).collect();
     for (list, to) in emails {
-        plan.emails.push(email(&list, to, &pieces, &by_id, s, round, today));
+        let parts: Vec<Routed> = list
+            .iter()
+            .filter_map(|&i| {
+                uses[i] -= 1;
+                if uses[i] == 0 { pieces[i].take() } else { pieces[i].clone() }
+            })
+            .collect();
+        plan.emails.push(email(parts, to, &by_id, s, round, today));
     }
     plan
 }
 
 /// The email made of these pieces.
 fn email(
-    list: &[usize],
+    parts: Vec<Routed>,
     to: Vec<String>,
-    pieces: &[Routed],
     by_id: &HashMap<&str, &Unit>,
     s: &AlertsConfig,
     round: &Round,
@@ -527,15 +544,14 @@ fn email(
     let mut kind = Kind::Report;
     let mut marks: Vec<Mark> = Vec::new();
     let mut via_fallback = false;
-    for &i in list {
-        let r = &pieces[i];
+    for r in parts {
         if !addressees.iter().any(|(id, _)| id == &r.addressee) {
             addressees.push((r.addressee.clone(), r.addressee_name.clone()));
         }
         via_fallback |= r.via_fallback;
-        match &r.piece {
+        match r.piece {
             Piece::Digest(d, k) => {
-                kind = *k;
+                kind = k;
                 let mark = |e: &Entry, kind: &'static str| Mark {
                     fingerprint: e.line.fingerprint.clone(),
                     kind,
@@ -544,10 +560,10 @@ fn email(
                 };
                 marks.extend(d.open.iter().map(|e| mark(e, k.as_str())));
                 marks.extend(d.resolved.iter().map(|e| Mark { level: 0, ..mark(e, "resolved") }));
-                digests.push(d.clone());
+                digests.push(d);
             }
-            Piece::Copy(entries) => copies.extend(entries.iter().cloned()),
-            Piece::Report(entries) => report.extend(entries.iter().cloned()),
+            Piece::Copy(entries) => copies.extend(entries),
+            Piece::Report(entries) => report.extend(entries),
         }
     }
     // What the 通报 of this email lists is not listed again as 催办.
