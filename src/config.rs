@@ -358,10 +358,11 @@ pub struct AlertsConfig {
     /// An open finding already mailed is listed again after this many working
     /// days (0: in every round). A change of state or escalation is mailed at once.
     pub repeat_working_days: u32,
-    /// Working days overdue after which the supervising unit is copied (催办).
+    /// Working days overdue after which a finding is shown to the supervising
+    /// unit, in its own email of the round (催办).
     pub escalate_after: u32,
-    /// Working days overdue after which the supervising unit gets a separate
-    /// summary of its late units (通报).
+    /// Working days overdue after which a finding goes into the supervising
+    /// unit's summary of its late units (通报), in the same email.
     pub report_after: u32,
     /// Report a finding mailed while open once more when it is resolved.
     pub report_resolved: bool,
