@@ -8,7 +8,9 @@
 //!
 //! For comparison the same scan is timed with the `regex` crate finding the
 //! candidates (digit runs with single space/hyphen separators, an optional
-//! `+` and check letter) and `pii::scan` validating each candidate.
+//! `+` and check letter) and `pii::scan` validating each candidate. Then
+//! `alerts::mask`, which the console runs on every search hit an officer
+//! sees, is timed on the same texts.
 //!
 //! ```text
 //! cargo bench --bench pii                      # 1,000,000 items
@@ -401,6 +403,18 @@ fn run(o: &Options, corpus: &Corpus) -> Result<()> {
             _ => {}
         }
     }
+    // What the console does to every search hit an officer sees (`alerts::mask`:
+    // numbers, cards, names after labels), one thread.
+    let mut mask_time = Duration::MAX;
+    let mut masked_texts = 0u64;
+    for _ in 0..PASSES {
+        let t = Instant::now();
+        masked_texts =
+            texts.iter().filter(|t| matches!(govwatch::alerts::mask::mask(t), std::borrow::Cow::Owned(_))).count()
+                as u64;
+        mask_time = mask_time.min(t.elapsed());
+    }
+    progress!("alerts::mask: best of {PASSES} passes {}", fmt_secs(mask_time));
     let flagged = scan.flagged.iter().filter(|f| **f).count() as u64;
     let rx_flagged = rx.flagged.iter().filter(|f| **f).count() as u64;
     let rx_differs = scan.flagged.iter().zip(&rx.flagged).filter(|(a, b)| a != b).count();
@@ -447,6 +461,14 @@ fn run(o: &Options, corpus: &Corpus) -> Result<()> {
         ]);
     }
     out.push_str(&table.render());
+    out.push_str(&format!(
+        "\nMasking the same texts as the console masks search hits (`alerts::mask`, one thread): {} \
+         (best of {PASSES}), {} items/s, {:.0} MB/s; {} texts changed.\n",
+        fmt_secs(mask_time),
+        per_sec(n as f64, mask_time),
+        mb / mask_time.as_secs_f64(),
+        thousands(masked_texts),
+    ));
     out.push_str(&format!(
         "\nFlagged items {} against {} given a valid number: {} false positives, {} false negatives, \
          {} flagged with another kind; the regex variant flags {} items differently.\n",

@@ -931,17 +931,27 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         now.format("%Y-%m-%d %H:%M"),
         if replay { "，回放，未记录" } else { "" }
     )?;
+    let source_names: std::collections::HashMap<&str, &str> =
+        cfg.sources.iter().filter_map(|s| s.name.as_deref().map(|n| (s.id.as_str(), n))).collect();
     for r in &rows {
         let f = r.finding;
         let unit = cfg.unit(&f.unit).map_or(f.unit.as_str(), |u| u.name.as_str());
+        // No internal id as a number: an item without one is named by its title below.
         let what = match (&r.number, &f.subject) {
-            (Some(n), _) => format!("编号 {n}"),
-            (None, Some(subject)) => subject.clone(),
-            (None, None) => format!("条目 {}", f.item_id),
+            (Some(n), _) => format!(" · 编号 {n}"),
+            (None, Some(subject)) => format!(" · {subject}"),
+            (None, None) => String::new(),
         };
+        use crate::alerts::words;
         let late = match (f.state, f.late) {
+            // Published personal data is found, not overdue: its time is when it was found.
+            _ if f.rule == crate::rules::Rule::PersonalData => String::new(),
             (State::Overdue, _) if f.overdue_working_days == 0 => " · 超期不足 1 个工作日".to_string(),
             (State::Overdue, _) => format!(" · 超期 {} 个工作日", f.overdue_working_days),
+            (State::Resolved, Some(true)) if f.rule == crate::rules::Rule::Repost => {
+                format!(" · 超时转载（晚 {} 个工作日）", f.overdue_working_days)
+            }
+            (State::Resolved, Some(false)) if f.rule == crate::rules::Rule::Repost => " · 按时转载".to_string(),
             (State::Resolved, Some(true)) => format!(" · 超期办结（晚 {} 个工作日）", f.overdue_working_days),
             (State::Resolved, Some(false)) => " · 按时办结".to_string(),
             _ => String::new(),
@@ -949,9 +959,10 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         writeln!(out)?;
         writeln!(
             out,
-            "[{}] {} · {unit} · {what} · 截止 {}{late}",
-            f.state.zh(),
+            "[{}] {} · {unit}{what} · {} {}{late}",
+            words::state_word(f.rule, f.state, f.late),
             f.rule.zh(),
+            if f.rule == crate::rules::Rule::PersonalData { "发现" } else { "截止" },
             f.deadline.format("%Y-%m-%d %H:%M")
         )?;
         if let Some(t) = &r.title
@@ -959,8 +970,11 @@ fn findings(cfg: &Config, a: &FindingsArgs) -> Result<ExitCode> {
         {
             writeln!(out, "    {t}")?;
         }
-        let reply = f.reply_working_days.map(|d| format!("；受理至答复 {d} 个工作日")).unwrap_or_default();
-        writeln!(out, "    依据：{}{reply}", f.basis)?;
+        let reply = match (f.reply_working_days, crate::alerts::words::reply_span_label(f.rule)) {
+            (Some(d), Some(span)) => format!("；{span} {d} 个工作日"),
+            _ => String::new(),
+        };
+        writeln!(out, "    依据：{}{reply}", crate::alerts::words::basis_with_names(&f.basis, &source_names))?;
     }
     Ok(ExitCode::SUCCESS)
 }

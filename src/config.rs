@@ -368,10 +368,11 @@ pub struct AlertsConfig {
     /// An open finding already mailed is listed again after this many working
     /// days (0: in every round). A change of state or escalation is mailed at once.
     pub repeat_working_days: u32,
-    /// Working days overdue after which the supervising unit is copied (催办).
+    /// Working days overdue after which a finding is shown to the supervising
+    /// unit, in its own email of the round (催办).
     pub escalate_after: u32,
-    /// Working days overdue after which the supervising unit gets a separate
-    /// summary of its late units (通报).
+    /// Working days overdue after which a finding goes into the supervising
+    /// unit's summary of its late units (通报), in the same email.
     pub report_after: u32,
     /// Report a finding mailed while open once more when it is resolved.
     pub report_resolved: bool,
@@ -382,9 +383,14 @@ pub struct AlertsConfig {
     pub templates: Option<PathBuf>,
     /// Attach the rows as an .xlsx workbook.
     pub attach_xlsx: bool,
-    /// Findings listed in an email's body at most; the attachment and the
-    /// console have them all.
+    /// Findings listed in an email's body at most, all groups together: when
+    /// the groups' rows pass it, the least pressing groups list fewer, but
+    /// each still shows its three worst. The attachment and the console have
+    /// them all.
     pub max_rows: usize,
+    /// Findings listed in the body per group (单项否决, 紧急工单, each rule's
+    /// overdue and due soon): the worst first, the rest counted (另有 N 项见附件).
+    pub max_rows_per_group: usize,
     /// A message the relay keeps refusing with 4xx or cannot be reached for
     /// is marked failed after this many hours.
     pub give_up_after_hours: u32,
@@ -404,6 +410,7 @@ impl Default for AlertsConfig {
             templates: None,
             attach_xlsx: true,
             max_rows: 100,
+            max_rows_per_group: 20,
             give_up_after_hours: 72,
         }
     }

@@ -294,12 +294,10 @@ mod tests {
         let (plan, _) = crate::mailer::plan_round(&cfg, &cal, &store, &Round::scheduled(now)).unwrap();
         assert_eq!(plan.emails.len(), 1);
         let email = &plan.emails[0];
-        assert!(email.resolved.is_empty(), "retired findings reported as resolved: {:#?}", email.resolved);
+        let resolved: Vec<&crate::alerts::Entry> = email.digests.iter().flat_map(|d| d.resolved.iter()).collect();
+        assert!(resolved.is_empty(), "retired findings reported as resolved: {resolved:#?}");
         assert!(email.marks.iter().all(|m| !old.contains(&m.fingerprint)), "{:#?}", email.marks);
-        assert_eq!(
-            email.open.iter().map(|e| e.line.fingerprint.as_str()).collect::<Vec<_>>(),
-            [&repost[0].fingerprint]
-        );
+        assert_eq!(email.open().map(|e| e.line.fingerprint.as_str()).collect::<Vec<_>>(), [&repost[0].fingerprint]);
         // What the item's console page shows of them.
         let stored = store.findings_of_item(policy.id).unwrap();
         let retired: Vec<_> = stored.iter().filter(|f| f.basis.contains("已停用")).collect();

@@ -64,7 +64,8 @@ pub struct RoundReport {
 /// Reads the stored findings and mail history and plans `round`.
 pub fn plan_round(cfg: &Config, cal: &Calendar, store: &Store, round: &Round) -> Result<(Plan, i64)> {
     let since = round.at - chrono::Duration::days(RESOLVED_WINDOW_DAYS);
-    let lines = store.alert_lines(since)?;
+    let mut lines = store.alert_lines(since)?;
+    alerts::words::name_sources(&mut lines, &cfg.sources);
     let (history, generation) = store.mail_history()?;
     Ok((alerts::plan(lines, &history, &cfg.units, &cfg.alerts, cal, round), generation))
 }
@@ -83,7 +84,7 @@ pub fn compose_all(
     let next = AtomicUsize::new(0);
     // The largest first, so that no thread is left with a big one at the end.
     let mut order: Vec<usize> = (0..plan.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(plan[i].open.len()));
+    order.sort_by_key(|&i| std::cmp::Reverse(plan[i].listed()));
     let one = |p: &Planned| -> Result<(NewMail, Rendered)> {
         let r = templates
             .render(p, &cfg.alerts, &cfg.web, now)
@@ -149,7 +150,12 @@ pub fn queue_round(
         match store.queue_round(&record, &mails, generation)? {
             Queued::Done(_) => {
                 report.emails = mails.len();
-                report.findings = mails.iter().map(|m| m.marks.len()).sum();
+                // A finding listed to a unit and shown to its supervisor is one finding.
+                report.findings = mails
+                    .iter()
+                    .flat_map(|m| m.marks.iter().map(|k| k.fingerprint.as_str()))
+                    .collect::<std::collections::HashSet<_>>()
+                    .len();
                 report.queued = mails
                     .iter()
                     .map(|m| (m.kind.to_string(), m.unit.clone(), m.recipients.clone(), m.subject.clone()))
@@ -168,8 +174,9 @@ pub fn queue_round(
     anyhow::bail!("round {}: other emails kept being queued while it was planned; try again", round.key)
 }
 
-/// A stable Message-ID for (round, kind, unit): a copy sent again after a
-/// crash carries the same one.
+/// A stable Message-ID for (round, kind, unit) — `unit` names the
+/// addressees, unique in a round: a copy sent again after a crash carries
+/// the same one.
 fn message_id(p: &Planned, from: &Mailbox) -> String {
     let mut h = Sha256::new();
     for part in [p.round.as_str(), p.kind.as_str(), p.unit.as_str()] {
@@ -191,9 +198,6 @@ pub fn compose(p: &Planned, r: &Rendered, from: &Mailbox, now: DateTime<FixedOff
         .user_agent(concat!("govwatch/", env!("CARGO_PKG_VERSION")).to_string());
     for to in &p.to {
         b = b.to(parse_mailbox(to).map_err(|e| anyhow!(e))?);
-    }
-    for cc in &p.cc {
-        b = b.cc(parse_mailbox(cc).map_err(|e| anyhow!(e))?);
     }
     let alternative = MultiPart::alternative_plain_html(r.text.clone(), r.html.clone());
     let body = match (&r.attachment, &r.xlsx) {

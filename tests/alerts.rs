@@ -132,8 +132,19 @@ fn a_demo_round_mails_each_owing_unit_once_and_masks_citizens() {
     let (name, xlsx) = &zhujian.attachments[0];
     assert!(name.ends_with(".xlsx") && name.contains("示范县住房和城乡建设局"), "{name}");
     assert_eq!(&xlsx[..2], b"PK");
-    // A unit overdue for long gets a 通报 sent to its supervisor.
-    assert!(mails.iter().any(|(_, m)| m.subject.starts_with("【通报】示范县人民政府办公室")));
+    // One email per address: the supervising 政府办 gets its own items, its
+    // late units (催办) and the 通报 in one.
+    let mut to: Vec<&String> = mails.iter().flat_map(|(_, m)| m.to.iter().chain(&m.cc)).collect();
+    let n = to.len();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), n, "an address got two emails: {to:?}");
+    let ban = mails.iter().map(|(_, m)| m).find(|m| m.to == ["gk@shifanxian.example"]).expect("政府办's email");
+    assert!(ban.subject.contains("【通报】示范县人民政府办公室待办提醒"), "{}", ban.subject);
+    for part in [&ban.text, &ban.html] {
+        assert!(part.contains("所辖单位催办") && part.contains("特此通报"), "{part}");
+        assert!(part.contains("示范县住房和城乡建设局") && part.contains("示范县教育局"), "{part}");
+    }
 
     // The same round again, and another round the same day: nothing new to send.
     let again = json(&govwatch(state, &["alerts", "send", "--config", DEMO, "--now", now, "--json"]));
@@ -179,7 +190,9 @@ fn preview_and_dry_run_record_nothing() {
     );
     assert!(o.status.success());
     let m = parse(&std::fs::read(&eml).unwrap());
-    assert_eq!(m.cc, ["gk@shifanxian.example"], "escalated: the supervisor is copied");
+    // Escalated: the supervisor sees it in its own email, not as a copy of this one.
+    assert!(m.cc.is_empty(), "{:?}", m.cc);
+    assert!(m.text.contains("已同时告知示范县人民政府办公室（催办）"), "{}", m.text);
     let o = govwatch(state, &["alerts", "preview", "--config", DEMO, "--unit", "nobody"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("已配置的单位：gongkaiban, bangongshi"));
@@ -196,6 +209,46 @@ fn preview_and_dry_run_record_nothing() {
     assert_eq!(outbox.as_array().unwrap().len(), 0);
     let round = json(&govwatch(state, &["alerts", "send", "--config", DEMO, "--now", "2026-11-23 09:00", "--json"]));
     assert_eq!(round["round"]["emails"], n);
+}
+
+/// Issue 17: the demo's 政府办 email said 收到 for a province's policy,
+/// named the portal by its id (`xian-portal 应转载…`) and called the
+/// published ID number 已超期.
+#[test]
+fn the_demo_email_words_each_item_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    assert!(govwatch(state, &["poll", "--config", DEMO]).status.success());
+    let o =
+        govwatch(state, &["alerts", "preview", "--config", DEMO, "--unit", "bangongshi", "--now", "2026-11-23 09:00"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let block = |head: &str| -> String {
+        text.lines()
+            .skip_while(|l| !l.starts_with(head))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let repost = block("【上级政策转载时限】已超期");
+    assert!(repost.contains("   发布：2026-11-18 15:30"), "{text}");
+    assert!(repost.contains("（示范县人民政府门户网站应转载，自发布起算）"), "{text}");
+    assert!(!text.contains("xian-portal"), "{text}");
+    let pii = block("【公开内容含个人信息】");
+    assert!(pii.contains("状态：已发现") && pii.contains("发现："), "{text}");
+    assert!(!pii.contains("超期"), "{pii}");
+    // The 政府办 is also the supervisor: its late units and the 通报 are in the same email.
+    assert!(text.contains("二、所辖单位催办") && text.contains("三、所辖单位超期通报"), "{text}");
+
+    // The same words in `govwatch findings`.
+    let o = govwatch(state, &["findings", "--config", DEMO, "--now", "2026-11-23 09:00"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    let pii = list.lines().find(|l| l.contains("公开内容含个人信息 ·")).expect(&list);
+    assert!(pii.starts_with("[已发现]") && pii.contains(" · 发现 ") && !pii.contains("超期"), "{pii}");
+    assert!(list.contains("[已转载] 上级政策转载时限") && list.contains("按时转载"), "{list}");
+    assert!(list.contains("；发布至转载 1 个工作日") && !list.contains("受理至答复"), "{list}");
+    assert!(!list.contains("xian-portal") && !list.contains("条目 "), "{list}");
 }
 
 /// The daemon on the demo, with today a working day and a round at 00:00

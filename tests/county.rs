@@ -566,6 +566,7 @@ from = "govwatch <govwatch@xian.example.gov.cn>"
 
 [alerts]
 max_rows = 1000
+max_rows_per_group = 1000
 
 [rules.repost]
 window_days = 30

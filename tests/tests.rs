@@ -19,6 +19,7 @@ mod fetch_http;
 mod identity;
 mod inspect;
 mod linkcheck;
+mod masking;
 mod officer_words;
 mod own_docnos;
 mod packaging;

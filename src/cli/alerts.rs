@@ -11,17 +11,17 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{EXIT_CONFIG, calendar_of, now, open_store, parse_now, runtime};
 use crate::alerts::render::Templates;
-use crate::alerts::{Kind, Plan, Round};
+use crate::alerts::{Plan, Round};
 use crate::config::Config;
 use crate::mailer::{self, Mailer};
 
 #[derive(Debug, Subcommand)]
 pub enum AlertsCommand {
-    /// Render the email a unit would get now (its digest, or as a supervising unit its 通报)
+    /// Render the one email a unit's addresses would get now (its digest, its late units, its 通报)
     Preview {
         #[arg(long, value_name = "ID")]
         unit: String,
-        /// digest | report
+        /// digest | report (only an email with a 通报 in it)
         #[arg(long, value_enum, default_value = "digest")]
         kind: PreviewKind,
         /// Evaluate at this moment instead of now ("YYYY-MM-DD HH:MM", Asia/Shanghai)
@@ -34,7 +34,7 @@ pub enum AlertsCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Run a round now: evaluate the rules, queue each unit's email, send the outbox
+    /// Run a round now: evaluate the rules, queue one email per address, send the outbox
     Send {
         /// Write the emails as .eml files to a folder instead; record and send nothing
         #[arg(long)]
@@ -113,15 +113,23 @@ fn preview(
     };
     // Findings at that moment, without recording anything.
     let (findings, _) = crate::findings::evaluate(cfg, &cal, &store, at, false)?;
-    let lines = store.lines_for(&findings)?;
+    let mut lines = store.lines_for(&findings)?;
+    crate::alerts::words::name_sources(&mut lines, &cfg.sources);
     let (history, _) = store.mail_history()?;
     let shown = mailer::preview_settings(cfg);
     let plan = crate::alerts::plan(lines, &history, &shown.units, &shown.alerts, &cal, &Round::manual(at));
-    let want = match kind {
-        PreviewKind::Digest => Kind::Digest,
-        PreviewKind::Report => Kind::Report,
+    // The email the unit's addresses get (its own items, its late units, the 通报: one a round);
+    // `--kind report` wants one with a 通报 in it.
+    let plan = Plan {
+        emails: plan
+            .emails
+            .into_iter()
+            .filter(|p| p.addressees.iter().any(|(id, _)| id == unit))
+            .filter(|p| matches!(kind, PreviewKind::Digest) || !p.report.is_empty())
+            .take(1)
+            .collect(),
+        ..plan
     };
-    let plan = Plan { emails: plan.emails.into_iter().filter(|p| p.unit == unit && p.kind == want).collect(), ..plan };
     let Some(p) = plan.emails.first() else {
         let name = cfg.unit(unit).map_or(unit, |u| u.name.as_str());
         let what = match kind {
@@ -139,9 +147,6 @@ fn preview(
             o.write_all(r.html.as_bytes())?;
         } else {
             writeln!(o, "收件人：{}", p.to.join(", "))?;
-            if !p.cc.is_empty() {
-                writeln!(o, "抄送：{}", p.cc.join(", "))?;
-            }
             writeln!(o, "主题：{}\n", r.subject)?;
             o.write_all(r.text.as_bytes())?;
         }
@@ -166,7 +171,8 @@ fn dry_run_round(cfg: &Config, out: Option<PathBuf>, at: DateTime<FixedOffset>, 
     let cal = calendar_of(cfg)?;
     let store = open_store(cfg)?;
     let (findings, _) = crate::findings::evaluate(cfg, &cal, &store, at, false)?;
-    let lines = store.lines_for(&findings)?;
+    let mut lines = store.lines_for(&findings)?;
+    crate::alerts::words::name_sources(&mut lines, &cfg.sources);
     let (history, _) = store.mail_history()?;
     let plan = crate::alerts::plan(lines, &history, &cfg.units, &cfg.alerts, &cal, &Round::manual(at));
     let dir = out.unwrap_or_else(|| cfg.mail.dir.join("dry-run"));
@@ -176,8 +182,8 @@ fn dry_run_round(cfg: &Config, out: Option<PathBuf>, at: DateTime<FixedOffset>, 
         let name = format!("{:03}-{}-{}.eml", i + 1, p.kind.as_str(), p.unit);
         let path = mailer::write_eml(&dir, &name, &m.message)?;
         written.push(serde_json::json!({
-            "kind": p.kind.as_str(), "unit": p.unit, "to": p.to, "cc": p.cc,
-            "subject": r.subject, "findings": p.open.len() + p.resolved.len(), "file": path,
+            "kind": p.kind.as_str(), "unit": p.unit, "to": p.to, "cc": Vec::<String>::new(),
+            "subject": r.subject, "findings": p.listed(), "file": path,
         }));
     }
     let mut o = std::io::stdout().lock();

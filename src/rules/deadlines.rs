@@ -109,12 +109,13 @@ pub fn standing(row: &CaseRow, t: &SourceTracking, now: DateTime<FixedOffset>) -
 }
 
 fn is_urgent(case: &Case) -> bool {
-    case.urgency.as_deref().is_some_and(|u| {
-        let u = u.trim();
-        ["紧急", "特急", "加急", "急件", "是"].iter().any(|w| u.contains(w))
-            && !u.contains("不紧急")
-            && !u.contains("一般")
-    })
+    case.urgency.as_deref().is_some_and(urgency_is_urgent)
+}
+
+/// Whether a 紧急程度 / 是否紧急 cell says urgent (紧急, 特急, 加急, 急件, 是).
+pub fn urgency_is_urgent(u: &str) -> bool {
+    let u = u.trim();
+    ["紧急", "特急", "加急", "急件", "是"].iter().any(|w| u.contains(w)) && !u.contains("不紧急") && !u.contains("一般")
 }
 
 /// Whether a case is a disclosure application (by its category).

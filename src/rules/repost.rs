@@ -496,7 +496,7 @@ pub fn findings(obligations: &[Obligation], cal: &Calendar, warn: Warn, now: Dat
                     .reposted_at
                     .map(|r| cal.working_days_between(local_date(o.superior_at), local_date(r))),
                 basis: format!(
-                    "{}应转载（{}起算{by}{column}）",
+                    "{}应转载，{}起算{by}{column}",
                     o.portal_name,
                     if o.counted_from == "first_seen" { "自首次发现" } else { "自发布" }
                 ),

@@ -13,6 +13,7 @@ use super::Store;
 use crate::alerts::{History, Line, Mark};
 use crate::model::{ItemId, ItemKind};
 use crate::rules::State;
+use crate::rules::deadlines::urgency_is_urgent;
 
 /// An email ready to be queued.
 #[derive(Debug, Clone)]
@@ -97,7 +98,7 @@ impl Store {
             "SELECT f.fingerprint, f.rule, f.state, f.item_id, f.unit, f.deadline, f.overdue_working_days, f.late, \
              f.basis, COALESCE(i.kind, 'page'), COALESCE(i.title, f.subject, ''), COALESCE(substr(i.text, 1, 400), ''), \
              COALESCE(c.number, i.doc_no), COALESCE(c.received_at, i.published_at, i.first_seen_at), \
-             CASE WHEN i.id IS NULL THEN COALESCE(f.link, '') END \
+             CASE WHEN i.id IS NULL THEN COALESCE(f.link, '') END, c.urgency \
              FROM findings f LEFT JOIN items i ON i.id = f.item_id LEFT JOIN cases c ON c.item_id = f.item_id \
              LEFT JOIN mail_state s ON s.fingerprint = f.fingerprint \
              WHERE f.held = 0 AND (f.state != 'resolved' \
@@ -126,6 +127,7 @@ impl Store {
                 number: r.get(12)?,
                 received_at: time(13, r.get(13)?)?,
                 link: r.get(14)?,
+                urgent: r.get::<_, Option<String>>(15)?.as_deref().is_some_and(urgency_is_urgent),
             })
         })?;
         rows.collect::<Result<_, _>>().context("failed to read findings for the alerts")
@@ -137,7 +139,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT i.kind, i.title, substr(i.text, 1, 400), COALESCE(c.number, i.doc_no), \
-             COALESCE(c.received_at, i.published_at, i.first_seen_at) \
+             COALESCE(c.received_at, i.published_at, i.first_seen_at), c.urgency \
              FROM items i LEFT JOIN cases c ON c.item_id = i.id WHERE i.id = ?1",
         )?;
         let mut out = Vec::with_capacity(findings.len());
@@ -150,11 +152,14 @@ impl Store {
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 })
                 .optional()?;
-            let (kind, title, text, number, received, link) = match (row, &f.subject) {
-                (Some((kind, title, text, number, received)), _) => (kind, title, text, number, received, None),
+            let (kind, title, text, number, received, link, urgency) = match (row, &f.subject) {
+                (Some((kind, title, text, number, received, urgency)), _) => {
+                    (kind, title, text, number, received, None, urgency)
+                }
                 // A finding about a column or a source: no item of its own.
                 (None, Some(subject)) => (
                     "page".to_string(),
@@ -163,6 +168,7 @@ impl Store {
                     None,
                     None,
                     Some(f.link.clone().unwrap_or_default()),
+                    None,
                 ),
                 (None, None) => continue,
             };
@@ -182,6 +188,7 @@ impl Store {
                 late: f.late,
                 basis: f.basis.clone(),
                 link,
+                urgent: urgency.as_deref().is_some_and(urgency_is_urgent),
             });
         }
         Ok(out)
@@ -286,9 +293,11 @@ impl Store {
                         "report" => {
                             report.execute(params![k.fingerprint, day])?;
                         }
-                        _ => {
+                        "resolved" => {
                             resolved.execute([&k.fingerprint])?;
                         }
+                        // `copy`: shown to the supervising unit; what the unit was sent decides.
+                        _ => {}
                     }
                 }
                 findings += m.marks.len();
@@ -468,5 +477,21 @@ mod tests {
         assert_eq!(g2, generation + 1);
         assert_eq!(h["fp1"].open, Some((at.date_naive(), State::Overdue, 1)));
         assert!(store.round_done("r1").unwrap() && !store.round_done("r2").unwrap());
+    }
+
+    /// A supervisor's email lists a unit's escalated findings (`copy`) next
+    /// to its own: only what the unit itself was sent moves the unit's history.
+    #[test]
+    fn a_copy_shown_to_the_supervisor_changes_no_history() {
+        let store = Store::open_in_memory().unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-11-23T09:00:00+08:00").unwrap();
+        let record = RoundRecord { round: "r1".into(), at, day: at.date_naive(), unroutable: 0 };
+        let mut sup = mail("r1", "ban", "own");
+        sup.marks.push(Mark { fingerprint: "late".into(), kind: "copy", state: State::Overdue, level: 1 });
+        let (_, generation) = store.mail_history().unwrap();
+        assert!(matches!(store.queue_round(&record, &[sup], generation).unwrap(), Queued::Done(_)));
+        let (h, _) = store.mail_history().unwrap();
+        assert!(h.contains_key("own") && !h.contains_key("late"), "{h:?}");
+        assert_eq!(store.outbox(None, 10).unwrap()[0].findings, 2);
     }
 }

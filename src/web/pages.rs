@@ -219,7 +219,8 @@ fn finding_rows(
     unit: Option<&str>,
 ) -> Result<Vec<FindingRow>> {
     let cfg = st.config();
-    let lines: Vec<Line> = st.store.alert_lines(crate::cli::now())?;
+    let mut lines: Vec<Line> = st.store.alert_lines(crate::cli::now())?;
+    crate::alerts::words::name_sources(&mut lines, &cfg.sources);
     let unit = unit.or(Some(param(p, "unit")).filter(|s| !s.is_empty()));
     let rule = param(p, "rule");
     let state = param(p, "state");
@@ -230,8 +231,7 @@ fn finding_rows(
         .filter(|l| rule.is_empty() || l.rule.as_str() == rule)
         .filter(|l| state.is_empty() || l.state.as_str() == state)
         .map(|l| {
-            let summary: String =
-                m(user, if l.title.is_empty() { &l.text } else { &l.title }).chars().take(80).collect();
+            let summary: String = m(user, crate::alerts::words::summary_source(&l)).chars().take(80).collect();
             let row = FindingRow {
                 fingerprint: l.fingerprint.clone(),
                 rule: l.rule.as_str(),
@@ -241,11 +241,8 @@ fn finding_rows(
                 item_id: l.item_id.to_string(),
                 unit: l.unit.clone(),
                 unit_name: unit_name(&cfg, &l.unit),
-                number: match (&l.number, &l.link) {
-                    (Some(n), _) => n.clone(),
-                    (None, Some(_)) => String::new(),
-                    (None, None) => l.item_id.to_string(),
-                },
+                // No internal id as a number: an item without 文号 or 编号 shows none.
+                number: l.number.clone().unwrap_or_default(),
                 summary,
                 received: l.received_at.as_ref().map(t).unwrap_or_default(),
                 deadline: t(&l.deadline),
@@ -863,6 +860,8 @@ pub async fn api_sources(State(st): State<Arc<AppState>>) -> Result<Json<Vec<Sou
 fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
     let cfg = st.config();
     let Some(item) = st.store.item(id)? else { return Ok(None) };
+    let source_names: HashMap<&str, &str> =
+        cfg.sources.iter().filter_map(|s| s.name.as_deref().map(|n| (s.id.as_str(), n))).collect();
     let findings: Vec<Value> = st
         .store
         .findings_of_item(id)?
@@ -874,7 +873,8 @@ fn item_json(st: &AppState, user: &User, id: ItemId) -> Result<Option<Value>> {
                 "rule": rule, "rule_id": f.rule, "unit": f.unit, "unit_name": unit_name(&cfg, &f.unit),
                 "state": f.state, "state_zh": state,
                 "deadline": f.deadline.as_deref().map(crate::index::display_time),
-                "days": f.overdue_working_days, "basis": f.basis,
+                "days": f.overdue_working_days,
+                "basis": crate::alerts::words::basis_with_names(&f.basis, &source_names),
             })
         })
         .collect();
