@@ -168,7 +168,7 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<HashMap<String, History>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now_s = now.to_rfc3339();
         let mut history = HashMap::with_capacity(findings.len());
         {

@@ -134,7 +134,7 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO quarantine (source, file, file_sha256, row, column_name, reason, value, at) \

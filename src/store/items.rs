@@ -92,7 +92,7 @@ impl Store {
     /// written at all. An updated item keeps its first-seen time.
     pub fn upsert_items(&self, items: &[Item]) -> Result<UpsertOutcome> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut rev = next_rev(&tx)?;
         let first_rev = rev;
         let mut counts = UpsertCounts::default();
@@ -242,7 +242,10 @@ impl Store {
         let mut done = 0;
         loop {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            // IMMEDIATE: a deferred read that turns into a write fails at once
+            // (SQLITE_BUSY_SNAPSHOT, no busy wait) when another process opening
+            // the same store wrote in between.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let batch: Vec<(i64, String, String, Option<String>, String)> = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT id, title, text, doc_no, refs FROM items \

@@ -83,7 +83,7 @@ impl Store {
     /// URL), the first's. A URL given twice is recorded twice.
     pub fn record_link_checks(&self, results: &[(String, Outcome)], now: DateTime<FixedOffset>) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let now = now.to_rfc3339();
             let mut alive = tx.prepare_cached(
@@ -166,7 +166,7 @@ impl Store {
     /// returns how many were forgotten.
     pub fn prune_links(&self, keep: &HashSet<String>) -> Result<usize> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let gone: Vec<String> = {
             let mut stmt = tx.prepare("SELECT url FROM link_checks")?;
             let urls = stmt.query_map([], |r| r.get::<_, String>(0))?;
