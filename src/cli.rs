@@ -603,6 +603,9 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
         /// Export sources: how many rows are intake only, how many history.
         #[serde(skip_serializing_if = "Option::is_none")]
         intake: Option<&'a crate::rules::deadlines::Intake>,
+        /// The error the source fails with now (`None` when healthy; the
+        /// flattened `last_error` is the last one ever).
+        error: Option<&'a str>,
         #[serde(flatten)]
         health: Option<&'a crate::store::SourceHealth>,
     }
@@ -621,6 +624,7 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
             items_stored: counts.get(&s.id).copied().unwrap_or(0),
             site: (s.role == crate::model::Role::Portal).then(|| s.site_id()),
             intake: intake.get(&s.id),
+            error: health.iter().find(|h| h.id == s.id).and_then(|h| h.current_error()),
             health: health.iter().find(|h| h.id == s.id),
         })
         .collect();
@@ -669,7 +673,7 @@ fn sources(cfg: &Config, json: bool) -> Result<ExitCode> {
                 t(&h.last_success_at),
                 h.items_seen.map_or("—".into(), |n| n.to_string())
             )?;
-            if let Some(e) = &h.last_error {
+            if let Some(e) = h.current_error() {
                 writeln!(out, "    最近错误 {}  {e}", t(&h.last_error_at))?;
             }
             if h.consecutive_failures > 0 {

@@ -469,6 +469,10 @@ pub struct InspectionConfig {
     /// Scan published portal items for citizens' ID, mobile and bank card
     /// numbers; a hit is mailed at once, not in the next digest.
     pub personal_data: bool,
+    /// Numbers published on purpose (duty and contact mobiles, a unit's
+    /// account): never reported as personal data. Labelled official
+    /// contacts (值班联系人、咨询电话 …) are recognized without this list.
+    pub personal_data_allow: Vec<String>,
     pub links: LinkCheckConfig,
 }
 
@@ -482,6 +486,7 @@ impl Default for InspectionConfig {
             admin_unit: None,
             unhealthy_after_failures: 3,
             personal_data: true,
+            personal_data_allow: Vec::new(),
             links: LinkCheckConfig::default(),
         }
     }
@@ -690,7 +695,8 @@ pub struct PageConfig {
     pub next: Option<String>,
     /// Fetch each new entry's own page for its body, PubDate and 文号.
     pub follow: bool,
-    /// The article body on followed pages (CSS); default: common CMS containers.
+    /// The article body on followed pages (CSS); default: common CMS
+    /// containers, else the block with the densest prose (`sources::article`).
     pub body: Option<String>,
     /// At most this many entry pages are followed per poll. Default 50.
     pub follow_limit: Option<usize>,
@@ -1510,6 +1516,14 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
     }
     if i.news_days == 0 || i.notices_months == 0 {
         problems.push(error("inspection", "news_days 和 notices_months 至少为 1"));
+    }
+    for (k, n) in i.personal_data_allow.iter().enumerate() {
+        if n.chars().filter(|c| c.is_ascii_digit() || ('０'..='９').contains(c)).count() < 7 {
+            problems.push(error(
+                format!("inspection.personal_data_allow[{k}]"),
+                format!("“{n}”不是号码：应写手机号、证件号或银行卡号，至少 7 位数字"),
+            ));
+        }
     }
     let l = &i.links;
     if l.per_host == 0 || l.concurrency == 0 || l.timeout_secs == 0 || l.dead_after_failures == 0 {

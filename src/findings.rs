@@ -158,7 +158,7 @@ pub fn inspect(cfg: &Config, cal: &Calendar, store: &Store, now: DateTime<FixedO
         input.sources.push(inspect::SourceView { cfg: src, health, stats });
     }
     if s.personal_data {
-        store.scan_pii()?;
+        store.scan_pii(&crate::rules::pii::AllowList::new(s.personal_data_allow.iter().map(String::as_str)))?;
         let portals: std::collections::HashSet<&str> = cfg
             .sources
             .iter()

@@ -231,6 +231,36 @@ fn a_failing_source_makes_poll_exit_1_and_shows_in_sources() {
     assert!(stdout(&o).contains("抓取失败（连续 1 次）"), "{}", stdout(&o));
 }
 
+/// Issue 16 item 9: a source that failed and then recovered is healthy, and
+/// `sources`, `sources --json` (`error`) and `status` no longer show its old
+/// error as if it still failed (`last_error` keeps it as history).
+#[test]
+fn a_source_that_recovered_shows_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.xml");
+    let cfg = dir.path().join("g.toml");
+    let toml = format!("{}{}", support::UNITS, support::source("wobbly", "feed", feed.to_str().unwrap(), ""));
+    std::fs::write(&cfg, toml).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    assert_eq!(govwatch(dir.path(), &["poll", "--config", cfg]).status.code(), Some(1));
+    let failing = stdout(&govwatch(dir.path(), &["sources", "--config", cfg]));
+    assert!(failing.contains("失败（连续 1 次）") && failing.contains("最近错误"), "{failing}");
+    let st = stdout(&govwatch(dir.path(), &["status", "--config", cfg]));
+    assert!(st.contains("No such file"), "a failing source's error is shown: {st}");
+
+    std::fs::copy(support::repo().join("config/demo/xian-portal.xml"), &feed).unwrap();
+    assert_eq!(govwatch(dir.path(), &["poll", "--config", cfg]).status.code(), Some(0));
+    let healthy = stdout(&govwatch(dir.path(), &["sources", "--config", cfg]));
+    assert!(healthy.contains("状态 正常"), "{healthy}");
+    assert!(!healthy.contains("最近错误") && !healthy.contains("No such file"), "{healthy}");
+    let rows: Value =
+        serde_json::from_slice(&govwatch(dir.path(), &["sources", "--config", cfg, "--json"]).stdout).unwrap();
+    assert_eq!(rows[0]["error"], Value::Null, "{rows}");
+    assert!(rows[0]["last_error"].as_str().unwrap().contains("No such file"), "history is kept: {rows}");
+    let st = stdout(&govwatch(dir.path(), &["status", "--config", cfg]));
+    assert!(!st.contains("No such file"), "{st}");
+}
+
 #[cfg(unix)]
 #[test]
 fn run_polls_the_demo_and_stops_cleanly_on_sigterm() {

@@ -63,9 +63,18 @@ fn the_demo_column_not_updated_for_two_weeks_and_a_published_id_number_are_flagg
     // Ten days earlier 工作动态 was not stale yet.
     let early = findings(s, DEMO, "2026-11-25 09:00");
     assert!(of_rule(&early, "column_stale").iter().all(|f| f["source"] != "xian-gzdt"), "{early:#?}");
+    // A replay of a moment before the poll that found the ID number does not show it (issue 16 item 9).
+    let before = findings(s, DEMO, "2026-01-05 09:00");
+    assert!(of_rule(&before, "personal_data").is_empty(), "{before:#?}");
 
     // The ID card with a valid check digit is flagged, masked; the article
-    // with an invalid one (…0021) is not.
+    // with an invalid one (…0021) is not. The scan found it when the poll
+    // above stored the article (the real clock): it is replayed from then on.
+    let after_poll = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .with_timezone(&govwatch::normalize::time::china())
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let f = findings(s, DEMO, &after_poll);
     let pii = of_rule(&f, "personal_data");
     assert_eq!(pii.len(), 1, "{pii:#?}");
     assert_eq!(pii[0]["source"], "xian-gzdt");
@@ -76,7 +85,7 @@ fn the_demo_column_not_updated_for_two_weeks_and_a_published_id_number_are_flagg
     assert!(!all.contains(RAW_ID) && !all.contains("13912345678"), "a number leaked: {all}");
 
     // The unit's email lists it, masked too.
-    let o = govwatch(s, DEMO, &["alerts", "preview", "--unit", "bangongshi", "--now", "2026-12-05 09:00"]);
+    let o = govwatch(s, DEMO, &["alerts", "preview", "--unit", "bangongshi", "--now", &after_poll]);
     let mail = ok(&o);
     assert!(mail.contains("公开内容含个人信息") && mail.contains("110105********002X"), "{mail}");
     assert!(!mail.contains(RAW_ID), "{mail}");
@@ -193,4 +202,43 @@ fn the_daemon_checks_links_on_its_schedule() {
     d.wait_log("link check done links=1 checked=1 failed=0", std::time::Duration::from_secs(60));
     d.stop(std::time::Duration::from_secs(15));
     assert!(!server.seen("/a.html").is_empty());
+}
+
+/// Issue 16 item 9: numbers a portal publishes on purpose are not a
+/// citizen's leaked data — a labelled duty contact (as 值班安排 notices
+/// write it), and a number on `inspection.personal_data_allow` — while a
+/// citizen's number next to theirs is still reported. Through the binary:
+/// poll a loopback feed, then `findings --json`.
+#[test]
+fn official_contacts_and_allowed_numbers_are_not_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let server = TestServer::start();
+    let item = |n: u32, title: &str, text: &str| {
+        (
+            title.to_string(),
+            server.url(&format!("/a/{n}.html")),
+            text.to_string(),
+            "Mon, 30 Nov 2026 09:00:00 +0800".to_string(),
+        )
+    };
+    let items = [
+        item(1, "关于做好2027年元旦期间值班工作的通知", "各科室：元旦期间值班联系人：李老师，联系电话：13812345678。"),
+        item(2, "便民服务中心开放时间", "如需预约，请拨打 13912345678。"),
+        item(3, "临时救助公示", "1. 王某某，联系电话 13712345678，救助金额 2000 元。"),
+    ];
+    server.route("/feed.xml", vec![Canned::ok("application/rss+xml", support::rss("县政府", &items))]);
+    let toml = format!(
+        "{}\n[inspection]\npersonal_data_allow = [\"139 1234 5678\"]\n\n{}",
+        support::UNITS,
+        support::source("xian", "feed", &server.url("/feed.xml"), "")
+    );
+    let config = dir.path().join("govwatch.toml");
+    std::fs::write(&config, toml).unwrap();
+    let config = config.to_str().unwrap();
+    ok(&govwatch(s, config, &["poll"]));
+    let f: Value = serde_json::from_str(&ok(&govwatch(s, config, &["findings", "--json"]))).unwrap();
+    let pii = of_rule(f.as_array().unwrap(), "personal_data");
+    let bases: Vec<&str> = pii.iter().map(|f| f["basis"].as_str().unwrap()).collect();
+    assert_eq!(bases, ["公开内容含个人信息：手机号 137****5678"], "{pii:#?}");
 }

@@ -22,11 +22,12 @@ fn highlighted(html: &str) -> Vec<String> {
 fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
     let items: Vec<Item> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|r| r.item).collect();
     let normalized: Vec<(ItemId, String, String)> =
-        items.iter().map(|i| (i.id, normalize_text(&i.title), normalize_text(&i.text))).collect();
+        items.iter().map(|i| (i.id, normalize_text(&i.title), normalize_text(&searchable_text(i)))).collect();
     let mut failures = Vec::new();
     let mut total_hits = 0;
     for q in queries {
-        let nq = normalize_text(q);
+        // A quoted query is one term, spaces included.
+        let nq = normalize_text(q.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(q));
         let expected: BTreeSet<ItemId> =
             normalized.iter().filter(|(_, t, x)| t.contains(&nq) || x.contains(&nq)).map(|(id, _, _)| *id).collect();
         let mut req = SearchRequest::new(*q);
@@ -54,7 +55,7 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
         }
         for h in &res.hits {
             let marks = [highlighted(&h.snippet), highlighted(&h.title_html)].concat();
-            if !marks.iter().any(|m| m.contains(&nq)) {
+            if !marks.iter().any(|m| normalize_text(m).contains(&nq)) {
                 failures.push(format!(
                     "query {q:?}: hit {} does not highlight it: title {:?} snippet {:?}",
                     h.id, h.title_html, h.snippet
@@ -65,6 +66,19 @@ fn check_queries(store: &Store, index: &SearchIndex, queries: &[&str]) {
     }
     assert!(failures.is_empty(), "{} of {} queries failed:\n{}", failures.len(), queries.len(), failures.join("\n"));
     assert!(total_hits > 0, "no query found anything: the check would pass vacuously");
+}
+
+/// What an item's text is searched as: a work order is also found by its
+/// reply, category and number (README, `govwatch search`).
+fn searchable_text(i: &Item) -> String {
+    let mut all = i.text.clone();
+    if let Some(c) = &i.case {
+        for extra in [c.reply.as_deref(), c.category.as_deref(), Some(c.number.as_str())].into_iter().flatten() {
+            all.push('\n');
+            all.push_str(extra);
+        }
+    }
+    all
 }
 
 /// Items with these (title, text) pairs, stored and indexed.
@@ -155,6 +169,165 @@ fn synthetic_texts_match_a_substring_scan() {
             "季度",
         ],
     );
+}
+
+/// Issue 16 item 7: letters and digits are found inside longer runs, as Han
+/// text is — part of an order number, of a 文号, of a code. Each text below
+/// is written after a real form (said next to it); the queries are what
+/// officers type: pieces of numbers, Latin, digits, Han next to digits, 文号
+/// parts with their brackets.
+#[test]
+fn letters_and_digits_inside_longer_runs_match_a_substring_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index) = open(dir.path());
+    let texts = [
+        // The issue's cases: a test marker and a 12345 work-order number.
+        ("rowmarker123 导入测试", "工单编号：GD2026041501，来电人反映小区路灯不亮。"),
+        ("关于QS20261105002号工单的回复", "市民来电反映噪声扰民，工单QS20261105002已转办。"),
+        // 文号 as 国办 and 冀教办 write them (the Handan detail page: 冀教办〔2020〕012号).
+        ("国务院办公厅关于印发…的通知", "国办发〔2026〕25号。各省、自治区、直辖市人民政府。"),
+        ("转发国办发〔2026〕2号文件", "现将国办发〔2026〕2号转发给你们，请结合实际贯彻执行。"),
+        ("邯郸市教育局通知", "文号：冀教办〔2020〕012号；另见冀教办[2020]12号。"),
+        // The Shanghai feed's numbers (沪经信规范〔2019〕9号) and a standard with letters and digits.
+        ("上海市经济信息化委文件", "沪经信规范〔2019〕9号；公文格式执行GB/T 9704-2012。"),
+        // tipdm messages: user ids and districts written A3区, K8次列车.
+        ("A3区大道西行便道占道施工", "留言用户A00074011：A3区燕子山安置房项目，K8次列车晚点。"),
+        // Mixed words in news: 5G, COVID-19, ISO9001, v1.0; full-width letters and digits.
+        ("５Ｇ基站建设进展", "全市建成5G基站1200个；COVID-19疫情防控；通过ISO9001认证；系统v1.0上线。"),
+        // Other scripts are runs too (a bilingual notice's Russian and Japanese words).
+        ("对外交流", "俄文Москва，日文データ公開。"),
+        ("无关标题", "这一条讲的是环境保护和垃圾分类，不含查询词。"),
+    ];
+    store_and_index(&store, &index, texts.iter().map(|(t, x)| (t.to_string(), x.to_string())));
+    check_queries(
+        &store,
+        &index,
+        &[
+            "rowmarker",
+            "owmarker12",
+            "marker123",
+            "GD20260415",
+            "gd2026041501",
+            "20260415",
+            "2026041501",
+            "0415",
+            "qs20261105002",
+            "QS2026110500",
+            "1105002",
+            "〔2026〕2",
+            "〔2026〕25",
+            "〔2026〕2号",
+            "发〔2026〕",
+            "国办发〔2026〕",
+            "2026〕",
+            "〔2020〕012号",
+            "012号",
+            "[2020]12",
+            "规范〔2019〕9号",
+            "9704-2012",
+            "\"t 9704\"",
+            "gb/t",
+            "5g基站",
+            "5g",
+            "g基",
+            "建成5",
+            "covid-19",
+            "d-1",
+            "iso900",
+            "v1.0",
+            "1.0",
+            "a3区",
+            "3区",
+            "a0007401",
+            "k8次",
+            "8次列车",
+            "Москв",
+            "сква",
+            "データ",
+            "ータ公",
+            "2",
+            "a",
+            "g",
+            "1200个",
+            "200",
+            // Sentence punctuation is not indexed: these are checked against the stored text.
+            "1200个；covid",
+            "个；c",
+            "；covid-19",
+        ],
+    );
+    // Issue 16 item 9: a highlighted title is the title as published, not its lower-cased search form.
+    let hit = |q: &str| index.search(&SearchRequest::new(q)).unwrap().hits.into_iter().next().unwrap();
+    assert_eq!(hit("qs20261105002").title_html, "关于<b>QS20261105002</b>号工单的回复");
+    assert_eq!(hit("2026110").title_html, "关于QS<b>2026110</b>5002号工单的回复");
+    assert_eq!(hit("5g基站").title_html, "<b>５Ｇ基站</b>建设进展");
+}
+
+/// The issue's acceptance: on the real message exports (tipdm, imported as
+/// production imports them) and the real Shenzhen and Shanghai policy feeds,
+/// pieces of numbers, user ids and 文号 find exactly what a substring scan
+/// finds. Queries: hand-picked forms, and pieces cut from every 30th item's
+/// own letter-and-digit runs (so the data, not the code, chooses them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_exports_and_feeds_match_a_substring_scan_on_letters_and_digits() {
+    let Some(data) = support::shared("data") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = data.join("feeds/generated-gov");
+    let server = TestServer::start();
+    let mut toml = support::UNITS.to_string();
+    for name in ["sz-gov-rss_shenzhen-policy.xml", "sh-gov-rss_shanghai-policy.xml"] {
+        let bytes = std::fs::read(feeds.join(name)).unwrap();
+        server.route(&format!("/{name}"), vec![support::Canned::ok("application/rss+xml", bytes)]);
+        let id = name.split('_').next().unwrap();
+        toml.push_str(&support::source(id, "feed", &server.url(&format!("/{name}")), ""));
+    }
+    toml.push_str(&format!(
+        "[[sources]]\nid = \"liuyan\"\nkind = \"export\"\nurl = \"{}\"\nunit = \"bangongshi\"\nrole = \"messages\"\nlevel = \"county\"\n",
+        dir.path().join("drop").display()
+    ));
+    let cfg = support::config(&toml, dir.path());
+    let (store, index) = open(dir.path());
+    let now = china().with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+    let poller = Poller::new(&cfg, store.clone()).unwrap();
+    for src in cfg.sources.iter().filter(|s| s.kind == govwatch::model::SourceKind::Feed) {
+        let report = poller.poll(src, now).await;
+        assert_eq!(report.error, None, "{}", src.id);
+    }
+    let messages = data.join("hotline/tipdm2020-zhihuizhengwu/attach2_messages_labelled.csv");
+    let liuyan = cfg.sources.iter().find(|s| s.id == "liuyan").unwrap();
+    let report = govwatch::import::import_file(&cfg, &store, liuyan, &messages, now, &mut |_| {});
+    assert_eq!(report.error, None);
+    assert!(report.new > 400, "{report:?}");
+    index.sync(&store).unwrap();
+
+    let items: Vec<Item> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|r| r.item).collect();
+    let mut queries: Vec<String> =
+        ["a00074", "0074011", "a3区", "a市", "k8", "〔2020〕", "〔2021〕5号", "2019〕9", "深府", "规〔", "2020", "a0"]
+            .iter()
+            .map(|q| q.to_string())
+            .collect();
+    for (n, item) in items.iter().enumerate().filter(|(n, _)| n % 30 == 0) {
+        let text = normalize_text(&format!("{} {}", item.title, searchable_text(item)));
+        let runs: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|r| r.len() >= 4 && r.chars().any(|c| c.is_ascii_digit()))
+            .collect();
+        let Some(run) = runs.get(n % runs.len().max(1)) else { continue };
+        // A middle piece, and the run with the Han character after it when there is one.
+        let cut = (n / 30) % (run.len() - 2) + 1;
+        queries.push(run[cut.min(run.len() - 3)..].chars().take(6).collect());
+        if let Some(at) = text.find(run) {
+            let tail: String = text[at..].chars().take(run.chars().count() + 1).collect();
+            queries.push(tail);
+        }
+    }
+    queries.sort();
+    queries.dedup();
+    assert!(queries.len() >= 40, "{} queries", queries.len());
+    let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
+    check_queries(&store, &index, &refs);
 }
 
 /// The acceptance check on real text: the seeds' paragraphs, served over HTTP

@@ -6,6 +6,7 @@ mod support;
 
 mod alerts;
 mod alerts_smtp;
+mod article;
 mod browser;
 mod calendar;
 mod cli;

@@ -345,3 +345,50 @@ fn hostile_feed_content_is_shown_as_text_and_never_as_markup() {
         "{item}"
     );
 }
+
+/// Issue 16 item 9: in the console a source that failed once and has
+/// answered since is healthy with no error shown (page and `/api/sources`).
+#[test]
+fn the_console_shows_no_old_error_for_a_source_that_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("wobbly.xml");
+    let cfg = demo_config(dir.path(), |s| {
+        format!(
+            "{s}\n[[sources]]\nid = \"wobbly\"\nname = \"时好时坏\"\nkind = \"feed\"\nurl = \"{}\"\nunit = \"gongkaiban\"\n\
+             role = \"portal\"\nlevel = \"county\"\n",
+            feed.display()
+        )
+    });
+    // One failed poll before the daemon starts; the file is there when it polls.
+    let poll = std::process::Command::new(crate::support::bin())
+        .args(["poll", "--source", "wobbly", "--config", cfg.to_str().unwrap()])
+        .current_dir(crate::support::repo())
+        .env("GOVWATCH__STORAGE__DATA_DIR", dir.path().join("var"))
+        .env("GOVWATCH__STORAGE__INDEX_DIR", dir.path().join("index"))
+        // A backoff of a second, so that the daemon polls it again at start.
+        .env("GOVWATCH__FETCH__BACKOFF_BASE_SECS", "1")
+        .env_remove("GOVWATCH_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(poll.status.code(), Some(1), "{}", String::from_utf8_lossy(&poll.stdout));
+    std::fs::copy(crate::support::repo().join("config/demo/xian-portal.xml"), &feed).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let env = vec![("GOVWATCH__WEB__TRUSTED_USER_HEADER", "X-Remote-User".to_string())];
+    let mut d = Daemon::spawn(&Options { config: &cfg, state: dir.path(), env });
+    d.ready(Duration::from_secs(60));
+    let addr = d.addr.clone().unwrap();
+    let get = |path: &str| Client::new(&addr).get_with(path, ("X-Remote-User", OFFICER.0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let row = loop {
+        let sources = get("/api/sources").json();
+        let row = sources.as_array().unwrap().iter().find(|s| s["id"] == "wobbly").cloned().unwrap();
+        if row["health"] == "ok" {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not poll wobbly: {row}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!((row["error"].clone(), row["error_at"].clone()), (Value::Null, Value::from("")), "{row}");
+    let page = get("/sources").text();
+    assert!(page.contains("时好时坏") && !page.contains("No such file"), "{page}");
+}

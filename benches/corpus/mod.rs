@@ -13,6 +13,11 @@
 //! Everything is a function of the item number and a fixed seed: the same
 //! `N` gives the same items on every machine, and items can be generated in
 //! parallel.
+//!
+//! With [`Corpus::with_numbers`] (the search benchmark), items also carry
+//! what officers search by letters and digits: messages and opinion items a
+//! work-order number (`工单编号：GD202611050012`, the day and a sequence), and
+//! one in three of the other items a 文号 (`沪经信规范〔2026〕12号`).
 
 #![allow(dead_code)]
 
@@ -56,6 +61,8 @@ pub struct Corpus {
     /// Items are published between these two times (Asia/Shanghai).
     pub first: DateTime<FixedOffset>,
     pub last: DateTime<FixedOffset>,
+    /// Work-order numbers and 文号 in the texts (see the module doc).
+    numbers: bool,
 }
 
 /// The seed documents in `dir`, sorted by name.
@@ -143,7 +150,13 @@ impl Corpus {
             })
             .collect();
         let last = china().with_ymd_and_hms(2026, 11, 20, 23, 59, 59).single().expect("valid time");
-        Corpus { seed_files, sentences, cdf, sources, first: last - ChronoDuration::days(730), last }
+        Corpus { seed_files, sentences, cdf, sources, first: last - ChronoDuration::days(730), last, numbers: false }
+    }
+
+    /// The same corpus with work-order numbers and 文号 in the texts.
+    pub fn with_numbers(mut self, on: bool) -> Corpus {
+        self.numbers = on;
+        self
     }
 
     pub fn sentence_count(&self) -> usize {
@@ -227,6 +240,20 @@ impl Corpus {
             Vec::new()
         };
         let now = at + ChronoDuration::minutes(rng.range(5, 180) as i64);
+        let mut text = text;
+        if self.numbers {
+            const ISSUERS: &[&str] = &["国办发", "冀政办字", "深府规", "沪经信规范", "粤府函", "湘政办发"];
+            match src.role {
+                Role::Messages | Role::Opinion => {
+                    text.push_str(&format!("工单编号：GD{}{:04}。", at.format("%Y%m%d"), i % 10_000));
+                }
+                _ if rng.below(3) == 0 => {
+                    let issuer = ISSUERS[rng.below(ISSUERS.len() as u64) as usize];
+                    text.push_str(&format!("{issuer}〔{}〕{}号。", at.format("%Y"), rng.range(1, 200)));
+                }
+                _ => {}
+            }
+        }
         to_item(
             SourceInfo { id: &src.id, unit: &src.unit, kind: src.kind, role: src.role, level: src.level },
             ParsedItem {

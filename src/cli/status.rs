@@ -106,7 +106,7 @@ pub fn gather(cfg: &Config) -> Result<Status> {
                 sources.failing_list.push(FailingSource {
                     id: h.id.clone(),
                     consecutive_failures: h.consecutive_failures,
-                    last_error: h.last_error.clone(),
+                    last_error: h.current_error().map(str::to_string),
                     last_success_at: h.last_success_at.clone(),
                 });
             }

@@ -1,4 +1,4 @@
-//! Two query clauses shaped for how govwatch searches.
+//! Three query clauses shaped for how govwatch searches.
 //!
 //! * [`DayRange`], the date filter, read once: the tiers of a relevance
 //!   search and the estimate of its total each walk the same segments, and
@@ -18,8 +18,12 @@ use std::sync::{Arc, Mutex};
 
 use tantivy::index::SegmentId;
 use tantivy::query::{BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::schema::Value;
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
+use tantivy::store::StoreReader;
+use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyDocument, TantivyError, Term};
+
+use crate::normalize::normalize_text;
 
 /// Documents published on the days `from..=to` (China days, as the
 /// `published_day` field holds them; `None` leaves an end open); scores 0.
@@ -235,6 +239,164 @@ impl Scorer for AnyOfScorer {
     fn score(&mut self) -> Score {
         let doc = self.doc;
         self.parts.iter_mut().filter(|s| s.doc() == doc).map(|s| s.score()).sum()
+    }
+}
+
+/// The stored fields a [`Verified`] term is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored {
+    /// The title as published (normalized for the check).
+    pub title: Field,
+    /// The normalized text.
+    pub text: Field,
+}
+
+/// Where a [`Verified`] term must occur.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Title,
+    /// The title or the text.
+    All,
+}
+
+/// The documents `inner` matches whose stored normalized title (or text,
+/// with [`Scope::All`]) contains `needle`; scores as `inner`. For terms the
+/// tokens alone cannot decide (see `index::plan_exact`): `inner` narrows the
+/// candidates to those with every indexed piece in place, so only they are
+/// read from the document store.
+#[derive(Debug)]
+pub struct Verified {
+    inner: Box<dyn Query>,
+    needle: Arc<str>,
+    scope: Scope,
+    stored: Stored,
+}
+
+impl Verified {
+    pub fn new(inner: Box<dyn Query>, needle: &str, scope: Scope, stored: Stored) -> Verified {
+        Verified { inner, needle: needle.into(), scope, stored }
+    }
+}
+
+impl Clone for Verified {
+    fn clone(&self) -> Self {
+        Verified { inner: self.inner.box_clone(), needle: self.needle.clone(), scope: self.scope, stored: self.stored }
+    }
+}
+
+impl Query for Verified {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(VerifiedWeight {
+            inner: self.inner.weight(scoring)?,
+            needle: self.needle.clone(),
+            scope: self.scope,
+            stored: self.stored,
+        }))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.inner.query_terms(visitor);
+    }
+}
+
+struct VerifiedWeight {
+    inner: Box<dyn Weight>,
+    needle: Arc<str>,
+    scope: Scope,
+    stored: Stored,
+}
+
+/// Blocks of the document store kept decompressed per scorer: candidates
+/// come in document order, so neighbours share a block.
+const STORE_CACHE_BLOCKS: usize = 4;
+
+impl Weight for VerifiedWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut s = VerifiedScorer {
+            inner: self.inner.scorer(reader, boost)?,
+            store: reader.get_store_reader(STORE_CACHE_BLOCKS)?,
+            needle: self.needle.clone(),
+            scope: self.scope,
+            stored: self.stored,
+        };
+        s.settle();
+        Ok(Box::new(s))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut s = self.scorer(reader, 1.0)?;
+        if s.seek(doc) != doc {
+            return Err(TantivyError::InvalidArgument(format!("document {doc} does not contain the term")));
+        }
+        Ok(Explanation::new("Verified", s.score()))
+    }
+}
+
+struct VerifiedScorer {
+    inner: Box<dyn Scorer>,
+    store: StoreReader,
+    needle: Arc<str>,
+    scope: Scope,
+    stored: Stored,
+}
+
+impl VerifiedScorer {
+    /// Whether the stored document holds the needle. A document the store
+    /// cannot give back counts as a match: a search never hides what its
+    /// tokens found.
+    fn holds(&self, doc: DocId) -> bool {
+        let Ok(d) = self.store.get::<TantivyDocument>(doc) else {
+            return true;
+        };
+        let field = |f: Field| d.get_first(f).and_then(|v| v.as_str()).unwrap_or_default();
+        let title = field(self.stored.title);
+        // Titles are stored as published; the text is stored normalized.
+        if !title.is_empty() && normalize_text(title).contains(&*self.needle) {
+            return true;
+        }
+        self.scope == Scope::All && field(self.stored.text).contains(&*self.needle)
+    }
+
+    /// Moves on from the inner scorer's document to the first that holds the needle.
+    fn settle(&mut self) -> DocId {
+        let mut doc = self.inner.doc();
+        while doc != TERMINATED && !self.holds(doc) {
+            doc = self.inner.advance();
+        }
+        doc
+    }
+}
+
+impl DocSet for VerifiedScorer {
+    fn advance(&mut self) -> DocId {
+        if self.inner.advance() == TERMINATED {
+            return TERMINATED;
+        }
+        self.settle()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.inner.doc() >= target {
+            return self.inner.doc();
+        }
+        if self.inner.seek(target) == TERMINATED {
+            return TERMINATED;
+        }
+        self.settle()
+    }
+
+    fn doc(&self) -> DocId {
+        self.inner.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.inner.size_hint()
+    }
+}
+
+impl Scorer for VerifiedScorer {
+    fn score(&mut self) -> Score {
+        self.inner.score()
     }
 }
 

@@ -4,9 +4,11 @@
 //! decide *which* items match — exactly those whose normalized title or text
 //! contains every query term — and jieba words add to the score so that items
 //! *about* the words rank first; title matches weigh more than text matches.
-//! A word the n-gram fields hold as one token (two Han characters, a number)
-//! is scored from them and not written to the jieba fields again
-//! (`tokenizer::word_home`).
+//! A word the n-gram fields hold as one token (two Han characters, two
+//! letters or digits) is scored from them and not written to the jieba fields
+//! again (`tokenizer::word_home`). A term with punctuation or spaces, which
+//! are not indexed, is checked against the stored text (`plan_exact`,
+//! `clauses::Verified`).
 //!
 //! One writer per process, created on first write; a fresh searcher per
 //! query. An update is delete-by-id then add. The commit payload records the
@@ -29,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RegexPhraseQuery, RegexQuery,
+    TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
@@ -38,14 +41,14 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::model::{Item, ItemId};
-use crate::normalize::{normalize_text, text::is_han, time::china};
+use crate::normalize::{normalize_text, time::china};
 use crate::store::Store;
-use clauses::{AnyOf, DayRange};
+use clauses::{AnyOf, DayRange, Scope, Stored, Verified};
 use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM, WordHome};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
 /// version is rebuilt from the store on open.
-const SCHEMA_VERSION: u32 = 4;
+const SCHEMA_VERSION: u32 = 5;
 /// How much a match in the title outweighs one in the text. Large enough
 /// that items with every term in the title rank above the rest.
 const TITLE_BOOST: f32 = 50.0;
@@ -429,7 +432,7 @@ impl SearchIndex {
                 continue;
             }
             tiers.anywhere.push(exact);
-            if let Some(title) = exact_on(f.title, &t.text) {
+            if let Some(title) = exact_on(f.title, self.stored(), Scope::Title, &t.text) {
                 tiers.in_title.push(Box::new(BoostQuery::new(title, TITLE_BOOST)));
             }
             // Among the other matches, those with the term's n-grams in their
@@ -526,7 +529,12 @@ impl SearchIndex {
     /// The query that matches exactly the items whose normalized title or
     /// text contains `term` (already normalized).
     fn exact(&self, term: &str) -> Option<Box<dyn Query>> {
-        exact_on(self.f.all, term)
+        exact_on(self.f.all, self.stored(), Scope::All, term)
+    }
+
+    /// Where a term the tokens cannot decide is checked (see `clauses::Verified`).
+    fn stored(&self) -> Stored {
+        Stored { title: self.f.display_title, text: self.f.text }
     }
 
     /// Score-only clauses: the jieba words of `term`, title boosted. A word
@@ -566,7 +574,7 @@ impl SearchIndex {
         let title_norm = normalize_text(&title);
         let text = s(f.text);
         let snippet = snippet::make(&text, terms, snippet_chars.max(20));
-        let title_snip = snippet::make(&title_norm, terms, usize::MAX);
+        let title_snip = snippet::highlight_original(&title, &title_norm, terms);
         let published_at = Some(s(f.published_at)).filter(|p| !p.is_empty());
         Hit {
             id: ItemId(doc.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default()),
@@ -874,87 +882,181 @@ fn count_in(bits: &tantivy::BitSet, from: u32, to: u32) -> u64 {
     n
 }
 
-/// Exact substring match of `term` on one n-gram field (see the tokenizer
-/// doc): a term query for one token, a phrase at character offsets for more,
-/// using only as many overlapping bigrams as it takes to cover every
-/// character. A lone Han character matches any bigram that contains it.
-fn exact_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
-    match exact_terms(field, term)? {
-        Exact::One(q) => Some(q),
-        Exact::Phrase(terms) => Some(Box::new(PhraseQuery::new_with_offset(terms))),
-    }
-}
-
-/// Every n-gram of `term`'s exact match present in `field`, anywhere: a
-/// superset of [`exact_on`] that reads no positions, for ranking.
-fn loose_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
-    match exact_terms(field, term)? {
-        Exact::One(q) => Some(q),
-        Exact::Phrase(terms) => Some(Box::new(BooleanQuery::new(
-            terms
+/// Exact substring match of `term` (normalized) on one n-gram field (see the
+/// tokenizer doc): a term query for one token, a phrase at character offsets
+/// for more, using only as many overlapping bigrams as it takes to cover
+/// every character; a lone character alone matches any token that holds it.
+/// Where the tokens cannot decide alone — the term has punctuation or
+/// spaces, which are not indexed, or a lone character next to them whose
+/// neighbours in a document are unknown — the candidates are checked
+/// against the stored normalized text ([`Verified`]), in `scope`.
+fn exact_on(field: Field, stored: Stored, scope: Scope, term: &str) -> Option<Box<dyn Query>> {
+    let plan = plan_exact(term)?;
+    let q: Box<dyn Query> = match plan.shape {
+        Shape::Token(t) => Box::new(TermQuery::new(Term::from_field_text(field, &t), IndexRecordOption::WithFreqs)),
+        Shape::Regex(p) => Box::new(RegexQuery::from_pattern(&p, field).ok()?),
+        Shape::Phrase(pieces) if pieces.iter().all(|(_, p)| matches!(p, Piece::Token(_))) => {
+            Box::new(PhraseQuery::new_with_offset(
+                pieces.into_iter().map(|(at, p)| (at, Term::from_field_text(field, p.text()))).collect(),
+            ))
+        }
+        Shape::Phrase(pieces) => Box::new(RegexPhraseQuery::new_with_offset(
+            field,
+            pieces
                 .into_iter()
-                .map(|(_, t)| -> (Occur, Box<dyn Query>) {
-                    (Occur::Must, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)))
+                .map(|(at, p)| match p {
+                    Piece::Token(t) => (at, regex::escape(&t)),
+                    Piece::Regex(r) => (at, r),
                 })
                 .collect(),
-        ))),
+        )),
+    };
+    Some(if plan.verify { Box::new(Verified::new(q, term, scope, stored)) } else { q })
+}
+
+/// Every token of `term`'s exact match present in `field`, anywhere: a
+/// superset of [`exact_on`] that reads no positions and no stored text, for
+/// ranking. (A lone character's regex is left out of a phrase's tokens.)
+fn loose_on(field: Field, term: &str) -> Option<Box<dyn Query>> {
+    let term_q = |t: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs))
+    };
+    match plan_exact(term)?.shape {
+        Shape::Token(t) => Some(term_q(&t)),
+        Shape::Regex(p) => Some(Box::new(RegexQuery::from_pattern(&p, field).ok()?)),
+        Shape::Phrase(pieces) => {
+            let must: Vec<(Occur, Box<dyn Query>)> = pieces
+                .iter()
+                .filter_map(|(_, p)| match p {
+                    Piece::Token(t) => Some((Occur::Must, term_q(t))),
+                    Piece::Regex(_) => None,
+                })
+                .collect();
+            (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
+        }
     }
 }
 
-/// What an exact match of a term is made of.
-enum Exact {
-    /// One token, or a lone Han character's regex.
-    One(Box<dyn Query>),
-    /// Tokens at character offsets.
-    Phrase(Vec<(usize, Term)>),
+/// How the index finds a term (see [`plan_exact`]).
+#[derive(Debug, PartialEq)]
+struct ExactPlan {
+    shape: Shape,
+    /// The tokens find a superset: check each candidate's stored text.
+    verify: bool,
 }
 
-/// The tokens of `term` an exact match needs (see [`exact_on`]).
-fn exact_terms(field: Field, term: &str) -> Option<Exact> {
+#[derive(Debug, PartialEq)]
+enum Shape {
+    /// One token.
+    Token(String),
+    /// One character in any token (a regex over the terms), position-free.
+    Regex(String),
+    /// Pieces at character offsets.
+    Phrase(Vec<(usize, Piece)>),
+}
+
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Token(String),
+    /// A character that may go on into a longer run after it: `c` or `c.`.
+    Regex(String),
+}
+
+impl Piece {
+    fn text(&self) -> &str {
+        match self {
+            Piece::Token(t) | Piece::Regex(t) => t,
+        }
+    }
+}
+
+/// What the exact match of `term` (normalized) reads: `None` when the term
+/// has no letter, digit, Han character or mark at all.
+///
+/// A document holds every bigram of the query's runs, and every mark,
+/// wherever the term occurs, so those are always exact. A query run of one
+/// character `c` is a token of the document only where the document's run
+/// is one character too, or where `c` touches a run of the other kind or a
+/// mark (the tokenizer writes a run's edge characters there). So, by what is
+/// next to `c` in the term: another kind of run or a mark on either side,
+/// or unindexed punctuation on both: the token `c`. Unindexed punctuation
+/// before it and the term's end after it: the document's run starts at `c`
+/// and may go on, so `c` or any bigram starting with `c` (a regex piece).
+/// The term's start before it and unindexed punctuation after it: the
+/// document's run may start earlier, and no piece at that offset says so:
+/// the piece is left out and the stored text decides, as it does for every
+/// term holding unindexed punctuation or spaces.
+fn plan_exact(term: &str) -> Option<ExactPlan> {
+    use tokenizer::Class;
+    let chars: Vec<char> = term.chars().collect();
+    let class_at = |i: Option<usize>| i.and_then(|i| chars.get(i)).map(|c| tokenizer::class(*c));
     let mut toks: Vec<(usize, usize, String)> = Vec::new(); // (char start, char end, text)
     tokenizer::ngram_tokens(term, |t| {
         let len = t.text.chars().count();
         toks.push((t.position, t.position + len, t.text));
     });
-    // A lone Han character that a bigram of the query covers is a run's
-    // first or last character: documents have it alone only where *their*
-    // run starts or ends, so the query must use the bigrams instead.
-    let bigram_at: Vec<usize> =
-        toks.iter().filter(|t| t.1 - t.0 == 2 && t.2.chars().all(is_han)).map(|t| t.0).collect();
-    toks.retain(|(s, e, text)| {
-        let lone_han = e - s == 1 && text.chars().all(is_han);
-        !(lone_han && bigram_at.iter().any(|b| *b == *s || *b + 1 == *s))
-    });
-    match toks.as_slice() {
-        [] => None,
-        [(_, _, only)] => {
-            let mut cs = only.chars();
-            if let (Some(c), None) = (cs.next(), cs.next())
-                && is_han(c)
-            {
-                let pattern = format!("{c}|{c}.|.{c}");
-                return RegexQuery::from_pattern(&pattern, field).ok().map(|q| Exact::One(Box::new(q)));
-            }
-            Some(Exact::One(Box::new(TermQuery::new(Term::from_field_text(field, only), IndexRecordOption::WithFreqs))))
+    // A lone character that a bigram of the term covers is a run's edge:
+    // documents have it alone only where *their* run ends, so the bigrams
+    // stand for it.
+    let bigram_at: Vec<usize> = toks.iter().filter(|t| t.1 - t.0 == 2).map(|t| t.0).collect();
+    toks.retain(|(s, e, _)| !(e - s == 1 && bigram_at.iter().any(|b| *b == *s || *b + 1 == *s)));
+    let mut verify = chars.iter().any(|c| tokenizer::class(*c) == Class::Other);
+    if let [(0, 1, only)] = toks.as_slice()
+        && chars.len() == 1
+        && tokenizer::class(chars[0]) != Class::Mark
+    {
+        // The whole term is one character: any token that holds it.
+        let c = regex::escape(only);
+        return Some(ExactPlan { shape: Shape::Regex(format!("{c}|{c}.|.{c}")), verify: false });
+    }
+    let mut pieces: Vec<(usize, usize, Piece)> = Vec::new();
+    let mut dropped: Option<String> = None;
+    for (s, e, text) in toks {
+        if e - s == 2 {
+            pieces.push((s, e, Piece::Token(text)));
+            continue;
         }
-        _ => {
-            let end = toks.iter().map(|t| t.1).max().unwrap_or(0);
-            let mut chosen: Vec<(usize, Term)> = Vec::new();
-            let mut covered = 0;
-            let last = toks.len() - 1;
-            for (i, (s, e, text)) in toks.iter().enumerate() {
-                if *s >= covered || (i == last && covered < end) {
-                    chosen.push((*s, Term::from_field_text(field, text)));
-                    covered = covered.max(*e);
-                }
-            }
-            if chosen.len() == 1 {
-                let (_, t) = chosen.pop().expect("one element");
-                return Some(Exact::One(Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))));
-            }
-            Some(Exact::Phrase(chosen))
+        let own = class_at(Some(s));
+        let other_kind = |k: Option<Class>| k.is_some_and(|k| k != Class::Other && Some(k) != own);
+        let (left, right) = (class_at(s.checked_sub(1)), class_at(Some(e)));
+        let both_unindexed = left == Some(Class::Other) && right == Some(Class::Other);
+        if own == Some(Class::Mark) || other_kind(left) || other_kind(right) || both_unindexed {
+            pieces.push((s, e, Piece::Token(text)));
+        } else if left == Some(Class::Other) {
+            // The term ends here: the document's run may go on.
+            let c = regex::escape(&text);
+            pieces.push((s, e, Piece::Regex(format!("{c}|{c}."))));
+        } else {
+            // The term starts here and punctuation follows.
+            verify = true;
+            dropped.get_or_insert(text);
         }
     }
+    // The fewest pieces that cover every character the pieces cover.
+    let end = pieces.iter().map(|p| p.1).max().unwrap_or(0);
+    let last = pieces.len().saturating_sub(1);
+    let mut chosen: Vec<(usize, Piece)> = Vec::new();
+    let mut covered = 0;
+    for (i, (s, e, piece)) in pieces.into_iter().enumerate() {
+        let regex = matches!(piece, Piece::Regex(_));
+        if s >= covered || (i == last && covered < end) || regex {
+            chosen.push((s, piece));
+            covered = covered.max(e);
+        }
+    }
+    let shape = match chosen.len() {
+        0 => {
+            // Only a dropped character: any token that holds it, checked.
+            let c = regex::escape(&dropped?);
+            Shape::Regex(format!("{c}|{c}.|.{c}"))
+        }
+        1 => match chosen.pop().map(|(_, p)| p)? {
+            Piece::Token(t) => Shape::Token(t),
+            Piece::Regex(r) => Shape::Regex(r),
+        },
+        _ => Shape::Phrase(chosen),
+    };
+    Some(ExactPlan { shape, verify })
 }
 
 /// A day as the `published_day` field holds it.
@@ -1100,8 +1202,46 @@ pub fn display_time(rfc3339: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::count_in;
+    use super::{ExactPlan, Piece, Shape, count_in, plan_exact};
     use tantivy::BitSet;
+
+    fn tok(s: &str) -> Piece {
+        Piece::Token(s.into())
+    }
+
+    #[test]
+    fn exact_plans_use_tokens_where_they_decide_and_the_stored_text_where_they_do_not() {
+        let plan = |s: &str| plan_exact(s).unwrap();
+        let phrase = |pieces: Vec<(usize, Piece)>, verify| ExactPlan { shape: Shape::Phrase(pieces), verify };
+        // Runs of letters and digits are bigrams like Han runs: a piece of a number is a phrase.
+        assert_eq!(
+            plan("20260415"),
+            phrase(vec![(0, tok("20")), (2, tok("26")), (4, tok("04")), (6, tok("15"))], false)
+        );
+        assert_eq!(plan("gd2"), phrase(vec![(0, tok("gd")), (1, tok("d2"))], false));
+        assert_eq!(plan("12"), ExactPlan { shape: Shape::Token("12".into()), verify: false });
+        // Scripts side by side: their edge characters are tokens in documents too.
+        assert_eq!(plan("第2"), phrase(vec![(0, tok("第")), (1, tok("2"))], false));
+        assert_eq!(plan("5g基站"), phrase(vec![(0, tok("5g")), (2, tok("基站"))], false));
+        // One character: any token holding it.
+        assert_eq!(plan("2"), ExactPlan { shape: Shape::Regex("2|2.|.2".into()), verify: false });
+        // Marks are tokens, and documents write the edge characters of the runs they touch.
+        assert_eq!(
+            plan("〔2026〕2"),
+            phrase(vec![(0, tok("〔")), (1, tok("20")), (3, tok("26")), (5, tok("〕")), (6, tok("2"))], false)
+        );
+        assert_eq!(plan("gb/t"), phrase(vec![(0, tok("gb")), (2, tok("/")), (3, tok("t"))], false));
+        // A lone character after unindexed punctuation at the end may go on in a document.
+        assert_eq!(plan("，2"), ExactPlan { shape: Shape::Regex("2|2.".into()), verify: true });
+        assert_eq!(plan("热线，2"), phrase(vec![(0, tok("热线")), (3, Piece::Regex("2|2.".into()))], true));
+        // …before it at the start it may have begun earlier: left to the stored text.
+        assert_eq!(plan("t 9704"), phrase(vec![(2, tok("97")), (4, tok("04"))], true));
+        assert_eq!(plan("热，"), ExactPlan { shape: Shape::Regex("热|热.|.热".into()), verify: true });
+        // Between unindexed punctuation on both sides, a run of one is a token.
+        assert_eq!(plan("，2。"), ExactPlan { shape: Shape::Token("2".into()), verify: true });
+        assert_eq!(plan("〔"), ExactPlan { shape: Shape::Token("〔".into()), verify: false });
+        assert!(plan_exact("，。").is_none());
+    }
 
     #[test]
     fn count_in_counts_the_members_of_a_range_across_words() {

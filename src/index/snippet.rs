@@ -133,6 +133,72 @@ pub fn make(text: &str, terms: &[&str], max_chars: usize) -> Snippet {
     Snippet { fragment: text[wb..we].to_string(), highlights, cut_before: start_c > 0, cut_after: end_c < total_chars }
 }
 
+/// `original` whole, with the places highlighted where `terms` (normalized)
+/// occur in `normalized` (its [`crate::normalize::normalize_text`]): a title
+/// is shown as published — `QS20261105002`, `政務公開` — not as its search
+/// form. Normalizing maps a character to one character (width, case,
+/// traditional → simplified) or drops it (extra spaces, pinyin
+/// annotations), so the two are aligned character by character; should they
+/// not align, the normalized form is highlighted instead.
+pub fn highlight_original(original: &str, normalized: &str, terms: &[&str]) -> Snippet {
+    let found = occurrences(normalized, terms);
+    let whole = |fragment: &str, highlights| Snippet {
+        fragment: fragment.to_string(),
+        highlights,
+        cut_before: false,
+        cut_after: false,
+    };
+    if found.is_empty() {
+        return whole(original, Vec::new());
+    }
+    let Some(map) = align(original, normalized) else {
+        return whole(normalized, found);
+    };
+    // Byte offset in `normalized` → its character's index.
+    let starts: Vec<usize> = normalized.char_indices().map(|(i, _)| i).collect();
+    let char_of = |b: usize| starts.partition_point(|&s| s < b);
+    let mut highlights: Vec<Range<usize>> = Vec::with_capacity(found.len());
+    for r in found {
+        let (first, last) = (char_of(r.start), char_of(r.end).saturating_sub(1));
+        let (Some(a), Some(b)) = (map.get(first), map.get(last)) else {
+            return whole(normalized, occurrences(normalized, terms));
+        };
+        match highlights.last_mut() {
+            Some(prev) if a.start <= prev.end => prev.end = prev.end.max(b.end),
+            _ => highlights.push(a.start..b.end),
+        }
+    }
+    whole(original, highlights)
+}
+
+/// For each character of `normalized`, the byte range of the character of
+/// `original` it came from; `None` when they cannot be aligned.
+fn align(original: &str, normalized: &str) -> Option<Vec<Range<usize>>> {
+    use crate::normalize::{normalize_text, text::is_han};
+    let mut map = Vec::with_capacity(normalized.len());
+    let mut orig = original.char_indices().peekable();
+    let mut buf = [0u8; 4];
+    for n in normalized.chars() {
+        loop {
+            let (at, o) = orig.next()?;
+            let end = orig.peek().map_or(original.len(), |(i, _)| *i);
+            let alone = normalize_text(o.encode_utf8(&mut buf));
+            let same = if alone.is_empty() {
+                // A space of any kind: kept as one ' ' between words, dropped elsewhere.
+                n == ' '
+            } else {
+                // Contextual traditional → simplified (看著 → 看着) changes a Han character for another.
+                alone.chars().eq([n]) || (is_han(o) && is_han(n))
+            };
+            if same {
+                map.push(at..end);
+                break;
+            }
+        }
+    }
+    Some(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +222,19 @@ mod tests {
     fn html_in_the_text_is_escaped() {
         let s = make("<script>alert('热线')</script>", &["热线"], 100);
         assert_eq!(s.to_html(), "&lt;script&gt;alert(&#39;<b>热线</b>&#39;)&lt;/script&gt;");
+    }
+
+    #[test]
+    fn titles_are_highlighted_as_written() {
+        let t = |original: &str, terms: &[&str]| {
+            let normalized = crate::normalize::normalize_text(original);
+            highlight_original(original, &normalized, terms).render("[", "]", false)
+        };
+        assert_eq!(t("关于QS20261105002号工单的回复", &["qs20261105002"]), "关于[QS20261105002]号工单的回复");
+        assert_eq!(t("ＧＤ２０２６ 热线", &["gd2026"]), "[ＧＤ２０２６] 热线");
+        assert_eq!(t("政務(wù)公開年度報告", &["政务公开", "报告"]), "[政務(wù)公開]年度[報告]");
+        assert_eq!(t("看著  辦　理 ABC", &["看着", "办 理", "abc"]), "[看著]  [辦　理] [ABC]");
+        assert_eq!(t("无关", &["热线"]), "无关");
     }
 
     #[test]

@@ -1,18 +1,27 @@
 //! The two tokenizers behind Chinese search.
 //!
-//! * [`CjkNgram`] finds: every run of Han characters becomes overlapping
-//!   two-character tokens (`政务公开` → `政务 务公 公开`; a run of one
-//!   character is that character), every run of letters and digits becomes
-//!   one word. Token positions are *character offsets*, so a phrase of tokens
-//!   at offsets 0, 1, 2… matches exactly where the query string occurs, and
-//!   phrases that mix words and Han characters (`12345热线`) stay exact too.
+//! * [`CjkNgram`] finds. The text is cut into *runs*: maximal stretches of
+//!   Han characters, or of letters and digits (any script: `gd2026041501`,
+//!   `rowmarker123`, `абв`, かな). Every run becomes overlapping
+//!   two-character tokens (`政务公开` → `政务 务公 公开`, `gd2026` → `gd d2 20 02
+//!   26`); a run of one character is that character. The *marks* that hold
+//!   文号 and codes together — brackets (`〔〕［］【】（）`), `- / . _ #`, dashes —
+//!   are tokens of one character each; other punctuation and spaces only
+//!   separate runs and are not indexed (a query holding them is checked
+//!   against the stored text: `index::plan_exact`). Token positions are
+//!   *character offsets*, so a phrase of tokens at offsets 0, 1, 2… matches
+//!   exactly where the query string occurs — inside a longer number or word
+//!   too (`20260415` in `gd2026041501`, `〔2026〕2` in `〔2026〕25号`) — and
+//!   phrases that mix scripts (`12345热线`, `第2季度`) stay exact.
 //! * [`JiebaWords`] ranks: jieba's words (no HMM, not search mode: ranking
 //!   needs words, and the n-grams already find every substring), which score
 //!   items about a word above items that merely contain its characters. Only
 //!   the words the n-gram field does not already hold as one token are
 //!   written (see [`word_home`]): a two-character word such as `热线` is the
-//!   n-gram `热线`, a number is the n-gram word, and writing them twice was
-//!   three fifths of jieba's postings for the same statistics.
+//!   n-gram `热线`, and writing it twice was three fifths of jieba's postings
+//!   for the same statistics. Numbers and codes of three or more characters
+//!   (`12345`, `gd2026041501`) are whole words here: the n-gram field holds
+//!   only their pieces.
 //!
 //! Both expect text already passed through
 //! [`crate::normalize::normalize_text`] (so nothing is lower-cased here), and
@@ -29,8 +38,76 @@ use crate::normalize::text::is_han;
 pub const NGRAM: &str = "cjk_ngram";
 pub const JIEBA: &str = "jieba";
 
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric() && !is_han(c))
+/// What a character is to the n-gram tokenizer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// A Han character.
+    Han,
+    /// A letter or digit of any other script.
+    Word,
+    /// A mark of 文号 and codes (see [`is_mark`]): a token of its own.
+    Mark,
+    /// Anything else: sentence punctuation, spaces, symbols. Not indexed.
+    Other,
+}
+
+/// The marks indexed as tokens: what 文号, standards, order numbers and
+/// decimals are written with (`国办发〔2026〕2号`, `GB/T 9704-2012`, `v1.0`,
+/// `（2026）`, `2021—2025年`). Sentence punctuation (，。、；：“”) is far more
+/// frequent and rarely typed into a search: it is left out of the index.
+pub fn is_mark(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '/'
+            | '.'
+            | '_'
+            | '#'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '~'
+            | '〔'
+            | '〕'
+            | '［'
+            | '］'
+            | '【'
+            | '】'
+            | '（'
+            | '）'
+            | '｛'
+            | '｝'
+            | '－'
+            | '／'
+            | '．'
+            | '＿'
+            | '＃'
+            | '—'
+            | '–'
+            | '～'
+    )
+}
+
+pub fn class(c: char) -> Class {
+    if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            Class::Word
+        } else if is_mark(c) {
+            Class::Mark
+        } else {
+            Class::Other
+        }
+    } else if is_han(c) {
+        Class::Han
+    } else if c.is_alphanumeric() {
+        Class::Word
+    } else if is_mark(c) {
+        Class::Mark
+    } else {
+        Class::Other
+    }
 }
 
 /// A token to be written: byte range and position (character offset).
@@ -54,19 +131,23 @@ impl Tokenizer for CjkNgram {
 
 /// The n-gram token stream (see the module doc).
 ///
-/// A Han run's first or last character is also emitted alone when a word
-/// touches it (`2016年度` gives `年` at the run's start): a query that mixes a
-/// word and a single Han character (`2016年`, `第2`) has that character as a
-/// run of one, and must find it where the document's run goes on.
+/// A run's first or last character is also emitted alone where the run
+/// touches a run of the other kind or a mark (`2016年度` gives `年` at the
+/// Han run's start, `第20` gives `2` at the number's start, `〔2026〕` gives
+/// `2` and `6`): a query that mixes them (`2016年`, `第2`, `〔2026〕2`) has
+/// that character as a run of one, and must find it where the document's run
+/// goes on. Next to other punctuation nothing extra is written (the search
+/// checks such places against the stored text instead; see
+/// `index::plan_exact`).
 pub struct NgramStream<'a> {
     text: &'a str,
     chars: std::iter::Peekable<std::str::CharIndices<'a>>,
     char_idx: usize,
-    /// The previous Han character of the current run: (char offset, byte offset, byte length).
-    prev_han: Option<(usize, usize, usize)>,
+    /// The class of the previous character.
+    class: Class,
+    /// The previous character of the current run: (char offset, byte offset, byte length).
+    prev: Option<(usize, usize, usize)>,
     run_len: usize,
-    /// Start of the current word: (char offset, byte offset).
-    word: Option<(usize, usize)>,
     queue: [Pending; 3],
     queued: usize,
     next_out: usize,
@@ -80,9 +161,9 @@ impl<'a> NgramStream<'a> {
             text,
             chars: text.char_indices().peekable(),
             char_idx: 0,
-            prev_han: None,
+            class: Class::Other,
+            prev: None,
             run_len: 0,
-            word: None,
             queue: [Pending::default(); 3],
             queued: 0,
             next_out: 0,
@@ -96,22 +177,16 @@ impl<'a> NgramStream<'a> {
         self.queued += 1;
     }
 
-    /// Ends the current Han run; `next_is_word` says what follows it.
-    fn end_run(&mut self, next_is_word: bool) {
-        if let Some((pos, byte, len)) = self.prev_han
+    /// Ends the current run; `next` is the class of what follows it.
+    fn end_run(&mut self, next: Class) {
+        if let Some((pos, byte, len)) = self.prev
             && self.run_len >= 2
-            && next_is_word
+            && next != Class::Other
         {
             self.push(byte, byte + len, pos);
         }
-        self.prev_han = None;
+        self.prev = None;
         self.run_len = 0;
-    }
-
-    fn end_word(&mut self, at_byte: usize) {
-        if let Some((ws, wb)) = self.word.take() {
-            self.push(wb, at_byte, ws);
-        }
     }
 
     /// Reads characters until at least one token is queued or the text ends.
@@ -122,38 +197,40 @@ impl<'a> NgramStream<'a> {
             let Some((byte, c)) = self.chars.next() else {
                 if !self.done {
                     self.done = true;
-                    self.end_run(false);
-                    self.end_word(self.text.len());
+                    self.end_run(Class::Other);
                 }
                 return;
             };
             let idx = self.char_idx;
             self.char_idx += 1;
-            if is_han(c) {
-                let was_word = self.word.is_some();
-                self.end_word(byte);
-                let len = c.len_utf8();
-                match self.prev_han {
-                    Some((pos, pbyte, _)) => self.push(pbyte, byte + len, pos),
-                    None => {
-                        // A run of one is its character; longer runs emit it only next to a word.
-                        let next_is_han = self.chars.peek().is_some_and(|(_, n)| is_han(*n));
-                        if !next_is_han || was_word {
-                            self.push(byte, byte + len, idx);
-                        }
+            let kind = class(c);
+            let before = self.class;
+            self.class = kind;
+            if kind != before || kind == Class::Mark {
+                self.end_run(kind);
+            }
+            let len = c.len_utf8();
+            match kind {
+                Class::Other => continue,
+                // A mark is a token of its own and never part of a run.
+                Class::Mark => {
+                    self.push(byte, byte + len, idx);
+                    continue;
+                }
+                Class::Han | Class::Word => {}
+            }
+            match self.prev {
+                Some((pos, pbyte, _)) => self.push(pbyte, byte + len, pos),
+                None => {
+                    // A run of one is its character; longer runs emit it only next to the other kind.
+                    let next_same = self.chars.peek().is_some_and(|(_, n)| class(*n) == kind);
+                    if !next_same || before != Class::Other {
+                        self.push(byte, byte + len, idx);
                     }
                 }
-                self.prev_han = Some((idx, byte, len));
-                self.run_len += 1;
-                continue;
             }
-            let word_char = is_word_char(c);
-            self.end_run(word_char);
-            if word_char {
-                self.word.get_or_insert((idx, byte));
-            } else {
-                self.end_word(byte);
-            }
+            self.prev = Some((idx, byte, len));
+            self.run_len += 1;
         }
     }
 }
@@ -186,7 +263,7 @@ impl TokenStream for NgramStream<'_> {
     }
 }
 
-/// Calls `emit` with each n-gram/word token of `text` (see [`NgramStream`]).
+/// Calls `emit` with each n-gram token of `text` (see [`NgramStream`]).
 pub fn ngram_tokens(text: &str, mut emit: impl FnMut(Token)) {
     let mut s = NgramStream::new(text);
     while s.advance() {
@@ -208,9 +285,9 @@ fn is_wordlike(w: &str) -> bool {
 /// frequencies); the index side and the query side both decide by this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WordHome {
-    /// Two Han characters, or letters and digits only: the n-gram fields
-    /// hold the word as one token wherever it occurs (a Han pair is always
-    /// a bigram; a run of letters and digits is one n-gram word).
+    /// Two characters of one kind (two Han characters, two letters or
+    /// digits), or one letter or digit: the n-gram fields hold the word as
+    /// one token wherever it occurs (a pair is always a bigram of its run).
     Ngram,
     /// Longer words and mixed ones: only the jieba fields hold them.
     Jieba,
@@ -222,21 +299,21 @@ pub enum WordHome {
 
 pub fn word_home(w: &str) -> WordHome {
     let mut han = 0;
-    let mut other = false;
+    let mut other = 0;
     let mut ascii_word = true;
     for c in w.chars() {
         if is_han(c) {
             han += 1;
             ascii_word = false;
         } else {
-            other = true;
+            other += 1;
             ascii_word &= c.is_ascii_alphanumeric();
         }
     }
     match (han, other) {
-        (1, false) => WordHome::Unranked,
-        (2, false) => WordHome::Ngram,
-        (0, true) if ascii_word => WordHome::Ngram,
+        (1, 0) => WordHome::Unranked,
+        (2, 0) => WordHome::Ngram,
+        (0, 1 | 2) if ascii_word => WordHome::Ngram,
         _ => WordHome::Jieba,
     }
 }
@@ -326,7 +403,12 @@ mod tests {
             vec![
                 ("拨打".into(), 0),
                 ("打".into(), 1),
-                ("12345".into(), 2),
+                ("1".into(), 2),
+                ("12".into(), 2),
+                ("23".into(), 3),
+                ("34".into(), 4),
+                ("45".into(), 5),
+                ("5".into(), 6),
                 ("热".into(), 7),
                 ("热线".into(), 7),
                 ("ok".into(), 10),
@@ -336,6 +418,42 @@ mod tests {
                 ("季度".into(), 15),
             ]
         );
+    }
+
+    #[test]
+    fn letter_and_digit_runs_become_bigrams_too() {
+        // An order number: its pieces are found wherever they are in it.
+        assert_eq!(
+            ngrams("gd20260"),
+            vec![
+                ("gd".into(), 0),
+                ("d2".into(), 1),
+                ("20".into(), 2),
+                ("02".into(), 3),
+                ("26".into(), 4),
+                ("60".into(), 5)
+            ]
+        );
+        // One-character runs stay one token; sentence punctuation and spaces separate runs and add nothing.
+        assert_eq!(ngrams("a 1，x"), vec![("a".into(), 0), ("1".into(), 2), ("x".into(), 4)]);
+        // Marks are tokens, and the runs next to them give their edge characters.
+        assert_eq!(
+            ngrams("〔2026〕2号"),
+            vec![
+                ("〔".into(), 0),
+                ("2".into(), 1),
+                ("20".into(), 1),
+                ("02".into(), 2),
+                ("26".into(), 3),
+                ("6".into(), 4),
+                ("〕".into(), 5),
+                ("2".into(), 6),
+                ("号".into(), 7),
+            ]
+        );
+        assert_eq!(ngrams("v1.0"), vec![("v1".into(), 0), ("1".into(), 1), (".".into(), 2), ("0".into(), 3)]);
+        // Other scripts are runs of their own.
+        assert_eq!(ngrams("абв"), vec![("аб".into(), 0), ("бв".into(), 1)]);
     }
 
     #[test]
@@ -365,8 +483,10 @@ mod tests {
         let words = jieba_tokens(text);
         assert!(words.iter().all(|w| w != "，"), "{words:?}");
         assert!(words.iter().any(|w| w == "发布会"), "{words:?}");
-        // Two-character words and numbers are left to the n-gram field, one-character words unranked.
-        for w in ["申请", "公开", "12345", "热线", "和", "的"] {
+        // Numbers and codes of three or more characters are jieba words: the n-grams hold only their pieces.
+        assert!(words.iter().any(|w| w == "12345"), "{words:?}");
+        // Two-character words are left to the n-gram field, one-character words unranked.
+        for w in ["申请", "公开", "热线", "和", "的"] {
             assert!(!words.iter().any(|x| x == w), "{w} in {words:?}");
         }
         // Every word that is left out as held by the n-grams is an n-gram token of the same text.
@@ -382,8 +502,10 @@ mod tests {
     #[test]
     fn word_homes() {
         assert_eq!(word_home("热线"), WordHome::Ngram);
-        assert_eq!(word_home("12345"), WordHome::Ngram);
+        assert_eq!(word_home("12345"), WordHome::Jieba);
+        assert_eq!(word_home("gd2026041501"), WordHome::Jieba);
         assert_eq!(word_home("gb"), WordHome::Ngram);
+        assert_eq!(word_home("2"), WordHome::Ngram);
         assert_eq!(word_home("办公室"), WordHome::Jieba);
         assert_eq!(word_home("12345热线"), WordHome::Jieba);
         assert_eq!(word_home("v1.0"), WordHome::Jieba);

@@ -331,7 +331,9 @@ pub fn evaluate(input: &Input<'_>, s: &InspectionConfig, cal: &Calendar, now: Da
         }
     }
     if s.personal_data {
-        for e in &input.exposures {
+        // A replay of a moment before the scan found it (`findings --now`)
+        // must not show it: the finding did not exist then.
+        for e in input.exposures.iter().filter(|e| e.found_at <= now) {
             let days = working_days_late(cal, e.found_at, now);
             out.findings.push(finding(
                 Rule::PersonalData,
@@ -415,6 +417,27 @@ mod tests {
         let r = run(vec![view(&notices, healthy(), Some("2026-05-29 10:00"))], "2026-11-30 09:00");
         assert_eq!(r.findings[0].rule, Rule::ColumnStale);
         assert_eq!(r.findings[0].state, State::Overdue);
+    }
+
+    /// Issue 16 item 9: `findings --now` before the scan found a number
+    /// showed it overdue; a replay must not invent the past.
+    #[test]
+    fn personal_data_exists_from_when_it_was_found() {
+        let input = Input {
+            exposures: vec![Exposure {
+                item_id: ItemId(7),
+                source: "dongtai".into(),
+                unit: "bangongshi".into(),
+                found_at: t("2026-11-20 10:00"),
+                summary: "身份证号 110105********002X".into(),
+            }],
+            ..Input::default()
+        };
+        let at = |now: &str| evaluate(&input, &InspectionConfig::default(), &Calendar::official(), t(now)).findings;
+        assert!(at("2026-11-20 09:59").is_empty(), "before it was found");
+        let found = at("2026-11-20 10:00");
+        assert_eq!((found.len(), found[0].rule, found[0].state), (1, Rule::PersonalData, State::Overdue));
+        assert_eq!(at("2026-11-24 09:00")[0].overdue_working_days, 2);
     }
 
     #[test]

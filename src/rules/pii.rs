@@ -47,6 +47,16 @@
 //!
 //! Findings are masked for display ([`PiiHit::masked`]); the whole number is
 //! never returned.
+//!
+//! **Published on purpose.** [`scan_published`], what the inspection runs,
+//! also leaves out the numbers an office publishes on purpose: a mobile
+//! labelled as an official contact (`值班联系人：李老师，联系电话：…`, 咨询电话,
+//! 监督举报电话, 服务热线 …, or any mobile in a document titled as a duty roster
+//! or contact list: 值班表, 通讯录, 联系方式), unless a citizen is named in the
+//! same sentence (申请人, 来电人, 投诉人, 王某某, 身份证 …), which makes it a
+//! citizen's after all; and every number on the configured allow-list
+//! (`inspection.personal_data_allow`). [`scan`] and the masking in emails
+//! are not affected: they mask every number they find.
 
 use serde::Serialize;
 
@@ -122,6 +132,131 @@ pub fn summary(hits: &[PiiHit], max: usize) -> String {
         out.push_str(&format!(" 等 {} 处", hits.len()));
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// Numbers published on purpose.
+
+/// Numbers an office publishes on purpose (`inspection.personal_data_allow`),
+/// by their digits: `138 1234 5678`, `138-1234-5678` and `+86 13812345678`
+/// are one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList(std::collections::BTreeSet<String>);
+
+impl AllowList {
+    pub fn new<'a>(numbers: impl IntoIterator<Item = &'a str>) -> AllowList {
+        AllowList(numbers.into_iter().map(number_key).filter(|k| !k.is_empty()).collect())
+    }
+
+    fn contains(&self, number: &str) -> bool {
+        !self.0.is_empty() && self.0.contains(&number_key(number))
+    }
+
+    /// A stable summary of the list, so that a changed list is noticed (the
+    /// store scans again).
+    pub fn fingerprint(&self) -> String {
+        self.0.iter().cloned().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The digits of a number as written (full-width too), an ID's check X
+/// upper-cased, a mobile's +86 / 86 dropped.
+fn number_key(s: &str) -> String {
+    let mut k: String = s
+        .chars()
+        .filter_map(|c| match c {
+            '0'..='9' => Some(c),
+            '０'..='９' => char::from_u32(c as u32 - 0xFEE0),
+            'x' | 'X' | 'ｘ' | 'Ｘ' => Some('X'),
+            _ => None,
+        })
+        .collect();
+    if k.len() == 13 && k.starts_with("861") {
+        k.drain(..2);
+    }
+    k
+}
+
+/// Bumped when what counts as published on purpose changes: a store scanned
+/// under other rules is scanned again.
+pub const PUBLISHED_RULES_VERSION: u32 = 1;
+
+/// Labels of an official contact: a number after one of these in the same
+/// sentence was published to be called.
+const OFFICIAL_LABELS: &[&str] = &[
+    "值班",
+    "联系人",
+    "咨询电话",
+    "咨询热线",
+    "监督电话",
+    "举报电话",
+    "投诉电话",
+    "服务热线",
+    "服务电话",
+    "办公电话",
+    "受理电话",
+    "报名电话",
+    "联络员",
+];
+/// A citizen in the same sentence: the number is theirs, whatever the label.
+const CITIZEN_CUES: &[&str] = &[
+    "申请人",
+    "来电人",
+    "投诉人",
+    "举报人",
+    "当事人",
+    "留言人",
+    "来信人",
+    "反映人",
+    "户主",
+    "业主",
+    "患者",
+    "家属",
+    "某某",
+    "身份证",
+    "本人",
+    "救助对象",
+    "受助",
+];
+/// A document whose title says it is a duty roster or contact list.
+const CONTACT_LIST_TITLES: &[&str] = &["值班", "通讯录", "联系方式", "联系电话"];
+
+/// The sentence before byte `start`: back to 。！？ or a line break, at most
+/// 40 characters.
+fn sentence_before(text: &str, start: usize) -> &str {
+    let head = &text[..start];
+    let from =
+        head.rfind(['。', '！', '？', '\n']).map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
+    let mut from = from.max(start.saturating_sub(40 * 3));
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..start]
+}
+
+/// A mobile at `start` that the document publishes as an official contact.
+fn official_contact(text: &str, start: usize) -> bool {
+    let before = sentence_before(text, start);
+    if CITIZEN_CUES.iter().any(|c| before.contains(c)) {
+        return false;
+    }
+    let title = text.lines().next().unwrap_or_default();
+    OFFICIAL_LABELS.iter().any(|l| before.contains(l)) || CONTACT_LIST_TITLES.iter().any(|t| title.contains(t))
+}
+
+/// The personal numbers in a published text (its title on the first line)
+/// that were not published on purpose (see the module doc): what the
+/// inspection reports.
+pub fn scan_published(text: &str, allow: &AllowList) -> Vec<PiiHit> {
+    let mut hits = Vec::new();
+    scan_with(text, |hit, end| {
+        let on_purpose =
+            allow.contains(&text[hit.start..end]) || (hit.kind == PiiKind::Mobile && official_contact(text, hit.start));
+        if !on_purpose {
+            hits.push(hit);
+        }
+    });
+    hits
 }
 
 // ---------------------------------------------------------------------------
@@ -514,6 +649,45 @@ fn mask_card(d: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 16 item 9: a duty officer's number published on purpose is not
+    /// a citizen's leaked data. The sentences follow real notices (值班安排,
+    /// 公示 with 联系人 and 监督电话); the numbers are made up.
+    #[test]
+    fn official_contacts_and_the_allow_list_are_not_leaks() {
+        let none = AllowList::default();
+        let found = |text: &str| scan_published(text, &none).into_iter().map(|h| h.masked).collect::<Vec<_>>();
+        for official in [
+            "关于做好国庆期间值班工作的通知\n值班联系人：李老师，联系电话：13812345678。",
+            "公示\n公示期间如有异议，请与我们联系。联系人：王科长，手机 139-1234-5678。",
+            "通知\n监督举报电话：13912345678。",
+            "通知\n咨询电话：0310-1234567、13712345678",
+            // A duty roster: every mobile in it is a duty officer's.
+            "2026年春节假期值班安排表\n2月1日 张三 13812345678\n2月2日 李四 13912345678",
+        ] {
+            assert_eq!(found(official), Vec::<String>::new(), "{official}");
+        }
+        for leak in [
+            // A labelled number with a citizen in the same sentence is theirs.
+            "救助公示\n1. 王某某，身份证号 11010519491231002X，联系电话 13912345678，救助金额 2000 元。",
+            "答复\n申请人张三，联系电话：13812345678，申请公开……",
+            // The label is in an earlier sentence: it does not carry over.
+            "通知\n联系人：李老师。来电群众反映，其手机 13712345678 被冒用。",
+            // No label at all.
+            "通报\n经核实，13612345678 用户多次拨打。",
+        ] {
+            assert!(!found(leak).is_empty(), "{leak}");
+        }
+        // The demo's leak: the ID and the mobile both stay.
+        assert_eq!(found("救助公示\n王某某，身份证号 11010519491231002X，联系电话 13912345678。").len(), 2);
+
+        // The allow-list, in any written form; other numbers are still found.
+        let allow = AllowList::new(["138 1234 5678", "+86 139-1234-5678", "6222 0212 3456 7890 128"]);
+        let hits = scan_published("通报\n号码 13812345678、8613912345678 和 13712345678。", &allow);
+        assert_eq!(hits.iter().map(|h| h.masked.as_str()).collect::<Vec<_>>(), ["137****5678"]);
+        assert_eq!(AllowList::new(["13812345678"]), AllowList::new(["138-1234-5678", "  "]));
+        assert_ne!(allow.fingerprint(), AllowList::default().fingerprint());
+    }
 
     fn kinds(text: &str) -> Vec<(PiiKind, String)> {
         scan(text).into_iter().map(|h| (h.kind, h.masked)).collect()

@@ -4,6 +4,7 @@
 //! Exports (CSV/XLSX) will join as `export`.
 
 pub mod address;
+pub mod article;
 pub mod charset;
 pub mod export;
 pub mod feed;

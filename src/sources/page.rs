@@ -14,6 +14,7 @@ use scraper::{ElementRef, Html, Selector};
 use thiserror::Error;
 use url::Url;
 
+use super::article;
 use crate::config::PageConfig;
 use crate::model::{ParsedItem, Published};
 use crate::normalize::html::{element_text, tidy_text};
@@ -228,25 +229,32 @@ pub struct Detail {
     pub publisher: Option<String>,
     /// The `文号：` / `发文字号：` field as written (may be `无`).
     pub doc_no: Option<String>,
-    /// The article body as text.
+    /// The article body as text: the source's `page.body` selector, else a
+    /// known CMS container, else the block with the densest prose (none when
+    /// the page has no prose, rather than its menus).
     pub text: Option<String>,
     /// Links in the article body (an attachment, the original of a repost).
     pub links: Vec<String>,
 }
 
-/// Containers that hold the article body on common government CMSs.
+/// Containers that hold the article body on common government CMSs: TRS
+/// (拓尔思 WCM: `.TRS_Editor`, `.TRS_UEDITOR`, and `.trs_editor_view` in its
+/// newer templates), 大汉 (Hanweb: `#zoom`), 开普 (Ucap: `#UCAP-CONTENT`), the
+/// 国务院 site (`.pages_content`) and two common template names. A fast path:
+/// when none holds text that is more than links, the densest prose is taken
+/// (`article::main_element`). Generic names (`#content`, `.content`,
+/// `article`) are not here: on real pages they wrap the menus too (the 邯郸
+/// 信息公开 page's `div.container.content` held its whole navigation).
 const BODY_CANDIDATES: &[&str] = &[
     ".TRS_Editor",
     ".TRS_UEDITOR",
+    ".trs_editor_view",
     "#zoom",
     ".zoom",
     "#UCAP-CONTENT",
     ".pages_content",
     ".article-content",
     ".article_con",
-    "#content",
-    ".content",
-    "article",
 ];
 
 /// Reads an entry's own page.
@@ -260,7 +268,10 @@ pub fn parse_detail(html: &str, url: Option<&Url>, sel: &Selectors) -> Detail {
     };
     let body_el = match &sel.body {
         Some(s) => doc.select(s).next(),
-        None => BODY_CANDIDATES.iter().find_map(|c| doc.select(&selector(c)).find(|e| !element_text(*e).is_empty())),
+        None => BODY_CANDIDATES
+            .iter()
+            .find_map(|c| doc.select(&selector(c)).find(|e| !article::mostly_links(*e) && !element_text(*e).is_empty()))
+            .or_else(|| article::main_element(&doc)),
     };
     let page_text = element_text(doc.root_element());
     let field = |labels: &str| -> Option<String> {
@@ -364,5 +375,22 @@ mod tests {
         assert_eq!(d.publisher.as_deref(), Some("邯郸市教育局"));
         assert_eq!(d.doc_no.as_deref(), Some("冀教办〔2020〕012号"));
         assert_eq!(d.text.as_deref(), Some("各县（市、区）教育局：\n现将方案印发给你们。"));
+    }
+
+    /// A known container that holds only the attachment is the body, with
+    /// its link (dead-link checks and reposts read it); one that holds a
+    /// list of links is passed over for the densest prose.
+    #[test]
+    fn a_known_container_is_the_body_unless_it_is_a_list_of_links() {
+        let url = Url::parse("http://x.gov.cn/a/1.html").ok();
+        let html = r#"<html><body><ul class="nav"><li><a href="/">首页</a></li></ul>
+            <div class="TRS_Editor"><p>附件：<a href="/f/2026.pdf">2026年政府信息公开工作年度报告.pdf</a></p></div></body></html>"#;
+        let d = parse_detail(html, url.as_ref(), &sel(PageConfig::default()));
+        assert_eq!(d.text.as_deref(), Some("附件：2026年政府信息公开工作年度报告.pdf"));
+        assert_eq!(d.links, vec!["http://x.gov.cn/f/2026.pdf".to_string()]);
+        let html = r#"<html><body><div id="zoom"><a href="/1">上一篇：关于开展培训的通知</a><a href="/2">下一篇：关于召开会议的通知</a><a href="/3">返回列表</a></div>
+            <div class="wz"><p>经研究，定于11月20日召开全县政务公开工作会议，请各单位主要负责同志参加。</p></div></body></html>"#;
+        let d = parse_detail(html, url.as_ref(), &sel(PageConfig::default()));
+        assert_eq!(d.text.as_deref(), Some("经研究，定于11月20日召开全县政务公开工作会议，请各单位主要负责同志参加。"));
     }
 }

@@ -120,16 +120,33 @@ impl Store {
     }
 
     /// Scans portal items written since the last scan (by rev) for personal
-    /// data and keeps `pii_hits` current: a hit is stored as its masked
-    /// summary, an item edited clean loses its row. Returns how many items
-    /// were scanned. Batched, so a first scan of a large store does not hold
-    /// the connection for long.
-    pub fn scan_pii(&self) -> Result<usize> {
+    /// data not published on purpose (`allow` and the official-contact
+    /// rule, `pii::scan_published`) and keeps `pii_hits` current: a hit is
+    /// stored as its masked summary, an item edited clean loses its row.
+    /// When the allow-list or those rules changed since the last scan, every
+    /// portal item is scanned again. Returns how many items were scanned.
+    /// Batched, so a first scan of a large store does not hold the
+    /// connection for long.
+    pub fn scan_pii(&self, allow: &pii::AllowList) -> Result<usize> {
         const BATCH: i64 = 2000;
+        let rules = format!("{}:{}", pii::PUBLISHED_RULES_VERSION, allow.fingerprint());
+        {
+            let conn = self.conn();
+            let scanned_under: Option<String> =
+                conn.query_row("SELECT value FROM meta WHERE key = 'pii_rules'", [], |r| r.get(0)).optional()?;
+            if scanned_under.as_deref() != Some(rules.as_str()) {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('pii_rules', ?1) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [&rules],
+                )?;
+                conn.execute("UPDATE meta SET value = '0' WHERE key = 'pii_scanned_rev'", [])?;
+            }
+        }
         let mut scanned = 0;
         loop {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let from: i64 =
                 tx.query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pii_scanned_rev'", [], |r| {
                     r.get(0)
@@ -152,7 +169,7 @@ impl Store {
                 return Ok(scanned);
             };
             for (id, _, text) in &rows {
-                let hits = pii::scan(text);
+                let hits = pii::scan_published(text, allow);
                 if hits.is_empty() {
                     tx.execute("DELETE FROM pii_hits WHERE item_id = ?1", [id])?;
                 } else {
@@ -213,17 +230,35 @@ mod tests {
         let bad_digit = item(Role::Portal, "http://x/2", "身份证号110105194912310021");
         let hotline = item(Role::Hotline, "http://x/3", "来电人身份证号11010519491231002X");
         store.upsert_items(&[leak.clone(), bad_digit, hotline]).unwrap();
-        assert_eq!(store.scan_pii().unwrap(), 2, "portal items only");
+        assert_eq!(store.scan_pii(&pii::AllowList::default()).unwrap(), 2, "portal items only");
         let found = store.pii_exposures().unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].item_id, leak.id);
         assert_eq!(found[0].summary, "身份证号 110105********002X；手机号 139****5678");
         assert_eq!(found[0].found_at, leak.first_seen_at);
-        assert_eq!(store.scan_pii().unwrap(), 0, "nothing new, nothing read");
+        assert_eq!(store.scan_pii(&pii::AllowList::default()).unwrap(), 0, "nothing new, nothing read");
 
         // The page is edited clean: the exposure goes.
         store.upsert_items(&[item(Role::Portal, "http://x/1", "申请人身份证号已删除")]).unwrap();
-        assert_eq!(store.scan_pii().unwrap(), 1);
+        assert_eq!(store.scan_pii(&pii::AllowList::default()).unwrap(), 1);
         assert!(store.pii_exposures().unwrap().is_empty());
+    }
+
+    /// A number put on the allow-list stops being reported at the next scan
+    /// (everything is scanned again), and comes back when it leaves the list.
+    #[test]
+    fn a_changed_allow_list_rescans_what_was_scanned() {
+        let store = Store::open_in_memory().unwrap();
+        let duty = item(Role::Portal, "http://x/1", "国庆期间请拨打 13812345678 咨询。");
+        store.upsert_items(&[duty.clone(), item(Role::Portal, "http://x/2", "无号码")]).unwrap();
+        let none = pii::AllowList::default();
+        assert_eq!(store.scan_pii(&none).unwrap(), 2);
+        assert_eq!(store.pii_exposures().unwrap().len(), 1);
+        let allow = pii::AllowList::new(["138-1234-5678"]);
+        assert_eq!(store.scan_pii(&allow).unwrap(), 2, "a new list: everything again");
+        assert!(store.pii_exposures().unwrap().is_empty());
+        assert_eq!(store.scan_pii(&allow).unwrap(), 0, "the same list: nothing new");
+        assert_eq!(store.scan_pii(&none).unwrap(), 2);
+        assert_eq!(store.pii_exposures().unwrap()[0].item_id, duty.id);
     }
 }

@@ -58,6 +58,14 @@ impl SourceHealth {
     pub fn next_attempt(&self) -> Option<DateTime<FixedOffset>> {
         self.next_attempt_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok())
     }
+
+    /// The error the source is failing with now: its last error while its
+    /// polls fail, `None` once a poll has succeeded since. The stored
+    /// `last_error` stays as history (a flapping source), but a healthy
+    /// source is not shown with an error.
+    pub fn current_error(&self) -> Option<&str> {
+        self.last_error.as_deref().filter(|_| self.consecutive_failures > 0)
+    }
 }
 
 impl Store {
@@ -172,7 +180,8 @@ mod tests {
         store.record_success("s", now, false, Some(7), Some(&v), &["w".into()]).unwrap();
         let h = store.health_of("s").unwrap().unwrap();
         assert_eq!((h.consecutive_failures, h.items_seen, h.next_attempt()), (0, Some(7), None));
-        assert_eq!(h.last_error.as_deref(), Some("timed out"), "the last error stays visible");
+        assert_eq!(h.last_error.as_deref(), Some("timed out"), "the last error stays as history");
+        assert_eq!(h.current_error(), None, "but it is not the source's error any more");
         assert_eq!(store.validators("s").unwrap(), v);
         store.record_success("s", now, true, None, None, &[]).unwrap();
         let h = store.health_of("s").unwrap().unwrap();

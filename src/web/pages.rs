@@ -821,8 +821,9 @@ fn source_rows(st: &AppState) -> Result<Vec<SourceRow>> {
                 class,
                 consecutive_failures: h.map_or(0, |h| h.consecutive_failures),
                 last_success: h.map(|h| show(&h.last_success_at)).unwrap_or_default(),
-                error: h.and_then(|h| h.last_error.clone()),
-                error_at: h.map(|h| show(&h.last_error_at)).unwrap_or_default(),
+                // Only while it fails: a source that recovered shows no error.
+                error: h.and_then(|h| h.current_error()).map(str::to_string),
+                error_at: h.filter(|h| h.current_error().is_some()).map(|h| show(&h.last_error_at)).unwrap_or_default(),
                 notes: {
                     let site = sites
                         .iter()
