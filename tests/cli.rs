@@ -246,19 +246,19 @@ fn a_source_that_recovered_shows_no_error() {
     let failing = stdout(&govwatch(dir.path(), &["sources", "--config", cfg]));
     assert!(failing.contains("失败（连续 1 次）") && failing.contains("最近错误"), "{failing}");
     let st = stdout(&govwatch(dir.path(), &["status", "--config", cfg]));
-    assert!(st.contains("No such file"), "a failing source's error is shown: {st}");
+    assert!(st.contains("文件不存在"), "a failing source's error is shown: {st}");
 
     std::fs::copy(support::repo().join("config/demo/xian-portal.xml"), &feed).unwrap();
     assert_eq!(govwatch(dir.path(), &["poll", "--config", cfg]).status.code(), Some(0));
     let healthy = stdout(&govwatch(dir.path(), &["sources", "--config", cfg]));
     assert!(healthy.contains("状态 正常"), "{healthy}");
-    assert!(!healthy.contains("最近错误") && !healthy.contains("No such file"), "{healthy}");
+    assert!(!healthy.contains("最近错误") && !healthy.contains("文件不存在"), "{healthy}");
     let rows: Value =
         serde_json::from_slice(&govwatch(dir.path(), &["sources", "--config", cfg, "--json"]).stdout).unwrap();
     assert_eq!(rows[0]["error"], Value::Null, "{rows}");
-    assert!(rows[0]["last_error"].as_str().unwrap().contains("No such file"), "history is kept: {rows}");
+    assert!(rows[0]["last_error"].as_str().unwrap().contains("文件不存在"), "history is kept: {rows}");
     let st = stdout(&govwatch(dir.path(), &["status", "--config", cfg]));
-    assert!(!st.contains("No such file"), "{st}");
+    assert!(!st.contains("文件不存在"), "{st}");
 }
 
 #[cfg(unix)]

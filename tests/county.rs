@@ -798,7 +798,22 @@ level = "county"
     let sz_poll = polled.as_array().unwrap().iter().find(|r| r["source"] == "shenzhen").unwrap();
     assert!(sz_poll["collisions"].as_u64().is_some_and(|n| n > 0), "the poll counts the collisions: {sz_poll}");
 
-    // ── Left for the lead to add after merging (other engineers' items of issue 16) ──
-    // TODO(wt-search, issue 16 item 7): searching part of an order number finds
-    // it (e.g. `search` for a prefix of a 附件4 留言编号 or a 文号 part).
+    // Searching part of a message number finds it (issue 16 item 7): the
+    // longest 留言编号 of 附件4, less its last digit, as an officer types it.
+    let messages: Vec<Item> = store
+        .items_after_rev(0, 1_000_000)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.item)
+        .filter(|i| i.source == "liuyan-dafu")
+        .collect();
+    let longest = messages
+        .iter()
+        .filter_map(|i| i.case.as_ref().map(|c| (c.number.clone(), i.id.to_string())))
+        .max_by_key(|(n, _)| (n.len(), n.clone()))
+        .expect("附件4 has numbered messages");
+    let part = &longest.0[..longest.0.len() - 1];
+    let hits = county.json(&["search", part, "--limit", "1000", "--exact-count"]);
+    let ids: BTreeSet<&str> = hits.as_array().unwrap().iter().filter_map(|h| h["id"].as_str()).collect();
+    assert!(ids.contains(longest.1.as_str()), "{part} (of {}) finds it: {hits}", longest.0);
 }
