@@ -260,6 +260,9 @@ fn the_demo_email_words_each_item_for_what_it_is() {
     let o = govwatch(state, &["findings", "--config", DEMO, "--now", "2026-11-23 09:00"]);
     let list = String::from_utf8_lossy(&o.stdout);
     assert!(!list.contains("公开内容含个人信息"), "not found yet on 2026-11-23: {list}");
+    let o = govwatch(state, &["status", "--config", DEMO]);
+    let status = String::from_utf8_lossy(&o.stdout);
+    assert!(status.contains("    公开内容含个人信息：已发现 1"), "found, not overdue: {status}");
     assert!(list.contains("[已转载] 上级政策转载时限") && list.contains("按时转载"), "{list}");
     assert!(list.contains("；发布至转载 1 个工作日") && !list.contains("受理至答复"), "{list}");
     assert!(!list.contains("xian-portal") && !list.contains("条目 "), "{list}");

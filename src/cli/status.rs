@@ -207,7 +207,12 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         st.findings.due_soon
     )?;
     for r in st.findings.by_rule.iter().filter(|r| r.state != "resolved") {
-        writeln!(out, "    {}：{} {}", glossary::rule_named(&r.rule), glossary::state_named(&r.state), r.count)?;
+        // Personal data is found, not overdue (the words of `findings` and the emails).
+        let state = match (r.rule.parse::<crate::rules::Rule>(), r.state.parse::<crate::rules::State>()) {
+            (Ok(rule), Ok(state)) => crate::alerts::words::state_word(rule, state, None),
+            _ => glossary::state_named(&r.state),
+        };
+        writeln!(out, "    {}：{} {}", glossary::rule_named(&r.rule), state, r.count)?;
     }
     match &st.last_round {
         Some(r) => writeln!(
