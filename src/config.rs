@@ -1770,7 +1770,7 @@ fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mu
             ("repost_lag_hours", s.repost_lag_hours, 1, 720, HOURS),
             ("stale_after_days", s.stale_after_days, 1, 3650, DAYS),
             ("expected_interval_days", s.expected_interval_days, 1, 3650, DAYS),
-            ("history_days", s.history_days, 0, 3650, DAYS),
+            ("history_days", s.history_days, 0, 36_500, DAYS),
         ] {
             if let Some(v) = v {
                 table.push((format!("{p}.{key}"), v.into(), lo, hi, unit, None));
