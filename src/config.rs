@@ -1817,9 +1817,14 @@ fn check_text(tree: &serde_json::Value, path: &str, problems: &mut Vec<Problem>)
                 problems.push(error(
                     path,
                     format!(
-                        "\"{}\" 含控制字符 {}：配置中的文字不能含换行、回车、制表符等控制字符",
+                        "\"{}\" 含控制字符{}：配置中的文字不能含换行、回车、制表符等控制字符",
                         shown(s),
-                        ch.escape_unicode()
+                        match ch {
+                            '\r' => "（回车 \\r）".to_string(),
+                            '\n' => "（换行 \\n）".to_string(),
+                            '\t' => "（制表符 \\t）".to_string(),
+                            c => format!("（U+{:04X}）", c as u32),
+                        }
                     ),
                 ));
             }
