@@ -46,7 +46,7 @@ pub struct Auth {
     /// counted when it starts (before its password is checked) and taken
     /// back only when it succeeds, so that guesses sent at once cannot all
     /// pass the limit before any of them has failed.
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    failures: Mutex<Failures>,
     /// Password checks running at once at most (argon2 takes 19 MiB and a
     /// core's worth of time each); more wait their turn.
     checks: Arc<tokio::sync::Semaphore>,
@@ -62,6 +62,17 @@ impl Default for Auth {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Auth::with_check_limit(cores)
     }
+}
+
+/// Recent attempts by `ip:` and `user:` key.
+#[derive(Default)]
+struct Failures {
+    by_key: HashMap<String, Vec<Instant>>,
+    /// When keys with no recent attempt were last dropped (at most every
+    /// [`PRUNE_EVERY`], not on every attempt: a spray of names from many
+    /// addresses must neither grow the table for good nor make each attempt
+    /// walk all of it).
+    pruned: Option<Instant>,
 }
 
 /// One login attempt, counted against its address and name until it succeeds.
@@ -154,18 +165,25 @@ impl Auth {
     pub fn attempt(&self, ip: IpAddr, name: &str) -> Result<Attempt, LoginError> {
         let keys = [format!("ip:{ip}"), format!("user:{name}")];
         let now = Instant::now();
+        let recent = |t: &Instant| now.duration_since(*t) < FAILURE_WINDOW;
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget keys whose attempts have all aged out (a spray of names
-        // must not grow the table for good).
-        f.retain(|_, list| {
-            list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-            !list.is_empty()
-        });
-        if keys.iter().any(|k| f.get(k).map_or(0, Vec::len) >= MAX_FAILURES) {
+        if f.pruned.is_none_or(|t| now.duration_since(t) >= PRUNE_EVERY) {
+            f.pruned = Some(now);
+            f.by_key.retain(|_, list| {
+                list.retain(recent);
+                !list.is_empty()
+            });
+        }
+        for k in &keys {
+            if let Some(list) = f.by_key.get_mut(k) {
+                list.retain(recent);
+            }
+        }
+        if keys.iter().any(|k| f.by_key.get(k).map_or(0, Vec::len) >= MAX_FAILURES) {
             return Err(LoginError::Throttled);
         }
         for k in &keys {
-            f.entry(k.clone()).or_default().push(now);
+            f.by_key.entry(k.clone()).or_default().push(now);
         }
         Ok(Attempt { keys, at: now })
     }
@@ -197,7 +215,7 @@ impl Auth {
         };
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         for k in &attempt.keys {
-            if let Some(list) = f.get_mut(k)
+            if let Some(list) = f.by_key.get_mut(k)
                 && let Some(i) = list.iter().position(|t| *t == attempt.at)
             {
                 list.swap_remove(i);
@@ -208,8 +226,8 @@ impl Auth {
     }
 
     /// Counts the attempt, waits for a turn, checks the password and opens a
-    /// session: its token. (The console does the same steps, waiting
-    /// without holding a thread.)
+    /// session: its token. Blocks the calling thread while it waits: not for
+    /// async code (the console does the same steps, waiting on the event loop).
     pub fn login(&self, cfg: &Config, ip: IpAddr, name: &str, password: &str) -> Result<String, LoginError> {
         let attempt = self.attempt(ip, name)?;
         let _slot = futures::executor::block_on(self.check_slot());
