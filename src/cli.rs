@@ -527,6 +527,10 @@ fn search(cfg: &Config, a: &SearchArgs) -> Result<ExitCode> {
     let idx = open_index(cfg)?;
     catch_up(&idx, &store);
     let res = idx.search(&req)?;
+    // What of the query was left out: on stderr, so that --json stays the hits alone.
+    for n in &res.notices {
+        eprintln!("{}：{n}", crate::glossary::HINT);
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &res.hits)?;

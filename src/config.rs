@@ -585,6 +585,9 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<String>,
     /// A login lasts this long without use (hours).
     pub session_hours: u64,
+    /// A connection must send its request's head within this many seconds,
+    /// else it is closed (half-sent requests and idle kept-alive connections).
+    pub header_timeout_secs: u64,
 }
 
 impl Default for WebConfig {
@@ -595,6 +598,7 @@ impl Default for WebConfig {
             trusted_user_header: None,
             trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
             session_hours: 12,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -999,9 +1003,6 @@ fn check_users(c: &Config, problems: &mut Vec<Problem>) {
             problems.push(error(format!("web.trusted_proxies[{i}]"), format!("{p:?} 不是 IP 地址")));
         }
     }
-    if c.web.session_hours == 0 {
-        problems.push(error("web.session_hours", "至少为 1"));
-    }
 }
 
 /// Parses a TOML string (tests and the embedded example).
@@ -1140,6 +1141,20 @@ fn explain_serde_error(msg: &str) -> String {
         let what = if &c[1] == "field" { "未知的键" } else { "未知的值" };
         return format!("{what} {:?}{}；可选：{}", &c[2], did_you_mean(&c[2], &expected), expected.join(", "));
     }
+    static INTEGER: OnceLock<Regex> = OnceLock::new();
+    let re = INTEGER.get_or_init(|| {
+        Regex::new(r"^invalid value: integer `(-?\d+)`, expected (u8|u16|u32|u64|usize)")
+            .expect("serde message pattern")
+    });
+    if let Some(c) = re.captures(msg) {
+        let max = match &c[2] {
+            "u8" => u64::from(u8::MAX),
+            "u16" => u64::from(u16::MAX),
+            "u32" => u64::from(u32::MAX),
+            _ => u64::MAX,
+        };
+        return format!("{} 超出范围：应为 0 到 {max} 之间的整数", &c[1]);
+    }
     if let Some(field) = msg.strip_prefix("missing field `").and_then(|s| s.strip_suffix('`')) {
         return format!("缺少键 {field:?}");
     }
@@ -1234,6 +1249,10 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     check_sites(c, &|id| index_of("sources", id), problems);
     check_inspection(c, &known_units, &|id| index_of("sources", id), problems);
     check_fetch_addresses(&c.fetch, problems);
+    check_numbers(c, &|id| index_of("sources", id), problems);
+    for (k, v) in tree {
+        check_text(v, k, problems);
+    }
     if let Err(errs) = build_calendar(&c.calendar) {
         problems.extend(errs);
     }
@@ -1483,12 +1502,6 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
         problems.push(error("web.listen", format!("{:?} 不是“地址:端口”，如 \"127.0.0.1:8080\"", c.web.listen)));
     }
     check_users(c, problems);
-    if c.daemon.shutdown_timeout_secs == 0 || c.daemon.shutdown_timeout_secs > 600 {
-        problems.push(error(
-            "daemon.shutdown_timeout_secs",
-            format!("{} 超出范围：应为 1 到 600 秒（默认 10）", c.daemon.shutdown_timeout_secs),
-        ));
-    }
     if a.enabled {
         for u in c.units.iter().filter(|u| u.emails.is_empty()) {
             let p = format!("units[{}].emails", unit_index(&u.id));
@@ -1514,9 +1527,6 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
     {
         problems.push(error("inspection.admin_unit", format!("没有单位 {u:?}；已配置的单位：{known_units}")));
     }
-    if i.news_days == 0 || i.notices_months == 0 {
-        problems.push(error("inspection", "news_days 和 notices_months 至少为 1"));
-    }
     for (k, n) in i.personal_data_allow.iter().enumerate() {
         if n.chars().filter(|c| c.is_ascii_digit() || ('０'..='９').contains(c)).count() < 7 {
             problems.push(error(
@@ -1526,9 +1536,6 @@ fn check_inspection(c: &Config, known_units: &str, source_index: &dyn Fn(&str) -
         }
     }
     let l = &i.links;
-    if l.per_host == 0 || l.concurrency == 0 || l.timeout_secs == 0 || l.dead_after_failures == 0 {
-        problems.push(error("inspection.links", "per_host、concurrency、timeout_secs 和 dead_after_failures 至少为 1"));
-    }
     if l.enabled
         && let Err(e) = parse_schedule(&l.schedule)
     {
@@ -1595,6 +1602,251 @@ fn check_page(page: &PageConfig, p: &str, problems: &mut Vec<Problem>) {
         && !(1..=100).contains(&n)
     {
         problems.push(error(format!("{p}.pages"), format!("{n} 超出范围；可读取 1 到 100 个列表页")));
+    }
+    if let Some(n) = page.follow_limit {
+        in_range(problems, format!("{p}.follow_limit"), n as u64, 1, 10_000, "个", Some(50));
+    }
+}
+
+/// An error when `v` is outside `lo..=hi`, naming the key, the range (in
+/// `unit`) and the default.
+fn in_range(problems: &mut Vec<Problem>, key: String, v: u64, lo: u64, hi: u64, unit: &str, default: Option<u64>) {
+    if !(lo..=hi).contains(&v) {
+        let default = default.map(|d| format!("（默认 {d}）")).unwrap_or_default();
+        problems.push(error(key, format!("{v} 超出范围：应为 {lo} 到 {hi}{unit}{default}")));
+    }
+}
+
+/// A number's key, value, least and greatest allowed, unit and default.
+type Bound = (String, u64, u64, u64, &'static str, Option<u64>);
+
+/// Every number in the configuration within a sane range: 0 where a count
+/// or a limit must be at least 1 would stop the work (`fetch.per_host = 0`
+/// never fetches), and a huge one (`fetch.retries = 4000000000`) would hold
+/// a poll or the memory for good.
+fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut Vec<Problem>) {
+    const SECS: &str = " 秒";
+    const DAYS: &str = " 天";
+    const WDAYS: &str = " 个工作日";
+    const HOURS: &str = " 小时";
+    const TIMES: &str = " 次";
+    const ROWS: &str = " 条";
+    const WEEK: u64 = 7 * 86_400;
+    let (f, d) = (&c.fetch, Fetch::default());
+    let r = &c.rules;
+    let (dr, dh) = (RulesConfig::default(), HotlineRules::default());
+    let (a, da) = (&c.alerts, AlertsConfig::default());
+    let (i, di) = (&c.inspection, InspectionConfig::default());
+    let (l, dl) = (&i.links, LinkCheckConfig::default());
+    let (w, dw) = (&c.web, WebConfig::default());
+    let mut table: Vec<Bound> = vec![
+        ("fetch.timeout_secs".into(), f.timeout_secs, 1, 3600, SECS, Some(d.timeout_secs)),
+        ("fetch.connect_timeout_secs".into(), f.connect_timeout_secs, 1, 600, SECS, Some(d.connect_timeout_secs)),
+        ("fetch.max_body_bytes".into(), f.max_body_bytes, 1024, 1 << 30, " 字节", Some(d.max_body_bytes)),
+        ("fetch.per_host".into(), f.per_host as u64, 1, 64, "", Some(d.per_host as u64)),
+        ("fetch.concurrency".into(), f.concurrency as u64, 1, 1024, "", Some(d.concurrency as u64)),
+        ("fetch.retries".into(), f.retries.into(), 0, 10, TIMES, Some(d.retries.into())),
+        ("fetch.retry_base_ms".into(), f.retry_base_ms, 1, 60_000, " 毫秒", Some(d.retry_base_ms)),
+        ("fetch.backoff_base_secs".into(), f.backoff_base_secs, 1, 86_400, SECS, Some(d.backoff_base_secs)),
+        ("fetch.backoff_max_secs".into(), f.backoff_max_secs, 1, WEEK, SECS, Some(d.backoff_max_secs)),
+        ("fetch.retry_after_max_secs".into(), f.retry_after_max_secs, 0, WEEK, SECS, Some(d.retry_after_max_secs)),
+        ("index.threads".into(), c.index.threads as u64, 1, 64, "", Some(2)),
+        ("index.heap_mb".into(), c.index.heap_mb as u64, 32, 65_536, " MB", Some(512)),
+        ("rules.warn_working_days".into(), r.warn_working_days.into(), 0, 30, WDAYS, Some(dr.warn_working_days.into())),
+        ("rules.warn_hours".into(), r.warn_hours.into(), 0, 720, HOURS, Some(dr.warn_hours.into())),
+        (
+            "rules.hotline.default_days".into(),
+            r.hotline.default_days.into(),
+            1,
+            365,
+            WDAYS,
+            Some(dh.default_days.into()),
+        ),
+        (
+            "rules.hotline.urgent_hours".into(),
+            r.hotline.urgent_hours.into(),
+            1,
+            720,
+            HOURS,
+            Some(dh.urgent_hours.into()),
+        ),
+        (
+            "rules.hotline.extension_days".into(),
+            r.hotline.extension_days.into(),
+            0,
+            365,
+            WDAYS,
+            Some(dh.extension_days.into()),
+        ),
+        ("rules.messages.reply_days".into(), r.messages.reply_days.into(), 1, 365, WDAYS, Some(5)),
+        ("rules.messages.unanswered_months".into(), r.messages.unanswered_months.into(), 1, 120, " 个月", Some(3)),
+        ("rules.disclosure.days".into(), r.disclosure.days.into(), 1, 365, WDAYS, Some(20)),
+        ("rules.disclosure.extension_days".into(), r.disclosure.extension_days.into(), 0, 365, WDAYS, Some(20)),
+        ("rules.repost.lag_working_days".into(), r.repost.lag_working_days.into(), 0, 30, WDAYS, Some(1)),
+        ("rules.repost.window_days".into(), r.repost.window_days.into(), 1, 3650, DAYS, Some(90)),
+        ("rules.opinion.hours".into(), r.opinion.hours.into(), 1, 720, HOURS, Some(48)),
+        ("rules.opinion.major_hours".into(), r.opinion.major_hours.into(), 1, 720, HOURS, Some(24)),
+        ("mail.timeout_secs".into(), c.mail.timeout_secs, 1, 600, SECS, Some(30)),
+        (
+            "alerts.repeat_working_days".into(),
+            a.repeat_working_days.into(),
+            0,
+            365,
+            WDAYS,
+            Some(da.repeat_working_days.into()),
+        ),
+        ("alerts.escalate_after".into(), a.escalate_after.into(), 0, 365, WDAYS, Some(da.escalate_after.into())),
+        ("alerts.report_after".into(), a.report_after.into(), 0, 365, WDAYS, Some(da.report_after.into())),
+        ("alerts.max_rows".into(), a.max_rows as u64, 1, 10_000, ROWS, Some(da.max_rows as u64)),
+        (
+            "alerts.max_rows_per_group".into(),
+            a.max_rows_per_group as u64,
+            1,
+            10_000,
+            ROWS,
+            Some(da.max_rows_per_group as u64),
+        ),
+        (
+            "alerts.give_up_after_hours".into(),
+            a.give_up_after_hours.into(),
+            1,
+            8760,
+            HOURS,
+            Some(da.give_up_after_hours.into()),
+        ),
+        ("web.session_hours".into(), w.session_hours, 1, 720, HOURS, Some(dw.session_hours)),
+        ("web.header_timeout_secs".into(), w.header_timeout_secs, 1, 300, SECS, Some(dw.header_timeout_secs)),
+        ("daemon.shutdown_timeout_secs".into(), c.daemon.shutdown_timeout_secs, 1, 600, SECS, Some(10)),
+        ("inspection.news_days".into(), i.news_days.into(), 1, 3650, DAYS, Some(di.news_days.into())),
+        ("inspection.notices_months".into(), i.notices_months.into(), 1, 120, " 个月", Some(di.notices_months.into())),
+        ("inspection.warn_days".into(), i.warn_days.into(), 0, 365, DAYS, Some(di.warn_days.into())),
+        (
+            "inspection.unhealthy_after_failures".into(),
+            i.unhealthy_after_failures.into(),
+            1,
+            1000,
+            TIMES,
+            Some(di.unhealthy_after_failures.into()),
+        ),
+        (
+            "inspection.links.dead_after_failures".into(),
+            l.dead_after_failures.into(),
+            1,
+            100,
+            TIMES,
+            Some(dl.dead_after_failures.into()),
+        ),
+        (
+            "inspection.links.dead_after_days".into(),
+            l.dead_after_days.into(),
+            0,
+            365,
+            DAYS,
+            Some(dl.dead_after_days.into()),
+        ),
+        ("inspection.links.per_host".into(), l.per_host as u64, 1, 64, "", Some(dl.per_host as u64)),
+        ("inspection.links.concurrency".into(), l.concurrency as u64, 1, 1024, "", Some(dl.concurrency as u64)),
+        ("inspection.links.timeout_secs".into(), l.timeout_secs, 1, 600, SECS, Some(dl.timeout_secs)),
+        (
+            "inspection.links.recheck_hours".into(),
+            l.recheck_hours.into(),
+            0,
+            8760,
+            HOURS,
+            Some(dl.recheck_hours.into()),
+        ),
+        ("inspection.links.per_run".into(), l.per_run as u64, 1, 10_000_000, ROWS, Some(dl.per_run as u64)),
+    ];
+    if let Some(h) = r.repost.lag_hours {
+        table.push(("rules.repost.lag_hours".into(), h.into(), 1, 720, HOURS, None));
+    }
+    for (word, days) in &r.hotline.days {
+        table.push((format!("rules.hotline.days.{word}"), (*days).into(), 1, 365, WDAYS, None));
+    }
+    for s in &c.sources {
+        let p = format!("sources[{}]", source_index(&s.id));
+        for (key, v, lo, hi, unit) in [
+            ("repost_lag_working_days", s.repost_lag_working_days, 0, 30, WDAYS),
+            ("repost_lag_hours", s.repost_lag_hours, 1, 720, HOURS),
+            ("stale_after_days", s.stale_after_days, 1, 3650, DAYS),
+            ("expected_interval_days", s.expected_interval_days, 1, 3650, DAYS),
+            ("history_days", s.history_days, 0, 36_500, DAYS),
+        ] {
+            if let Some(v) = v {
+                table.push((format!("{p}.{key}"), v.into(), lo, hi, unit, None));
+            }
+        }
+    }
+    for (key, v, lo, hi, unit, default) in table {
+        in_range(problems, key, v, lo, hi, unit, default);
+    }
+    if f.backoff_max_secs < f.backoff_base_secs {
+        problems.push(error(
+            "fetch.backoff_max_secs",
+            format!("{} 小于 backoff_base_secs（{}）：退避上限不能小于起始值", f.backoff_max_secs, f.backoff_base_secs),
+        ));
+    }
+    let threads = c.index.threads.max(1);
+    if c.index.heap_mb < 16 * threads && (32..=65_536).contains(&c.index.heap_mb) {
+        problems.push(error(
+            "index.heap_mb",
+            format!(
+                "{} MB 不够 {threads} 个建索引线程用：每个线程至少 16 MB，应至少 {}",
+                c.index.heap_mb,
+                16 * threads
+            ),
+        ));
+    }
+}
+
+/// Characters no configured text may hold: control characters (CR and LF
+/// would let a unit's name or address add lines to an email's header), and
+/// the Unicode line separators and direction overrides that make text read
+/// otherwise than it is.
+fn bad_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Every string in the configuration tree (keys too) free of [`bad_char`]s,
+/// each one found reported at its key path.
+fn check_text(tree: &serde_json::Value, path: &str, problems: &mut Vec<Problem>) {
+    let shown = |s: &str| s.chars().flat_map(char::escape_debug).take(80).collect::<String>();
+    match tree {
+        serde_json::Value::String(s) => {
+            if let Some(ch) = s.chars().find(|c| bad_char(*c)) {
+                problems.push(error(
+                    path,
+                    format!(
+                        "\"{}\" 含控制字符{}：配置中的文字不能含换行、回车、制表符等控制字符",
+                        shown(s),
+                        match ch {
+                            '\r' => "（回车 \\r）".to_string(),
+                            '\n' => "（换行 \\n）".to_string(),
+                            '\t' => "（制表符 \\t）".to_string(),
+                            c => format!("（U+{:04X}）", c as u32),
+                        }
+                    ),
+                ));
+            }
+        }
+        serde_json::Value::Array(list) => {
+            for (i, v) in list.iter().enumerate() {
+                check_text(v, &format!("{path}[{i}]"), problems);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                if k.chars().any(bad_char) {
+                    problems.push(error(
+                        &key,
+                        format!("键 \"{}\" 含控制字符：配置中的文字不能含换行、回车、制表符等控制字符", shown(k)),
+                    ));
+                }
+                check_text(v, &key, problems);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Snapshot {
     /// Store revisions not yet in the index.
     pub index_lag: i64,
     pub reloads: (u64, u64),
+    /// Console password checks: (done, most at once, allowed at once).
+    pub login_checks: (u64, usize, usize),
 }
 
 /// Renders the Prometheus text exposition format.
@@ -190,6 +192,24 @@ pub fn render(s: &Snapshot) -> String {
             (labels(&[("result", "failed")]), s.reloads.1.to_string()),
         ],
     );
+    family(
+        "govwatch_login_checks_total",
+        "counter",
+        "Console password checks (argon2) since the daemon started.",
+        vec![(String::new(), s.login_checks.0.to_string())],
+    );
+    family(
+        "govwatch_login_checks_peak",
+        "gauge",
+        "The most console password checks that have run at once.",
+        vec![(String::new(), s.login_checks.1.to_string())],
+    );
+    family(
+        "govwatch_login_checks_limit",
+        "gauge",
+        "Console password checks allowed at once (one per core); more wait.",
+        vec![(String::new(), s.login_checks.2.to_string())],
+    );
     out
 }
 
@@ -243,6 +263,7 @@ mod tests {
             index_docs: 12,
             index_lag: 0,
             reloads: (1, 0),
+            login_checks: (7, 2, 2),
         };
         let text = render(&s);
         for line in [
@@ -255,6 +276,9 @@ mod tests {
             "govwatch_findings{rule=\"hotline\",state=\"overdue\"} 3",
             "govwatch_emails{state=\"failed\"} 1",
             "govwatch_index_size_bytes 4096",
+            "govwatch_login_checks_total 7",
+            "govwatch_login_checks_peak 2",
+            "govwatch_login_checks_limit 2",
             "# TYPE govwatch_polls_total counter",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");

@@ -279,14 +279,12 @@ pub fn serve(cfg: Config) -> Result<()> {
             .with_context(|| format!("web.listen: cannot listen on {}", cfg.web.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(listen = %addr, "serving the web console on http://{addr}");
-        let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while !matches!(signals.next().await, Signal::Stop) {
-                    tracing::info!("SIGHUP: `govwatch serve` reads its configuration at start; restart it");
-                }
-            })
-            .await?;
+        web::server::serve(listener, state, async move {
+            while !matches!(signals.next().await, Signal::Stop) {
+                tracing::info!("SIGHUP: `govwatch serve` reads its configuration at start; restart it");
+            }
+        })
+        .await?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -343,8 +341,7 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     let (stop_web, web_stopped) = watch::channel(false);
     let server = tokio::spawn(async move {
         let mut rx = web_stopped;
-        let app = web::router(web_state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let serve = web::server::serve(listener, web_state, async move {
             let _ = rx.wait_for(|stop| *stop).await;
         });
         if let Err(e) = serve.await {

@@ -415,7 +415,7 @@ impl SearchIndex {
     /// [`COUNT_BUDGET`]).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
         let started = Instant::now();
-        let terms = query::parse(&req.query);
+        let query::Parsed { terms, mut notices } = query::parse_bounded(&req.query);
         let f = self.f;
         let searcher = self.reader.searcher();
         let segments = self.segments(&searcher)?;
@@ -472,13 +472,25 @@ impl SearchIndex {
                 self.day_ranges.range(f.published_day, req.since.map(china_day), req.until.map(china_day), &live);
             filters.push((Occur::Must, Box::new(range)));
         }
-        let want = req.offset + req.limit.max(1);
+        // The best `want` are kept in memory: a page far down (offset=10^10)
+        // must not ask for that much.
+        let (offset, limit) = window(req.offset, req.limit);
+        if (offset, limit) != (req.offset, req.limit.max(1)) {
+            notices.push(format!("只能列出前 {MAX_WINDOW} 条结果：更靠后的未列出，请加筛选条件缩小范围"));
+        }
+        let want = offset + limit;
         let ranked = if has_terms && req.sort == Sort::Relevance {
             tiers.collect(&searcher, &segments, &filters, want, req.exact_total)?
         } else {
             if !has_terms && terms.iter().any(|t| !t.negated) && !filters.iter().any(|(o, _)| *o == Occur::Must) {
                 // Every positive term was punctuation only: nothing can match.
-                return Ok(SearchResults { total: 0, total_is_estimate: false, hits: Vec::new(), took_ms: 0.0 });
+                return Ok(SearchResults {
+                    total: 0,
+                    total_is_estimate: false,
+                    hits: Vec::new(),
+                    took_ms: 0.0,
+                    notices,
+                });
             }
             let mut clauses = filters;
             clauses.extend(tiers.anywhere.into_iter().map(|q| (Occur::Must, q)));
@@ -489,8 +501,8 @@ impl SearchIndex {
             collect(&searcher, &segments, &BooleanQuery::new(clauses), sort, want, usize::MAX, true)?
         };
         let term_refs: Vec<&str> = positive.iter().map(String::as_str).collect();
-        let mut hits = Vec::with_capacity(req.limit);
-        for (score, addr) in ranked.top.into_iter().skip(req.offset) {
+        let mut hits = Vec::with_capacity(limit);
+        for (score, addr) in ranked.top.into_iter().skip(offset) {
             let doc: TantivyDocument = searcher.doc(addr)?;
             hits.push(self.hit(&doc, score, &term_refs, req.snippet_chars));
         }
@@ -499,6 +511,7 @@ impl SearchIndex {
             total_is_estimate: ranked.estimated,
             hits,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            notices,
         })
     }
 
@@ -1106,6 +1119,15 @@ impl std::str::FromStr for Sort {
     }
 }
 
+/// Results a search lists at most, counted from the first (offset + limit).
+pub const MAX_WINDOW: usize = 100_000;
+
+/// The offset and limit (at least 1) within [`MAX_WINDOW`].
+fn window(offset: usize, limit: usize) -> (usize, usize) {
+    let offset = offset.min(MAX_WINDOW - 1);
+    (offset, limit.clamp(1, MAX_WINDOW - offset))
+}
+
 /// A search as the CLI and the console ask it.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -1183,6 +1205,9 @@ pub struct SearchResults {
     pub total_is_estimate: bool,
     pub hits: Vec<Hit>,
     pub took_ms: f64,
+    /// What of the query was left out or cut (see `query::MAX_TERMS`), in
+    /// Chinese for the officer; empty when nothing was.
+    pub notices: Vec<String>,
 }
 
 /// Parses `YYYY-MM-DD`, saying what was wrong.

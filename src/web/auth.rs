@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -39,10 +40,54 @@ struct Session {
     last_seen: Instant,
 }
 
-#[derive(Default)]
 pub struct Auth {
     sessions: Mutex<Sessions>,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Attempts per `ip:` and `user:` key within [`FAILURE_WINDOW`]: each is
+    /// counted when it starts (before its password is checked) and taken
+    /// back only when it succeeds, so that guesses sent at once cannot all
+    /// pass the limit before any of them has failed.
+    failures: Mutex<Failures>,
+    /// Password checks running at once at most (argon2 takes 19 MiB and a
+    /// core's worth of time each); more wait their turn.
+    checks: Arc<tokio::sync::Semaphore>,
+    check_limit: usize,
+    /// Password checks running now, and the most ever at once (`/metrics`).
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    total: AtomicU64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Auth::with_check_limit(cores)
+    }
+}
+
+/// Recent attempts by `ip:` and `user:` key.
+#[derive(Default)]
+struct Failures {
+    by_key: HashMap<String, Vec<Instant>>,
+    /// When keys with no recent attempt were last dropped (at most every
+    /// [`PRUNE_EVERY`], not on every attempt: a spray of names from many
+    /// addresses must neither grow the table for good nor make each attempt
+    /// walk all of it).
+    pruned: Option<Instant>,
+}
+
+/// One login attempt, counted against its address and name until it succeeds.
+#[derive(Debug)]
+pub struct Attempt {
+    keys: [String; 2],
+    at: Instant,
+}
+
+/// Password checks done and how many ran at once at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckStats {
+    pub total: u64,
+    pub peak: usize,
+    pub limit: usize,
 }
 
 /// Live sessions, plus the one session per user that the trusted proxy's
@@ -100,13 +145,61 @@ impl Auth {
         Some(User { name: s.user.clone(), role: s.role, csrf: s.csrf.clone() })
     }
 
-    /// Checks the password and opens a session: its token.
-    pub fn login(&self, cfg: &Config, ip: IpAddr, name: &str, password: &str) -> Result<String, LoginError> {
+    /// At most `limit` password checks at once (at least one).
+    pub fn with_check_limit(limit: usize) -> Auth {
+        let limit = limit.max(1);
+        Auth {
+            sessions: Mutex::default(),
+            failures: Mutex::default(),
+            checks: Arc::new(tokio::sync::Semaphore::new(limit)),
+            check_limit: limit,
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts an attempt from `ip` for `name` before its password is looked
+    /// at: refused when either already has [`MAX_FAILURES`] in the window.
+    /// The check and the count are one step under one lock.
+    pub fn attempt(&self, ip: IpAddr, name: &str) -> Result<Attempt, LoginError> {
         let keys = [format!("ip:{ip}"), format!("user:{name}")];
-        if keys.iter().any(|k| self.failures_of(k) >= MAX_FAILURES) {
+        let now = Instant::now();
+        let recent = |t: &Instant| now.duration_since(*t) < FAILURE_WINDOW;
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if f.pruned.is_none_or(|t| now.duration_since(t) >= PRUNE_EVERY) {
+            f.pruned = Some(now);
+            f.by_key.retain(|_, list| {
+                list.retain(recent);
+                !list.is_empty()
+            });
+        }
+        for k in &keys {
+            if let Some(list) = f.by_key.get_mut(k) {
+                list.retain(recent);
+            }
+        }
+        if keys.iter().any(|k| f.by_key.get(k).map_or(0, Vec::len) >= MAX_FAILURES) {
             return Err(LoginError::Throttled);
         }
+        for k in &keys {
+            f.by_key.entry(k.clone()).or_default().push(now);
+        }
+        Ok(Attempt { keys, at: now })
+    }
+
+    /// A turn to check a password: waits while [`Auth::check_limit`] checks run.
+    pub async fn check_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.checks.clone().acquire_owned().await.ok()
+    }
+
+    /// Checks the password of a counted attempt (holding a [`Auth::check_slot`]):
+    /// a session's token, or the attempt stays counted as a failure.
+    pub fn check(&self, cfg: &Config, attempt: Attempt, name: &str, password: &str) -> Result<String, LoginError> {
         let user = cfg.users.iter().find(|u| u.name == name && !u.password_hash.is_empty());
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.total.fetch_add(1, Ordering::Relaxed);
         // Verify against a real hash even for an unknown name, so the time
         // taken does not tell which names exist.
         let ok = match user {
@@ -116,14 +209,42 @@ impl Auth {
                 false
             }
         };
+        self.running.fetch_sub(1, Ordering::SeqCst);
         let Some(u) = user.filter(|_| ok) else {
-            let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            for k in keys {
-                f.entry(k).or_default().push(Instant::now());
-            }
             return Err(LoginError::Wrong);
         };
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &attempt.keys {
+            if let Some(list) = f.by_key.get_mut(k)
+                && let Some(i) = list.iter().position(|t| *t == attempt.at)
+            {
+                list.swap_remove(i);
+            }
+        }
+        drop(f);
         Ok(self.open(&u.name, u.role))
+    }
+
+    /// Counts the attempt, waits for a turn, checks the password and opens a
+    /// session: its token. Blocks the calling thread while it waits: not for
+    /// async code (the console does the same steps, waiting on the event loop).
+    pub fn login(&self, cfg: &Config, ip: IpAddr, name: &str, password: &str) -> Result<String, LoginError> {
+        let attempt = self.attempt(ip, name)?;
+        let _slot = futures::executor::block_on(self.check_slot());
+        self.check(cfg, attempt, name, password)
+    }
+
+    /// How many checks may run at once.
+    pub fn check_limit(&self) -> usize {
+        self.check_limit
+    }
+
+    pub fn check_stats(&self) -> CheckStats {
+        CheckStats {
+            total: self.total.load(Ordering::Relaxed),
+            peak: self.peak.load(Ordering::SeqCst),
+            limit: self.check_limit,
+        }
     }
 
     /// A new session for a user whose password was checked: its token.
@@ -158,14 +279,6 @@ impl Auth {
     #[cfg(test)]
     fn session_count(&self) -> usize {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).by_token.len()
-    }
-
-    fn failures_of(&self, key: &str) -> usize {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let list = f.entry(key.to_string()).or_default();
-        list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        list.len()
     }
 }
 
@@ -304,6 +417,48 @@ mod tests {
         }
         let ip: IpAddr = "10.0.1.1".parse().unwrap();
         assert_eq!(auth.login(&cfg, ip, "zhiban", "pw"), Err(LoginError::Throttled));
+    }
+
+    #[test]
+    fn guesses_sent_at_once_are_counted_before_any_is_checked() {
+        let cfg = cfg_with("zhiban", "pw");
+        let auth = Auth::with_check_limit(2);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let guesses: Vec<_> = (0..50).map(|_| s.spawn(|| auth.login(&cfg, ip, "zhiban", "guess"))).collect();
+            guesses.into_iter().map(|g| g.join().unwrap()).collect()
+        });
+        let wrong = results.iter().filter(|r| **r == Err(LoginError::Wrong)).count();
+        assert_eq!(wrong, MAX_FAILURES, "only the first {MAX_FAILURES} are checked: {results:?}");
+        assert_eq!(results.len() - wrong, results.iter().filter(|r| **r == Err(LoginError::Throttled)).count());
+        assert_eq!(auth.check_stats().total, MAX_FAILURES as u64);
+        let elsewhere: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(auth.login(&cfg, elsewhere, "zhiban", "pw"), Err(LoginError::Throttled));
+    }
+
+    #[test]
+    fn password_checks_run_at_most_the_limit_at_once() {
+        let cfg = cfg_with("zhiban", "pw");
+        let auth = Auth::with_check_limit(2);
+        std::thread::scope(|s| {
+            for i in 0..24 {
+                let (auth, cfg) = (&auth, &cfg);
+                s.spawn(move || {
+                    let ip: IpAddr = format!("10.1.0.{i}").parse().unwrap();
+                    assert_eq!(auth.login(cfg, ip, &format!("name{i}"), "guess"), Err(LoginError::Wrong));
+                });
+            }
+        });
+        let stats = auth.check_stats();
+        assert_eq!(stats.total, 24);
+        assert!(stats.peak >= 1 && stats.peak <= 2, "{stats:?}");
+        // A success takes its attempt back: four failures and a success leave room.
+        let ip: IpAddr = "10.2.0.1".parse().unwrap();
+        for _ in 0..MAX_FAILURES - 1 {
+            assert_eq!(auth.login(&cfg, ip, "zhiban", "guess"), Err(LoginError::Wrong));
+        }
+        assert!(auth.login(&cfg, ip, "zhiban", "pw").is_ok());
+        assert!(auth.login(&cfg, ip, "zhiban", "pw").is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod pages;
+pub mod server;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -250,9 +251,63 @@ async fn require_login(State(st): State<Arc<AppState>>, mut req: Request, next: 
     resp
 }
 
-/// Only same-site paths: never an open redirect.
-fn local_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+/// Where to go after login: a path on this host, else `/` — never an open
+/// redirect. Browsers drop tabs and newlines from a URL and read `\\` as
+/// `/`, so `/\t/evil.example` would leave this host: the value (and the value
+/// percent-decoded once more) must start with one `/` not followed by `/` or
+/// `\\`, and hold no backslash and no control character. Characters a
+/// `Location` header cannot carry as they are (spaces, Chinese) are
+/// percent-encoded.
+pub fn local_next(next: &str) -> String {
+    let decoded = percent_decoded(next);
+    let on_this_host = |s: &str| {
+        s.starts_with('/')
+            && !s[1..].starts_with(['/', '\\'])
+            && !s.contains('\\')
+            && !s.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    };
+    if !on_this_host(next) || !on_this_host(&decoded) {
+        return "/".to_string();
+    }
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// `%XX` sequences decoded (others left as they are), lossily as UTF-8.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A 303 to a [`local_next`] path.
+fn see_other(next: &str) -> Response {
+    let to = HeaderValue::from_str(&local_next(next)).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
 fn login_form(st: &AppState, csrf: &str, next: &str, error: Option<&str>, status: StatusCode, set: bool) -> Response {
@@ -301,13 +356,31 @@ async fn login_submit(
         return login_form(&st, &fresh, &f.next, Some("页面已过期，请重新登录。"), StatusCode::FORBIDDEN, true);
     }
     let cfg = st.config();
-    let s = st.clone();
-    let (name, password) = (f.name.clone(), f.password.clone());
-    let result = tokio::task::spawn_blocking(move || s.auth.login(&cfg, addr.ip(), &name, &password)).await;
+    // Counted before the password is checked, so that guesses sent at once
+    // cannot all pass the limit; then a turn among the checks that may run
+    // at once (each takes argon2's memory and a core), waited for here
+    // rather than on a blocking thread.
+    let result = match st.auth.attempt(addr.ip(), &f.name) {
+        Err(e) => Ok(Err(e)),
+        Ok(attempt) => match st.auth.check_slot().await {
+            None => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "控制台正在停止，请稍后再试\n").into_response();
+            }
+            Some(slot) => {
+                let s = st.clone();
+                let (name, password) = (f.name.clone(), f.password.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
+                    s.auth.check(&cfg, attempt, &name, &password)
+                })
+                .await
+            }
+        },
+    };
     match result {
         Ok(Ok(token)) => {
             tracing::info!(user = %f.name, from = %addr.ip(), "logged in");
-            let mut resp = Redirect::to(local_next(&f.next)).into_response();
+            let mut resp = see_other(&f.next);
             add_cookie(&mut resp, &st.config(), SESSION_COOKIE, &token, None);
             resp
         }
@@ -412,6 +485,10 @@ pub fn snapshot(st: &AppState) -> Result<Snapshot> {
         index_docs: st.index.num_docs(),
         index_lag: (st.store.max_rev()? - st.index.indexed_rev()).max(0),
         reloads: st.counters.reloads(),
+        login_checks: {
+            let c = st.auth.check_stats();
+            (c.total, c.peak, c.limit)
+        },
     })
 }
 
@@ -426,4 +503,36 @@ pub fn dir_size(dir: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_login_only_a_path_on_this_host() {
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example/",
+            "/%09/evil.example/",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "/a\\b",
+            "/x\r\nSet-Cookie: a=b",
+            "/%0d%0aSet-Cookie:%20a=b",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/\u{2028}x",
+        ] {
+            assert_eq!(local_next(bad), "/", "{bad:?}");
+        }
+        assert_eq!(local_next("/search?q=%E7%83%AD%E7%BA%BF&page=2"), "/search?q=%E7%83%AD%E7%BA%BF&page=2");
+        assert_eq!(local_next("/search?q=热线 办结"), "/search?q=%E7%83%AD%E7%BA%BF%20%E5%8A%9E%E7%BB%93");
+        assert_eq!(local_next("/units/jiaoyuju"), "/units/jiaoyuju");
+        // Always a value a Location header can carry.
+        assert_eq!(see_other("/search?q=热线").headers()[header::LOCATION], "/search?q=%E7%83%AD%E7%BA%BF");
+    }
 }

@@ -447,6 +447,8 @@ pub struct SearchPage {
     pub total_is_estimate: bool,
     pub took_ms: f64,
     pub hits: Vec<HitRow>,
+    /// What of the query was left out or cut, in Chinese (empty when nothing was).
+    pub notices: Vec<String>,
 }
 
 /// Builds the request from the parameters; a bad date is the user's error.
@@ -481,9 +483,10 @@ fn search_request(cfg: &Config, p: &HashMap<String, String>, limit: usize) -> Re
         "oldest" => Sort::Oldest,
         _ => Sort::Relevance,
     };
-    let page: usize = param(p, "page").parse().unwrap_or(1).max(1);
+    // The index lists at most MAX_WINDOW results (and says so); a page far beyond is that far.
+    let page: usize = param(p, "page").parse().unwrap_or(1).clamp(1, crate::index::MAX_WINDOW);
     req.limit = limit;
-    req.offset = (page - 1) * limit;
+    req.offset = ((page - 1) * limit).min(crate::index::MAX_WINDOW);
     Ok(req)
 }
 
@@ -515,7 +518,13 @@ fn run_search(st: &AppState, user: &User, req: &SearchRequest) -> Result<SearchP
             }
         })
         .collect();
-    Ok(SearchPage { total: r.total, total_is_estimate: r.total_is_estimate, took_ms: r.took_ms, hits })
+    Ok(SearchPage {
+        total: r.total,
+        total_is_estimate: r.total_is_estimate,
+        took_ms: r.took_ms,
+        hits,
+        notices: r.notices,
+    })
 }
 
 pub async fn search(
@@ -613,6 +622,24 @@ fn search_cells(cfg: &Config, h: &HitRow) -> Vec<String> {
     ]
 }
 
+/// A CSV cell that a spreadsheet will show as text, never run as a formula
+/// (OWASP, CSV injection): text starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a leading `'`. Titles and summaries come from feeds
+/// and exports, so `=HYPERLINK(…)` in a title is someone else's text. A plain
+/// number (`-3`, `2.5`) stays a number. The .xlsx downloads need none of
+/// this: every cell there is written as a string cell.
+pub fn csv_cell(cell: &str) -> Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = {
+        let digits = cell.strip_prefix(['+', '-']).unwrap_or(cell);
+        !digits.is_empty()
+            && digits.split_once('.').map_or(digits.chars().all(|c| c.is_ascii_digit()), |(a, b)| {
+                !a.is_empty() && !b.is_empty() && (a.chars().chain(b.chars())).all(|c| c.is_ascii_digit())
+            })
+    };
+    if risky && !number { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+}
+
 /// A table as .csv (UTF-8 with BOM, which Excel and WPS need to read Chinese) or .xlsx.
 fn download(name: &str, ext: &str, headers: &[&str], rows: Vec<Vec<String>>) -> Result<Response> {
     let stamp = crate::cli::now().format("%Y%m%d-%H%M");
@@ -625,7 +652,7 @@ fn download(name: &str, ext: &str, headers: &[&str], rows: Vec<Vec<String>>) -> 
         let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
         w.write_record(headers)?;
         for r in &rows {
-            w.write_record(r)?;
+            w.write_record(r.iter().map(|c| csv_cell(c).into_owned()))?;
         }
         ("text/csv; charset=utf-8", w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
     } else {
@@ -1014,6 +1041,26 @@ mod tests {
         assert_eq!(calendar_warning(&cfg, &[row("2026-12-30 23:59")], today), None);
         let w = calendar_warning(&cfg, &[row("2026-12-30 23:59"), row("2027-01-05 23:59")], today).unwrap();
         assert!(w.starts_with("尚未收录 2027 年的国务院办公厅节假日安排"), "{w}");
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_shown_as_text() {
+        for bad in [
+            "=HYPERLINK(\"http://evil.example\",\"点我\")",
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "-",
+            "+",
+        ] {
+            assert_eq!(csv_cell(bad), format!("'{bad}"), "{bad:?}");
+        }
+        for fine in ["热线 =1", "GD2026", "", "12", "-3", "+5", "2.5", "-0.5", "http://a.example/?x=1"] {
+            assert_eq!(csv_cell(fine), fine, "{fine:?}");
+        }
     }
 
     #[test]
