@@ -24,7 +24,7 @@ pub const FORMULAS: [&str; 7] = [
     "\r=1+1 学校 注入样本七",
 ];
 
-fn formula_feed() -> String {
+pub fn formula_feed() -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;").replace('\t', "&#9;").replace('\r', "&#13;")
     };

@@ -44,6 +44,8 @@ fn the_daemon_survives_every_hostile_input_at_once() {
     // addresses (items 1, 2), 20,000 nested divs (3), a feed that asks to
     // wait an hour and one mixing charsets (7).
     server.route("/busy.xml", vec![Canned::status(503).header("retry-after", "3600")]);
+    // Titles a spreadsheet would run (item 5): stored as text like any other.
+    server.route("/formulas.xml", vec![Canned::ok("application/rss+xml", crate::console_hostile::formula_feed())]);
     server.route("/mixed.xml", vec![Canned::ok("application/rss+xml; charset=gbk", hostile::mixed_charset_feed())]);
     let sources = [
         support::source("good", "feed", &server.url("/good.xml"), ""),
@@ -52,6 +54,7 @@ fn the_daemon_survives_every_hostile_input_at_once() {
         hostile::install_deep_html(&server),
         support::source("busy", "feed", &server.url("/busy.xml"), ""),
         support::source("mixed", "feed", &server.url("/mixed.xml"), ""),
+        support::source("formulas", "feed", &server.url("/formulas.xml"), ""),
         format!(
             "[[sources]]\nid = \"gongdan\"\nkind = \"export\"\nurl = \"{}\"\nunit = \"bangongshi\"\n\
              role = \"hotline\"\nlevel = \"county\"\nhistory_days = 36500\n",
@@ -64,7 +67,7 @@ fn the_daemon_survives_every_hostile_input_at_once() {
 
     let mut d = Daemon::spawn(&Options { config: &cfg_path, state: dir.path(), env: vec![] });
     d.ready(Duration::from_secs(120));
-    for id in ["good", "files", "private", "deep-feed", "deep-page", "foster", "mixed"] {
+    for id in ["good", "files", "private", "deep-feed", "deep-page", "foster", "mixed", "formulas"] {
         d.wait_log(&format!("source={id} status=Ok"), Duration::from_secs(90));
     }
     for id in ["private-redirect", "private-metadata", "busy"] {
@@ -86,7 +89,8 @@ fn the_daemon_survives_every_hostile_input_at_once() {
         "a local file or private page was stored"
     );
     let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
-    for healthy in ["正常的通知", "两万层嵌套的条目", "网站运行正常"] {
+    for healthy in ["正常的通知", "两万层嵌套的条目", "网站运行正常", crate::console_hostile::FORMULAS[0]]
+    {
         assert!(titles.contains(&healthy), "{healthy} stored: {titles:?}");
     }
     let numbers: Vec<String> = items.iter().filter_map(|i| i.case.as_ref().map(|c| c.number.clone())).collect();
