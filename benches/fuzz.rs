@@ -484,7 +484,13 @@ fn run_target(o: &Options, exe: &Path, t: &Target) -> Totals {
         let why = if hung {
             format!("no answer within {} s (hang)", o.hang.as_secs())
         } else {
-            let msg = tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
+            // The allocator's or the panic's own line, else the last one.
+            let lines: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
+            let msg = lines
+                .iter()
+                .find(|l| l.contains("memory allocation of") || l.contains("panicked at") || l.contains("fatal"))
+                .or(lines.last())
+                .map_or(String::new(), |l| l.to_string());
             format!("child died ({status}): {msg}")
         };
         let Some(bytes) = std::fs::read(&inflight).ok().filter(|b| b.len() >= 16) else {
