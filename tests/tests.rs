@@ -3,6 +3,9 @@
 //! absent (see `support::shared`).
 
 mod support;
+// The fuzz targets, seeds and mutator, shared with `cargo bench --bench fuzz`.
+#[path = "../benches/fuzzing/mod.rs"]
+mod fuzzing;
 
 mod alerts;
 mod alerts_smtp;
@@ -19,6 +22,7 @@ mod daemon;
 mod exports;
 mod fetch_hostile;
 mod fetch_http;
+mod fuzz_short;
 mod hostile_run;
 mod identity;
 mod inspect;

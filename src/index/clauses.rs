@@ -1,4 +1,4 @@
-//! Three query clauses shaped for how govwatch searches.
+//! Query clauses shaped for how govwatch searches (and [`Excluded`], which keeps tantivy from seeking an excluded phrase backwards).
 //!
 //! * [`DayRange`], the date filter, read once: the tiers of a relevance
 //!   search and the estimate of its total each walk the same segments, and
@@ -239,6 +239,76 @@ impl Scorer for AnyOfScorer {
     fn score(&mut self) -> Score {
         let doc = self.doc;
         self.parts.iter_mut().filter(|s| s.doc() == doc).map(|s| s.score()).sum()
+    }
+}
+
+/// An excluded (`-word`) clause, seeked only forward and only safely.
+/// Tantivy's exclusion calls `seek_danger` on the excluded scorer for every
+/// candidate, also after that scorer has run out; a phrase scorer then
+/// fails its own assertion (`target (1) should be greater than or equal to
+/// doc (2147483647)`: found by fuzzing the query `-------… a x`, issue 18
+/// item 8). Here a seek at or behind the current document answers from it.
+#[derive(Debug)]
+pub struct Excluded(pub Box<dyn Query>);
+
+impl Clone for Excluded {
+    fn clone(&self) -> Self {
+        Excluded(self.0.box_clone())
+    }
+}
+
+impl Query for Excluded {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(ExcludedWeight(self.0.weight(scoring)?)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor);
+    }
+}
+
+struct ExcludedWeight(Box<dyn Weight>);
+
+impl Weight for ExcludedWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(Box::new(ForwardOnly(self.0.scorer(reader, boost)?)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.0.explain(reader, doc)
+    }
+}
+
+struct ForwardOnly(Box<dyn Scorer>);
+
+impl DocSet for ForwardOnly {
+    fn advance(&mut self) -> DocId {
+        self.0.advance()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let doc = self.0.doc();
+        if doc >= target { doc } else { self.0.seek(target) }
+    }
+
+    fn seek_danger(&mut self, target: DocId) -> tantivy::SeekDangerResult {
+        use tantivy::SeekDangerResult;
+        let doc = self.seek(target);
+        if doc == target { SeekDangerResult::Found } else { SeekDangerResult::SeekLowerBound(doc) }
+    }
+
+    fn doc(&self) -> DocId {
+        self.0.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.0.size_hint()
+    }
+}
+
+impl Scorer for ForwardOnly {
+    fn score(&mut self) -> Score {
+        self.0.score()
     }
 }
 

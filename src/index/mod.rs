@@ -43,7 +43,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use crate::model::{Item, ItemId};
 use crate::normalize::{normalize_text, time::china};
 use crate::store::Store;
-use clauses::{AnyOf, DayRange, Scope, Stored, Verified};
+use clauses::{AnyOf, DayRange, Excluded, Scope, Stored, Verified};
 use tokenizer::{CjkNgram, JIEBA, JiebaWords, NGRAM, WordHome};
 
 /// Bumped whenever the schema or the tokenizers change; an index of another
@@ -428,7 +428,7 @@ impl SearchIndex {
                 continue;
             };
             if t.negated {
-                filters.push((Occur::MustNot, exact));
+                filters.push((Occur::MustNot, Box::new(Excluded(exact))));
                 continue;
             }
             tiers.anywhere.push(exact);
