@@ -447,6 +447,41 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Importing hotline and message exports: the bounds a file must keep to be
+/// read at all (`sources::export::Limits`). A workbook over a bound is refused
+/// whole and quarantined; a CSV record over one is quarantined and the rest imported.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// XLSX/XLSM: the most bytes all the zip's entries may inflate to, measured
+    /// by inflating them (headers are not trusted).
+    pub max_xlsx_bytes: u64,
+    /// XLSX/XLSM: the most entries (files) in the zip.
+    pub max_xlsx_entries: u64,
+    /// The most cells govwatch holds of one sheet (each row counted from the
+    /// first used column to its last cell).
+    pub max_cells: u64,
+    /// CSV: the longest field, in bytes (UTF-8, after decoding).
+    pub max_csv_field_bytes: u64,
+    /// CSV: the longest record (all its fields), in bytes.
+    pub max_csv_record_bytes: u64,
+    /// CSV: the most fields in one record.
+    pub max_csv_columns: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_xlsx_bytes: 256 << 20,
+            max_xlsx_entries: 10_000,
+            max_cells: 10_000_000,
+            max_csv_field_bytes: 1 << 20,
+            max_csv_record_bytes: 4 << 20,
+            max_csv_columns: 1_000,
+        }
+    }
+}
+
 /// Website inspection (政府网站检查, 国办秘函〔2019〕19号): stale and empty
 /// columns, dead links, personal data in published items, unhealthy sources.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -862,6 +897,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub web: WebConfig,
     pub daemon: DaemonConfig,
+    pub import: ImportConfig,
     pub inspection: InspectionConfig,
     pub users: Vec<UserConfig>,
     pub units: Vec<Unit>,
@@ -1028,6 +1064,7 @@ const TOP_KEYS: &[&str] = &[
     "alerts",
     "web",
     "daemon",
+    "import",
     "inspection",
     "users",
     "units",
@@ -1071,6 +1108,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("daemon") {
         config.daemon = part(v, "daemon", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("import") {
+        config.import = part(v, "import", &mut problems).unwrap_or_default();
     }
     if let Some(v) = obj.get("inspection") {
         config.inspection = part(v, "inspection", &mut problems).unwrap_or_default();
@@ -1487,6 +1527,28 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
         problems.push(error(
             "daemon.shutdown_timeout_secs",
             format!("{} 超出范围：应为 1 到 600 秒（默认 10）", c.daemon.shutdown_timeout_secs),
+        ));
+    }
+    let im = &c.import;
+    for (key, v) in [
+        ("import.max_xlsx_bytes", im.max_xlsx_bytes),
+        ("import.max_xlsx_entries", im.max_xlsx_entries),
+        ("import.max_cells", im.max_cells),
+        ("import.max_csv_field_bytes", im.max_csv_field_bytes),
+        ("import.max_csv_record_bytes", im.max_csv_record_bytes),
+        ("import.max_csv_columns", im.max_csv_columns),
+    ] {
+        if v == 0 {
+            problems.push(error(key, "应大于 0：为 0 时任何文件都无法导入"));
+        }
+    }
+    if im.max_csv_record_bytes < im.max_csv_field_bytes {
+        problems.push(warning(
+            "import.max_csv_record_bytes",
+            format!(
+                "{} 小于 import.max_csv_field_bytes（{}）：一条记录不会长于此值，字段上限实际是它",
+                im.max_csv_record_bytes, im.max_csv_field_bytes
+            ),
         ));
     }
     if a.enabled {

@@ -220,7 +220,7 @@ impl Poller {
         let (store, cfg, src2) = (self.store.clone(), self.cfg.clone(), src.clone());
         let reports = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<crate::import::ImportReport>> {
             let files = crate::import::pending_files(&store, &src2)?;
-            Ok(files.iter().map(|f| crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {})).collect())
+            Ok(files.iter().map(|f| crate::import::import_dropped(&cfg, &store, &src2, f, now)).collect())
         })
         .await
         .map_err(|e| format!("导入时中断：{e}"))?
@@ -237,7 +237,7 @@ impl Poller {
             report.counts.updated += r.updated;
             report.counts.unchanged += r.unchanged;
             match &r.error {
-                Some(e) => errors.push(format!("{}：{e}", r.file)),
+                Some(e) => errors.push(format!("{}：{e}（整个文件已隔离，文件改动后才会再次读取）", r.file)),
                 None => {
                     if r.quarantined > 0 {
                         report

@@ -17,6 +17,7 @@ mod daemon;
 mod exports;
 mod fetch_hostile;
 mod fetch_http;
+mod hostile_exports;
 mod identity;
 mod inspect;
 mod linkcheck;
