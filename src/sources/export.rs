@@ -860,6 +860,89 @@ mod tests {
         assert_eq!(rows[1][1], Cell::Text("x\ny".into()));
     }
 
+    fn limits(field: u64, record: u64, columns: u64) -> Limits {
+        Limits {
+            max_csv_field_bytes: field,
+            max_csv_record_bytes: record,
+            max_csv_columns: columns,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn csv_records_over_a_bound_are_errors_naming_line_and_field_and_the_rest_read() {
+        let text = "a,b,c\n1,xxxxxxxxxx,3\n4,5,6\n7,8,9,10,11\n\"q\nq\",12345678901234567890,0\n13,14,15\n";
+        let rows: Vec<_> = csv_rows(text, &limits(8, 20, 4)).collect();
+        assert_eq!(rows.len(), 6, "{rows:?}");
+        assert_eq!(rows[0], Ok(vec![t("a"), t("b"), t("c")]));
+        let Err(e) = &rows[1] else { panic!("{rows:?}") };
+        assert_eq!((e.line, e.column), (2, Some(1)), "{e:?}");
+        assert!(e.reason.contains("字段超过上限 8 字节（import.max_csv_field_bytes）"), "{e:?}");
+        assert_eq!(rows[2], Ok(vec![t("4"), t("5"), t("6")]));
+        let Err(e) = &rows[3] else { panic!("{rows:?}") };
+        assert_eq!((e.line, e.column), (4, None));
+        assert!(e.reason.contains("共 5 个字段，字段数超过上限 4（import.max_csv_columns）"), "{e:?}");
+        let Err(e) = &rows[4] else { panic!("{rows:?}") };
+        assert!(e.reason.contains("字段超过上限"), "{e:?}");
+        assert_eq!(rows[5], Ok(vec![t("13"), t("14"), t("15")]), "a quoted newline did not derail the next record");
+        // The record bound: fields each within theirs, together over it.
+        let rows: Vec<_> = csv_rows("aaaa,bbbb,cccc\nx,y\n", &limits(8, 10, 10)).collect();
+        assert!(rows[0].as_ref().unwrap_err().reason.contains("记录超过上限 10 字节"), "{rows:?}");
+        assert_eq!(rows[1], Ok(vec![t("x"), t("y")]));
+        // Empty lines are skipped, and a field longer than the read buffer is whole.
+        let long = "长".repeat(20_000);
+        let rows: Vec<_> = csv_rows(&format!("\n\na,{long}\n\n"), &Limits::default()).collect();
+        assert_eq!(rows, vec![Ok(vec![t("a"), t(&long)])]);
+    }
+
+    #[test]
+    fn a_sheet_holds_only_rows_with_cells_and_yields_the_blank_ones_empty() {
+        let sheet = Sheet::from_rows(vec![vec![t("a")], vec![], vec![], vec![Cell::Empty, t("b")]]);
+        assert_eq!(sheet.cells(), 3);
+        let rows: Vec<_> = sheet.rows().collect();
+        assert_eq!(rows, vec![(0, vec![t("a")]), (1, vec![]), (2, vec![]), (3, vec![Cell::Empty, t("b")])]);
+    }
+
+    fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, body) in entries {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(body).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_is_measured_by_inflating_it_and_refused_over_its_bounds() {
+        let zip = zip_of(&[("a.xml", vec![b'a'; 1000]), ("xl/worksheets/sheet1.xml", vec![b'x'; 3 << 20])]);
+        assert!(zip.len() < 20_000, "{}", zip.len());
+        let l = Limits { max_xlsx_bytes: 1 << 20, ..Limits::default() };
+        let e = check_zip(&zip, &l).unwrap_err();
+        assert!(e.starts_with("工作簿解压后超过上限 1 MiB（import.max_xlsx_bytes）"), "{e}");
+        assert!(e.contains("解压到 xl/worksheets/sheet1.xml 时"), "{e}");
+        let l = Limits { max_xlsx_bytes: 4 << 20, ..Limits::default() };
+        assert_eq!(check_zip(&zip, &l).unwrap(), ["a.xml", "xl/worksheets/sheet1.xml"]);
+        let l = Limits { max_xlsx_entries: 1, ..Limits::default() };
+        assert!(check_zip(&zip, &l).unwrap_err().contains("2 个文件，超过上限 1（import.max_xlsx_entries）"));
+        // Not a zip, an old .xls, an .ods: each says what it is.
+        assert!(read_workbook(b"hello", &Limits::default()).unwrap_err().contains("无法按 zip 打开"));
+        assert_eq!(read_workbook(&[0xD0, 0xCF, 0x11, 0xE0, 0, 0], &Limits::default()).unwrap_err(), XLS_REFUSED);
+        let ods = zip_of(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet".to_vec()),
+            ("content.xml", vec![]),
+        ]);
+        assert_eq!(read_workbook(&ods, &Limits::default()).unwrap_err(), ODS_REFUSED);
+    }
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(human_bytes(256 << 20), "256 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(100), "100 字节");
+    }
+
     #[test]
     fn a_title_never_ends_inside_a_number() {
         let c = "来电人张建国反映燃气管道疑似泄漏，请尽快处理，联系电话13912345678，地址城关镇";
