@@ -651,21 +651,35 @@ pub fn csv_rows<'a>(text: &'a str, limits: &Limits) -> impl Iterator<Item = Resu
     let mut pos = 0;
     let mut done = false;
     let mut out = vec![0u8; 16 << 10];
+    let mut field: Vec<u8> = Vec::with_capacity(32);
     std::iter::from_fn(move || {
         if done {
             return None;
         }
         let line = rdr.line();
         let mut cells: Vec<Cell> = Vec::new();
-        let mut field: Vec<u8> = Vec::new();
+        field.clear();
         let (mut record_bytes, mut columns) = (0u64, 0u64);
         let mut bad: Option<CsvRowError> = None;
         loop {
-            let (res, nin, nout) = rdr.read_field(&input[pos..], &mut out);
+            // A field being kept is read straight into its own buffer (no
+            // second copy); one over a bound is read into `out` and let go.
+            let (res, nin, nout) = if bad.is_none() {
+                let at = field.len();
+                if field.capacity() - at < 16 {
+                    field.reserve(at.max(32));
+                }
+                field.resize(field.capacity(), 0);
+                let r = rdr.read_field(&input[pos..], &mut field[at..]);
+                field.truncate(at + r.2);
+                r
+            } else {
+                rdr.read_field(&input[pos..], &mut out)
+            };
             pos += nin;
             record_bytes += nout as u64;
             if bad.is_none() {
-                if (field.len() + nout) as u64 > limits.max_csv_field_bytes {
+                if field.len() as u64 > limits.max_csv_field_bytes {
                     bad = Some(CsvRowError {
                         line,
                         column: Some(columns as usize),
@@ -683,8 +697,6 @@ pub fn csv_rows<'a>(text: &'a str, limits: &Limits) -> impl Iterator<Item = Resu
                             human_bytes(limits.max_csv_record_bytes)
                         ),
                     });
-                } else {
-                    field.extend_from_slice(&out[..nout]);
                 }
                 if bad.is_some() {
                     (cells, field) = (Vec::new(), Vec::new());
@@ -709,7 +721,12 @@ pub fn csv_rows<'a>(text: &'a str, limits: &Limits) -> impl Iterator<Item = Resu
                         cells.push(if field.is_empty() {
                             Cell::Empty
                         } else {
-                            Cell::Text(String::from_utf8_lossy(&field).into_owned())
+                            let bytes = std::mem::replace(&mut field, Vec::with_capacity(32));
+                            // Fields end at ASCII delimiters of valid UTF-8: always valid.
+                            Cell::Text(
+                                String::from_utf8(bytes)
+                                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                            )
                         });
                     }
                     field.clear();
