@@ -189,53 +189,6 @@ pub fn import_file(
     report
 }
 
-/// A drop-folder file whose imports began this many times in its present
-/// state and never finished is not read again by the daemon until it changes.
-pub const UNFINISHED_LIMIT: usize = 2;
-
-/// Imports one file found in a drop folder (the daemon's poll): as
-/// [`import_file`], except that a file the process has died reading
-/// [`UNFINISHED_LIMIT`] times is not read again but quarantined whole, so a
-/// file that kills the process cannot do so at every start. It is read again
-/// once it changes, or with `govwatch import`.
-pub fn import_dropped(
-    cfg: &Config,
-    store: &Store,
-    src: &SourceConfig,
-    path: &Path,
-    now: DateTime<FixedOffset>,
-) -> ImportReport {
-    let file = path.display().to_string();
-    let stamp = file_stamp(std::fs::metadata(path).ok().as_ref());
-    let died = stamp.map_or(Ok(0), |st| store.unfinished_imports(&src.id, &file, st));
-    match died {
-        Ok(n) if n >= UNFINISHED_LIMIT => {
-            let mut report = ImportReport { source: src.id.clone(), file: file.clone(), ..Default::default() };
-            let reason = format!(
-                "程序已 {n} 次在读取此文件时中断（进程退出或被终止），不再自动读取；文件改动后会再次读取，\
-                 也可用 govwatch import --source {} 手动导入",
-                src.id
-            );
-            let recorded = (|| -> Result<()> {
-                let bytes = std::fs::read(path).with_context(|| format!("无法读取 {file}"))?;
-                let sha = sha256_hex(&bytes);
-                let id = store.import_started(&src.id, &file, &sha, stamp, now)?;
-                store.clear_quarantine(&src.id, &file)?;
-                let whole =
-                    Quarantined { row: 0, column: None, reason: format!("{WHOLE_FILE}：{reason}"), value: None };
-                store.quarantine(&src.id, &file, &sha, &[whole], now)?;
-                store.import_finished(id, &report, now, Some(&reason))
-            })();
-            report.error = Some(match recorded {
-                Ok(()) => reason,
-                Err(e) => format!("{reason}（记录此结果失败：{e:#}）"),
-            });
-            report
-        }
-        _ => import_file(cfg, store, src, path, now, &mut |_| {}),
-    }
-}
-
 fn import_inner(
     cfg: &Config,
     store: &Store,

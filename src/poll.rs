@@ -220,7 +220,7 @@ impl Poller {
         let (store, cfg, src2) = (self.store.clone(), self.cfg.clone(), src.clone());
         let reports = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<crate::import::ImportReport>> {
             let files = crate::import::pending_files(&store, &src2)?;
-            Ok(files.iter().map(|f| crate::import::import_dropped(&cfg, &store, &src2, f, now)).collect())
+            Ok(files.iter().map(|f| crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {})).collect())
         })
         .await
         .map_err(|e| format!("导入时中断：{e}"))?

@@ -264,38 +264,6 @@ fn a_file_failing_whole_is_not_read_again_until_it_changes() {
     assert_eq!(env.quarantine().len(), 1, "one entry per file, replaced when it is read again");
 }
 
-#[test]
-fn a_file_the_process_died_reading_twice_is_quarantined_not_read_a_third_time() {
-    let env = Env::new("");
-    let file = env.path("drop/kills.csv");
-    hostile::healthy_csv_file(&file);
-    settle(&file);
-    // Two imports that began and never finished: the process died in them.
-    {
-        let store = Store::open(&env.path("var")).unwrap();
-        let meta = std::fs::metadata(&file).unwrap();
-        let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-        let now = govwatch::cli::parse_now("2026-10-09 09:00").unwrap();
-        for _ in 0..2 {
-            store.import_started("rexian", &file.display().to_string(), "x", Some((meta.len(), mtime)), now).unwrap();
-        }
-    }
-    let o = env.run(&["poll", "--source", "rexian", "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let e = v[0]["error"].as_str().unwrap();
-    assert!(e.contains("程序已 2 次在读取此文件时中断") && e.contains("govwatch import --source rexian"), "{e}");
-    assert!(env.numbers().is_empty(), "not read");
-    let q = env.quarantine();
-    assert_eq!((q.len(), q[0]["row"].as_u64()), (1, Some(0)), "{q:?}");
-    let o = env.run(&["poll", "--source", "rexian", "--json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["status"], "not_modified", "{v}");
-    // The officer can still import it by hand.
-    let r = env.import(&file);
-    assert_eq!(r["new"], 3, "{r}");
-    assert!(env.quarantine().is_empty(), "read whole, its quarantine entry goes");
-}
-
 /// The daemon's peak resident memory (VmHWM), in bytes.
 fn peak_memory(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -124,18 +124,6 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// How many imports of `file` in this state (size, mtime) began and never
-    /// finished: the process died while reading it.
-    pub fn unfinished_imports(&self, source: &str, file: &str, stamp: (u64, i64)) -> Result<usize> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM imports WHERE source = ?1 AND file = ?2 AND size = ?3 AND mtime = ?4 \
-             AND finished_at IS NULL",
-            params![source, file, stamp.0 as i64, stamp.1],
-            |r| r.get(0),
-        )?;
-        Ok(n as usize)
-    }
-
     /// Stores quarantined rows; the same row of the same file again replaces its entry.
     pub fn quarantine(
         &self,
