@@ -801,7 +801,7 @@ fn import(cfg: &Config, source: &str, files: &[PathBuf], json: bool) -> Result<E
     } else {
         for r in &reports {
             match &r.error {
-                Some(e) => writeln!(out, "{}: 失败：{e}", r.file)?,
+                Some(e) => writeln!(out, "{}: 失败：{e}（整个文件已隔离，文件本身保留不动）", r.file)?,
                 None => writeln!(
                     out,
                     "{}: 读取 {} 行，新增 {}，更新 {}，未变 {}，隔离 {}（{:.1} 秒）",
@@ -850,7 +850,8 @@ fn quarantine(cfg: &Config, source: Option<&str>, json: bool) -> Result<ExitCode
     for q in &rows {
         let column = q.column.as_deref().map(|c| format!("「{c}」列：")).unwrap_or_default();
         let value = q.value.as_deref().map(|v| format!("（值：{v}）")).unwrap_or_default();
-        writeln!(out, "{} {} 第 {} 行  {column}{}{value}", q.source, q.file, q.row, q.reason)?;
+        let row = if q.row == 0 { "整个文件".to_string() } else { format!("第 {} 行", q.row) };
+        writeln!(out, "{} {} {row}  {column}{}{value}", q.source, q.file, q.reason)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -447,6 +447,41 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Importing hotline and message exports: the bounds a file must keep to be
+/// read at all (`sources::export::Limits`). A workbook over a bound is refused
+/// whole and quarantined; a CSV record over one is quarantined and the rest imported.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// XLSX/XLSM: the most bytes all the zip's entries may inflate to, measured
+    /// by inflating them (headers are not trusted).
+    pub max_xlsx_bytes: u64,
+    /// XLSX/XLSM: the most entries (files) in the zip.
+    pub max_xlsx_entries: u64,
+    /// The most cells govwatch holds of one sheet (each row counted from the
+    /// first used column to its last cell).
+    pub max_cells: u64,
+    /// CSV: the longest field, in bytes (UTF-8, after decoding).
+    pub max_csv_field_bytes: u64,
+    /// CSV: the longest record (all its fields), in bytes.
+    pub max_csv_record_bytes: u64,
+    /// CSV: the most fields in one record.
+    pub max_csv_columns: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_xlsx_bytes: 256 << 20,
+            max_xlsx_entries: 10_000,
+            max_cells: 10_000_000,
+            max_csv_field_bytes: 1 << 20,
+            max_csv_record_bytes: 4 << 20,
+            max_csv_columns: 1_000,
+        }
+    }
+}
+
 /// Website inspection (政府网站检查, 国办秘函〔2019〕19号): stale and empty
 /// columns, dead links, personal data in published items, unhealthy sources.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -866,6 +901,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub web: WebConfig,
     pub daemon: DaemonConfig,
+    pub import: ImportConfig,
     pub inspection: InspectionConfig,
     pub users: Vec<UserConfig>,
     pub units: Vec<Unit>,
@@ -1029,6 +1065,7 @@ const TOP_KEYS: &[&str] = &[
     "alerts",
     "web",
     "daemon",
+    "import",
     "inspection",
     "users",
     "units",
@@ -1072,6 +1109,9 @@ fn from_tree(tree: &serde_json::Value) -> Loaded {
     }
     if let Some(v) = obj.get("daemon") {
         config.daemon = part(v, "daemon", &mut problems).unwrap_or_default();
+    }
+    if let Some(v) = obj.get("import") {
+        config.import = part(v, "import", &mut problems).unwrap_or_default();
     }
     if let Some(v) = obj.get("inspection") {
         config.inspection = part(v, "inspection", &mut problems).unwrap_or_default();
@@ -1502,6 +1542,16 @@ fn check_mail(c: &Config, unit_index: &dyn Fn(&str) -> usize, problems: &mut Vec
         problems.push(error("web.listen", format!("{:?} 不是“地址:端口”，如 \"127.0.0.1:8080\"", c.web.listen)));
     }
     check_users(c, problems);
+    let im = &c.import;
+    if im.max_csv_record_bytes < im.max_csv_field_bytes {
+        problems.push(warning(
+            "import.max_csv_record_bytes",
+            format!(
+                "{} 小于 import.max_csv_field_bytes（{}）：一条记录不会长于此值，字段上限实际是它",
+                im.max_csv_record_bytes, im.max_csv_field_bytes
+            ),
+        ));
+    }
     if a.enabled {
         for u in c.units.iter().filter(|u| u.emails.is_empty()) {
             let p = format!("units[{}].emails", unit_index(&u.id));
@@ -1631,6 +1681,8 @@ fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mu
     const HOURS: &str = " 小时";
     const TIMES: &str = " 次";
     const ROWS: &str = " 条";
+    const BYTES: &str = " 字节";
+    let dim = ImportConfig::default();
     const WEEK: u64 = 7 * 86_400;
     let (f, d) = (&c.fetch, Fetch::default());
     let r = &c.rules;
@@ -1717,6 +1769,26 @@ fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mu
         ("web.session_hours".into(), w.session_hours, 1, 720, HOURS, Some(dw.session_hours)),
         ("web.header_timeout_secs".into(), w.header_timeout_secs, 1, 300, SECS, Some(dw.header_timeout_secs)),
         ("daemon.shutdown_timeout_secs".into(), c.daemon.shutdown_timeout_secs, 1, 600, SECS, Some(10)),
+        ("import.max_xlsx_bytes".into(), c.import.max_xlsx_bytes, 1 << 16, 16 << 30, BYTES, Some(dim.max_xlsx_bytes)),
+        ("import.max_xlsx_entries".into(), c.import.max_xlsx_entries, 1, 1_000_000, "", Some(dim.max_xlsx_entries)),
+        ("import.max_cells".into(), c.import.max_cells, 1, 1_000_000_000, "", Some(dim.max_cells)),
+        (
+            "import.max_csv_field_bytes".into(),
+            c.import.max_csv_field_bytes,
+            1,
+            1 << 30,
+            BYTES,
+            Some(dim.max_csv_field_bytes),
+        ),
+        (
+            "import.max_csv_record_bytes".into(),
+            c.import.max_csv_record_bytes,
+            1,
+            1 << 30,
+            BYTES,
+            Some(dim.max_csv_record_bytes),
+        ),
+        ("import.max_csv_columns".into(), c.import.max_csv_columns, 1, 100_000_000, "", Some(dim.max_csv_columns)),
         ("inspection.news_days".into(), i.news_days.into(), 1, 3650, DAYS, Some(di.news_days.into())),
         ("inspection.notices_months".into(), i.notices_months.into(), 1, 120, " 个月", Some(di.notices_months.into())),
         ("inspection.warn_days".into(), i.warn_days.into(), 0, 365, DAYS, Some(di.warn_days.into())),

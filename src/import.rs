@@ -22,7 +22,7 @@ use crate::config::{Config, SourceConfig};
 use crate::model::{Item, ItemKind};
 use crate::normalize::text::fold_width_and_space;
 use crate::normalize::{SourceInfo, extend_hash, to_item};
-use crate::sources::export::{self, Cell, Header, Names, Quarantined, RowOutcome};
+use crate::sources::export::{self, Cell, CsvRowError, Header, Limits, Names, Quarantined, RowOutcome, Sheet};
 use crate::store::Store;
 
 /// Rows written per transaction.
@@ -53,13 +53,34 @@ pub struct ImportReport {
     /// Rows received more than the source's `history_days` before its first
     /// import: history, counted but never overdue or mailed.
     pub history: usize,
-    /// Set when the whole file could not be read (then nothing was stored from it).
+    /// Characters that are U+FFFD in the file's rows: bytes that could not be
+    /// decoded (replaced) or were lost before the export was made.
+    pub replaced_chars: usize,
+    /// Cells holding them.
+    pub replaced_cells: usize,
+    /// Where they are, the first [`REPLACED_SHOWN`] places.
+    pub replaced: Vec<Replaced>,
+    /// Set when the whole file could not be read (then nothing was stored
+    /// from it): the file is quarantined whole (row 0) with this reason, and
+    /// not read again until it changes.
     pub error: Option<String>,
     pub took_ms: u64,
 }
 
+/// Places with replaced characters listed in a report; the rest are counted.
+pub const REPLACED_SHOWN: usize = 20;
+
+/// A cell holding U+FFFD.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Replaced {
+    /// 1-based, as the spreadsheet shows it.
+    pub row: usize,
+    pub column: String,
+    pub count: usize,
+}
+
 /// What an import summary says of the file's rows beyond their counts, one
-/// Chinese line each: intake only, history.
+/// Chinese line each: intake only, history, replaced characters.
 pub fn standing_lines(r: &ImportReport, src: &SourceConfig) -> Vec<String> {
     let mut out = Vec::new();
     if r.intake_only {
@@ -75,6 +96,18 @@ pub fn standing_lines(r: &ImportReport, src: &SourceConfig) -> Vec<String> {
             "历史记录 {} 行：受理早于首次导入前 {} 天，已办结的计入统计，未办结的不计超期、不发提醒（history_days）",
             r.history,
             src.history_days()
+        ));
+    }
+    if r.replaced_chars > 0 {
+        let places: Vec<String> =
+            r.replaced.iter().map(|p| format!("第 {} 行「{}」{} 个", p.row, p.column, p.count)).collect();
+        let more =
+            if r.replaced.len() < r.replaced_cells { format!("等 {} 处", r.replaced_cells) } else { String::new() };
+        out.push(format!(
+            "有 {} 个字符无法识别，已显示为 �（文件中的字节无法按其字符集解码，或导出前已丢失）：{}{more}；\
+             请核对原系统中的这些内容",
+            r.replaced_chars,
+            places.join("，")
         ));
     }
     out
@@ -169,15 +202,17 @@ fn import_inner(
     let sha = sha256_hex(&bytes);
     let meta = std::fs::metadata(path).ok();
     let import_id = store.import_started(&src.id, &report.file, &sha, file_stamp(meta.as_ref()), now)?;
+    let limits = Limits::of(&cfg.import);
     let result = (|| -> Result<()> {
         let names = names_of(src);
         let units = UnitNames::new(cfg);
         let file = report.file.clone();
         let loaded = if is_workbook(path, &bytes) {
-            Loaded::Book(export::read_workbook(&bytes).map_err(anyhow::Error::msg)?)
+            Loaded::Book(export::read_workbook(&bytes, &limits).map_err(anyhow::Error::msg)?)
         } else {
-            Loaded::Csv(export::decode_csv(&bytes).0)
+            Loaded::Csv(export::decode_csv(&bytes).0, limits)
         };
+        drop(bytes);
         let head: Vec<Vec<Cell>> = loaded.rows().take(30).map(|(_, r)| r.unwrap_or_default()).collect();
         let header: Header = export::find_header(&head, &names).map_err(anyhow::Error::msg)?;
         report.intake_only = src.intake_only.unwrap_or(!header.says_answered());
@@ -201,9 +236,21 @@ fn import_inner(
                 last.insert(n, i);
             }
         }
+        let column_name = |c: usize| {
+            header.labels.get(c).filter(|l| !l.is_empty()).cloned().unwrap_or_else(|| format!("第 {} 列", c + 1))
+        };
         let mut batch = Batch::new(store, src, &units, &file, &sha, now);
         batch.history_before = history_before;
         for (i, r) in loaded.rows().skip(header.data_start) {
+            if let Ok(cells) = &r {
+                for (c, n) in export::replaced_chars(cells) {
+                    report.replaced_chars += n;
+                    report.replaced_cells += 1;
+                    if report.replaced.len() < REPLACED_SHOWN {
+                        report.replaced.push(Replaced { row: i + 1, column: column_name(c), count: n });
+                    }
+                }
+            }
             let outcome = match r {
                 Ok(cells) if number(&cells).is_some_and(|n| last.get(&n) != Some(&i)) => {
                     report.rows += 1;
@@ -211,10 +258,10 @@ fn import_inner(
                     continue;
                 }
                 Ok(cells) => export::read_row(&cells, i, &header),
-                Err((line, e)) => RowOutcome::Quarantined(Quarantined {
+                Err(e) => RowOutcome::Quarantined(Quarantined {
                     row: i + 1,
-                    column: None,
-                    reason: format!("CSV 记录损坏（第 {line} 行）：{e}"),
+                    column: e.column.map(column_name),
+                    reason: format!("CSV 第 {} 行起的记录：{}", e.line, e.reason),
                     value: None,
                 }),
             };
@@ -226,24 +273,34 @@ fn import_inner(
         batch.flush(report)?;
         Ok(())
     })();
-    store.import_finished(import_id, report, now, result.as_ref().err().map(|e| format!("{e:#}")).as_deref())?;
+    let error = result.as_ref().err().map(|e| format!("{e:#}"));
+    if let Some(reason) = &error {
+        // The file is kept where it is; its quarantine entry says why nothing of it was stored.
+        store.clear_quarantine(&src.id, &report.file)?;
+        let whole = Quarantined { row: 0, column: None, reason: format!("{WHOLE_FILE}：{reason}"), value: None };
+        store.quarantine(&src.id, &report.file, &sha, &[whole], now)?;
+    }
+    store.import_finished(import_id, report, now, error.as_deref())?;
     result
 }
 
+/// What a whole file's quarantine entry (row 0) begins with.
+pub const WHOLE_FILE: &str = "整个文件未导入";
+
 /// A file's rows, readable more than once.
 enum Loaded {
-    Book(Vec<Vec<Cell>>),
-    Csv(String),
+    Book(Sheet),
+    Csv(String, Limits),
 }
 
-type RowResult = Result<Vec<Cell>, (usize, String)>;
+type RowResult = Result<Vec<Cell>, CsvRowError>;
 
 impl Loaded {
     /// (0-based row index, row) from the top of the sheet.
     fn rows(&self) -> Box<dyn Iterator<Item = (usize, RowResult)> + '_> {
         match self {
-            Loaded::Book(rows) => Box::new(rows.iter().map(|r| Ok(r.clone())).enumerate()),
-            Loaded::Csv(text) => Box::new(export::csv_rows(text).enumerate()),
+            Loaded::Book(sheet) => Box::new(sheet.rows().map(|(i, r)| (i, Ok(r)))),
+            Loaded::Csv(text, limits) => Box::new(export::csv_rows(text, limits).enumerate()),
         }
     }
 }

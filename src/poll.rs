@@ -237,7 +237,7 @@ impl Poller {
             report.counts.updated += r.updated;
             report.counts.unchanged += r.unchanged;
             match &r.error {
-                Some(e) => errors.push(format!("{}：{e}", r.file)),
+                Some(e) => errors.push(format!("{}：{e}（整个文件已隔离，文件改动后才会再次读取）", r.file)),
                 None => {
                     if r.quarantined > 0 {
                         report

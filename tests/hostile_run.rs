@@ -2,7 +2,8 @@
 //! the issue in its sources and its drop folder, beside healthy ones. It must
 //! stay up, answer /healthz, store the healthy sources' items and report the
 //! bad ones as errors or quarantined files — and read no local file, connect
-//! to no private address, on the way.
+//! to no private address, on the way. (Each attack has its own test too:
+//! tests/fetch_hostile.rs, tests/hostile_exports.rs, tests/console_hostile.rs.)
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use govwatch::store::Store;
 
 use crate::support::daemon::{Daemon, Options};
 use crate::support::hostile_fetch as hostile;
+use crate::support::hostile_files as files;
 use crate::support::{self, Canned, TestServer, rss};
 
 /// A healthy hotline export in the drop folder: two orders.
@@ -38,7 +40,22 @@ fn the_daemon_survives_every_hostile_input_at_once() {
         rss("县政府", &[("正常的通知".into(), "http://x.gov.cn/ok".into(), "依申请公开".into(), "2026-11-20".into())]);
     server.route("/good.xml", vec![Canned::ok("application/rss+xml", good)]);
     std::fs::write(drop.join("正常工单.csv"), ORDERS).unwrap();
-    settled(&drop.join("正常工单.csv"));
+    // Hostile exports beside it (item 4): a 1.8 KB sheet declaring every
+    // cell, one with a row two billion down, a zip bomb, a 16 MiB field, a
+    // million columns.
+    let bad: [(&str, fn(&std::path::Path)); 5] = [
+        ("sparse.xlsx", files::sparse_dimension_xlsx),
+        ("far.xlsx", files::far_row_xlsx),
+        ("bomb.xlsx", files::xlsx_zip_bomb),
+        ("huge.csv", files::huge_field_csv),
+        ("wide.csv", files::wide_csv),
+    ];
+    for (name, build) in bad {
+        build(&drop.join(name));
+    }
+    for f in std::fs::read_dir(&drop).unwrap() {
+        settled(&f.unwrap().path());
+    }
 
     // The hostile ones: remote pages leading to local files and private
     // addresses (items 1, 2), 20,000 nested divs (3), a feed that asks to
@@ -73,7 +90,7 @@ fn the_daemon_survives_every_hostile_input_at_once() {
     for id in ["private-redirect", "private-metadata", "busy"] {
         d.wait_log(&format!("poll failed source={id} "), Duration::from_secs(90));
     }
-    d.wait_log("source=gongdan status=Ok new=2", Duration::from_secs(90));
+    d.wait_log("source=gongdan ", Duration::from_secs(120));
     let (status, _, body) = d.get("/healthz");
     assert_eq!(status, 200, "{body}");
     assert!(d.child.try_wait().unwrap().is_none(), "the daemon is up:\n{}", d.log());
@@ -95,6 +112,21 @@ fn the_daemon_survives_every_hostile_input_at_once() {
     }
     let numbers: Vec<String> = items.iter().filter_map(|i| i.case.as_ref().map(|c| c.number.clone())).collect();
     assert!(numbers.contains(&"GDOK0001".to_string()) && numbers.contains(&"GDOK0002".to_string()), "{numbers:?}");
+    // Every hostile export is quarantined with the bound it broke; the
+    // healthy one is not.
+    let conn = rusqlite::Connection::open(dir.path().join("var/govwatch.sqlite3")).unwrap();
+    let quarantined: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT file, reason FROM quarantine").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let reason = |name: &str| -> String {
+        quarantined.iter().filter(|(f, _)| f.ends_with(&format!("/{name}"))).map(|(_, r)| r.as_str()).collect()
+    };
+    assert!(reason("bomb.xlsx").contains("import.max_xlsx_bytes"), "{quarantined:?}");
+    assert!(reason("huge.csv").contains("import.max_csv_field_bytes"), "{quarantined:?}");
+    assert!(reason("wide.csv").contains("import.max_csv_columns"), "{quarantined:?}");
+    assert!(!reason("sparse.xlsx").is_empty() && !reason("far.xlsx").is_empty(), "{quarantined:?}");
+    assert!(reason("正常工单.csv").is_empty(), "{quarantined:?}");
     for bad in ["private-redirect", "private-metadata", "busy"] {
         let h = store.health_of(bad).unwrap().unwrap();
         assert!(h.consecutive_failures >= 1 && h.last_error.is_some(), "{bad}: {h:?}");

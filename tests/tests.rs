@@ -23,6 +23,7 @@ mod exports;
 mod fetch_hostile;
 mod fetch_http;
 mod fuzz_short;
+mod hostile_exports;
 mod hostile_run;
 mod identity;
 mod inspect;

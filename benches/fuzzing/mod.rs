@@ -311,7 +311,7 @@ fn prepare_charset() -> RunFn {
 
 /// The import's reading of a table (import::import_inner without the store):
 /// the header within the first 30 rows, then every row, then the items.
-fn import_rows(rows: Vec<Result<Vec<Cell>, (usize, String)>>) {
+fn import_rows(rows: Vec<Result<Vec<Cell>, String>>) {
     let head: Vec<Vec<Cell>> = rows.iter().take(30).map(|r| r.clone().unwrap_or_default()).collect();
     let Ok(header) = export::find_header(&head, &Names::default()) else { return };
     std::hint::black_box(header.says_answered());
@@ -329,14 +329,14 @@ fn import_rows(rows: Vec<Result<Vec<Cell>, (usize, String)>>) {
 fn prepare_csv() -> RunFn {
     Box::new(|b| {
         let (text, _warnings) = export::decode_csv(b);
-        import_rows(export::csv_rows(&text).collect());
+        import_rows(export::csv_rows(&text, &export::Limits::default()).map(|r| r.map_err(|e| e.reason)).collect());
     })
 }
 
 fn prepare_xlsx() -> RunFn {
     Box::new(|b| {
-        if let Ok(rows) = export::read_workbook(b) {
-            import_rows(rows.into_iter().map(Ok).collect());
+        if let Ok(sheet) = export::read_workbook(b, &export::Limits::default()) {
+            import_rows(sheet.rows().map(|(_, cells)| Ok(cells)).collect());
         }
     })
 }

@@ -12,10 +12,13 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use calamine::{Data, Reader};
+use std::io::Read;
+
+use calamine::{DataRef, Reader};
 use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Timelike};
 
 use super::charset;
+use crate::config::ImportConfig;
 use crate::model::{Case, ParsedItem, Precision, Published};
 use crate::normalize::html::tidy_text;
 use crate::normalize::time::{self, china};
@@ -416,30 +419,202 @@ pub fn read_row(row: &[Cell], index: usize, header: &Header) -> RowOutcome {
     RowOutcome::Record(Box::new(Record { row: row_no, item, case }))
 }
 
-/// The first sheet of an XLSX/XLS workbook as cells.
-pub fn read_workbook(bytes: &[u8]) -> Result<Vec<Vec<Cell>>, String> {
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|e| format!("不是可读取的 XLSX/XLS 工作簿：{e}"))?;
-    let range = wb
-        .worksheet_range_at(0)
-        .ok_or_else(|| "工作簿中没有工作表".to_string())?
-        .map_err(|e| format!("无法读取第一个工作表：{e}"))?;
-    Ok(range
-        .rows()
-        .map(|r| {
-            r.iter()
-                .map(|d| match d {
-                    Data::Empty => Cell::Empty,
-                    Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
-                    Data::Int(i) => Cell::Int(*i),
-                    Data::Float(f) => Cell::Float(*f),
-                    Data::Bool(b) => Cell::Text(if *b { "是" } else { "否" }.into()),
-                    Data::DateTime(dt) => Cell::Serial(dt.as_f64()),
-                    Data::Error(e) => Cell::Text(format!("#{e:?}")),
-                })
-                .collect()
-        })
-        .collect())
+/// The bounds a file must keep to be read (`[import]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_xlsx_bytes: u64,
+    pub max_xlsx_entries: u64,
+    pub max_cells: u64,
+    pub max_csv_field_bytes: u64,
+    pub max_csv_record_bytes: u64,
+    pub max_csv_columns: u64,
+}
+
+impl Limits {
+    pub fn of(c: &ImportConfig) -> Limits {
+        Limits {
+            max_xlsx_bytes: c.max_xlsx_bytes,
+            max_xlsx_entries: c.max_xlsx_entries,
+            max_cells: c.max_cells,
+            max_csv_field_bytes: c.max_csv_field_bytes,
+            max_csv_record_bytes: c.max_csv_record_bytes,
+            max_csv_columns: c.max_csv_columns,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::of(&ImportConfig::default())
+    }
+}
+
+/// A byte count as officers read it: `256 MiB`, `1.5 KiB`, `300 字节`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (name, size) in UNITS {
+        if n >= size {
+            return if n.is_multiple_of(size) {
+                format!("{} {name}", n / size)
+            } else {
+                format!("{:.1} {name}", n as f64 / size as f64)
+            };
+        }
+    }
+    format!("{n} 字节")
+}
+
+/// Why an old `.xls` workbook is not read.
+pub const XLS_REFUSED: &str = "这是旧版 Excel 97-2003 工作簿（.xls）：这种格式可以声明任意大的单元格范围，\
+     无法在限定的内存内安全读取，所以不导入；请在 Excel 或 WPS 中“另存为” .xlsx 或 CSV 后放回";
+/// Why an OpenDocument spreadsheet is not read.
+pub const ODS_REFUSED: &str = "这是 OpenDocument 表格（.ods）：读取时会按声明的重复行列展开，\
+     无法在限定的内存内安全读取，所以不导入；请“另存为” .xlsx 或 CSV 后放回";
+/// Why an Excel binary workbook is not read.
+pub const XLSB_REFUSED: &str =
+    "这是 Excel 二进制工作簿（.xlsb），不能逐行读取，所以不导入；请在 Excel 或 WPS 中“另存为” .xlsx 或 CSV 后放回";
+
+/// Checks a workbook's zip before anything reads it: at most
+/// `max_xlsx_entries` entries, inflating to at most `max_xlsx_bytes` in all.
+/// Every entry is inflated (into nothing) to measure it: the sizes the zip
+/// declares are not trusted, and a bomb is stopped at the bound, never held.
+/// Returns the entries' names.
+pub fn check_zip(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("不是可读取的 XLSX 工作簿（XLSX 是 zip 压缩包，此文件无法按 zip 打开：{e}）"))?;
+    if zip.len() as u64 > limits.max_xlsx_entries {
+        return Err(format!(
+            "工作簿的压缩包内有 {} 个文件，超过上限 {}（import.max_xlsx_entries）；正常的导出表只有十几个，\
+             此文件不像是导出的工单表",
+            zip.len(),
+            limits.max_xlsx_entries
+        ));
+    }
+    let mut total: u64 = 0;
+    let mut names = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| format!("工作簿的压缩包中第 {} 个文件无法读取：{e}", i + 1))?;
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("第 {} 个文件", i + 1));
+        let room = limits.max_xlsx_bytes - total;
+        let inflated = std::io::copy(&mut (&mut entry).take(room + 1), &mut std::io::sink())
+            .map_err(|e| format!("工作簿中的 {name} 无法解压：{e}"))?;
+        total += inflated;
+        if total > limits.max_xlsx_bytes {
+            return Err(format!(
+                "工作簿解压后超过上限 {}（import.max_xlsx_bytes）：文件只有 {}，解压到 {name} 时已超出，停止读取。\
+                 可能是“压缩炸弹”，也可能是表格太大；确需导入时，请分成几个文件，或调高 import.max_xlsx_bytes",
+                human_bytes(limits.max_xlsx_bytes),
+                human_bytes(bytes.len() as u64)
+            ));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// The rows of a sheet as read: only rows holding a cell are kept, each
+/// from the sheet's first used column to its own last cell. Row 0 is the
+/// first row holding a cell.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sheet {
+    rows: Vec<(usize, Vec<Cell>)>,
+}
+
+impl Sheet {
+    pub fn from_rows(rows: Vec<Vec<Cell>>) -> Sheet {
+        Sheet { rows: rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()).collect() }
+    }
+
+    /// The rows holding a cell, each with its 0-based index in the sheet.
+    /// Blank rows are not yielded: a sheet with one cell in row 2,147,483,647
+    /// (found by the fuzzer) is two rows to read, not two billion.
+    pub fn rows(&self) -> impl Iterator<Item = (usize, Vec<Cell>)> + '_ {
+        self.rows.iter().map(|(i, cells)| (*i, cells.clone()))
+    }
+
+    /// Cells held.
+    pub fn cells(&self) -> usize {
+        self.rows.iter().map(|(_, r)| r.len()).sum()
+    }
+}
+
+/// The first sheet of an XLSX/XLSM workbook, within `limits`: the zip is
+/// checked first ([`check_zip`]); the sheet is read cell by cell, never as one
+/// range from its declared dimension (`<dimension ref="A1:XFD1048576"/>`).
+/// Old `.xls`, `.xlsb` and `.ods` are refused with the reason.
+pub fn read_workbook(bytes: &[u8], limits: &Limits) -> Result<Sheet, String> {
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(XLS_REFUSED.into());
+    }
+    let names = check_zip(bytes, limits)?;
+    let has = |n: &str| names.iter().any(|e| e.trim_start_matches('/').eq_ignore_ascii_case(n));
+    if has("xl/workbook.bin") {
+        return Err(XLSB_REFUSED.into());
+    }
+    if has("content.xml") && !has("xl/workbook.xml") {
+        return Err(ODS_REFUSED.into());
+    }
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("不是可读取的 XLSX 工作簿：{e}"))?;
+    let Some(name) = wb.sheet_names().first().cloned() else {
+        return Err("工作簿中没有工作表".into());
+    };
+    let mut reader = match wb.worksheet_cells_reader(&name) {
+        Ok(r) => r,
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Sheet::default()),
+        Err(e) => return Err(format!("无法读取第一个工作表「{name}」：{e}")),
+    };
+    let too_many = |n: u64| {
+        format!(
+            "第一个工作表「{name}」的单元格超过上限 {}（import.max_cells，已读到 {n} 个）；确需导入时，\
+             请分成几个文件，或调高 import.max_cells",
+            limits.max_cells
+        )
+    };
+    let mut cells: Vec<(u32, u32, Cell)> = Vec::new();
+    while let Some(c) = reader.next_cell().map_err(|e| format!("第一个工作表「{name}」无法读取：{e}"))? {
+        let cell = match c.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.clone()),
+            DataRef::SharedString(s) => Cell::Text(s.to_string()),
+            DataRef::Int(i) => Cell::Int(*i),
+            DataRef::Float(f) => Cell::Float(*f),
+            DataRef::Bool(b) => Cell::Text(if *b { "是" } else { "否" }.into()),
+            DataRef::DateTime(dt) => Cell::Serial(dt.as_f64()),
+            DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
+        };
+        if cells.len() as u64 >= limits.max_cells {
+            return Err(too_many(cells.len() as u64 + 1));
+        }
+        let (r, col) = c.get_position();
+        cells.push((r, col, cell));
+    }
+    drop(reader);
+    // Cells come in sheet order, but nothing requires it.
+    cells.sort_by_key(|(r, c, _)| (*r, *c));
+    let Some(first_row) = cells.first().map(|(r, _, _)| *r) else {
+        return Ok(Sheet::default());
+    };
+    let first_col = cells.iter().map(|(_, c, _)| *c).min().unwrap_or(0);
+    let mut rows: Vec<(usize, Vec<Cell>)> = Vec::new();
+    let mut held: u64 = 0;
+    for (r, c, cell) in cells {
+        let (r, c) = ((r - first_row) as usize, (c - first_col) as usize);
+        if rows.last().is_none_or(|(at, _)| *at != r) {
+            rows.push((r, Vec::new()));
+        }
+        let row = &mut rows.last_mut().expect("pushed above").1;
+        if c >= row.len() {
+            // A far cell widens its row: what is held is counted, not what is declared.
+            held += (c + 1 - row.len()) as u64;
+            if held > limits.max_cells {
+                return Err(too_many(held));
+            }
+            row.resize(c + 1, Cell::Empty);
+        }
+        row[c] = cell;
+    }
+    Ok(Sheet { rows })
 }
 
 /// A CSV file's text, decoded (UTF-8, UTF-8 with BOM, GBK from Excel) with
@@ -449,21 +624,137 @@ pub fn decode_csv(bytes: &[u8]) -> (String, Vec<String>) {
     (d.text, d.warnings)
 }
 
-/// CSV records as cells; `Err` carries the 1-based line of a broken record.
-pub fn csv_rows(text: &str) -> impl Iterator<Item = Result<Vec<Cell>, (usize, String)>> + '_ {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut record = csv::StringRecord::new();
-    std::iter::from_fn(move || match rdr.read_record(&mut record) {
-        Ok(false) => None,
-        Ok(true) => Some(Ok(record
-            .iter()
-            .map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f.to_string()) })
-            .collect())),
-        Err(e) => {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            Some(Err((line, e.to_string())))
+/// A CSV record that was not read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvRowError {
+    /// The line the record starts on (1-based).
+    pub line: u64,
+    /// The field (0-based) the bound was broken in, when it is one field.
+    pub column: Option<usize>,
+    pub reason: String,
+}
+
+/// CSV records as cells, each within `limits`: a record with a field, a
+/// length or a number of fields over its bound is an `Err` naming the line,
+/// field and bound, and what it held is let go as it is read (a 100 MB field
+/// is never held). Empty lines are skipped; fields may be quoted across lines.
+pub fn csv_rows<'a>(text: &'a str, limits: &Limits) -> impl Iterator<Item = Result<Vec<Cell>, CsvRowError>> + 'a {
+    let limits = *limits;
+    let mut rdr = csv_core::ReaderBuilder::new().build();
+    let input = text.as_bytes();
+    let mut pos = 0;
+    let mut done = false;
+    let mut out = vec![0u8; 16 << 10];
+    let mut field: Vec<u8> = Vec::with_capacity(32);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
         }
+        let line = rdr.line();
+        let mut cells: Vec<Cell> = Vec::new();
+        field.clear();
+        let (mut record_bytes, mut columns) = (0u64, 0u64);
+        let mut bad: Option<CsvRowError> = None;
+        loop {
+            // A field being kept is read straight into its own buffer (no
+            // second copy); one over a bound is read into `out` and let go.
+            let (res, nin, nout) = if bad.is_none() {
+                let at = field.len();
+                if field.capacity() - at < 16 {
+                    field.reserve(at.max(32));
+                }
+                field.resize(field.capacity(), 0);
+                let r = rdr.read_field(&input[pos..], &mut field[at..]);
+                field.truncate(at + r.2);
+                r
+            } else {
+                rdr.read_field(&input[pos..], &mut out)
+            };
+            pos += nin;
+            record_bytes += nout as u64;
+            if bad.is_none() {
+                if field.len() as u64 > limits.max_csv_field_bytes {
+                    bad = Some(CsvRowError {
+                        line,
+                        column: Some(columns as usize),
+                        reason: format!(
+                            "字段超过上限 {}（import.max_csv_field_bytes）；此记录未导入",
+                            human_bytes(limits.max_csv_field_bytes)
+                        ),
+                    });
+                } else if record_bytes > limits.max_csv_record_bytes {
+                    bad = Some(CsvRowError {
+                        line,
+                        column: None,
+                        reason: format!(
+                            "记录超过上限 {}（import.max_csv_record_bytes）；此记录未导入",
+                            human_bytes(limits.max_csv_record_bytes)
+                        ),
+                    });
+                }
+                if bad.is_some() {
+                    (cells, field) = (Vec::new(), Vec::new());
+                }
+            }
+            match res {
+                csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::OutputFull => {}
+                csv_core::ReadFieldResult::Field { record_end } => {
+                    columns += 1;
+                    if bad.is_none() && columns > limits.max_csv_columns {
+                        bad = Some(CsvRowError {
+                            line,
+                            column: None,
+                            reason: format!(
+                                "字段数超过上限 {}（import.max_csv_columns）；此记录未导入",
+                                limits.max_csv_columns
+                            ),
+                        });
+                        cells = Vec::new();
+                    }
+                    if bad.is_none() {
+                        cells.push(if field.is_empty() {
+                            Cell::Empty
+                        } else {
+                            let bytes = std::mem::replace(&mut field, Vec::with_capacity(32));
+                            // Fields end at ASCII delimiters of valid UTF-8: always valid.
+                            Cell::Text(
+                                String::from_utf8(bytes)
+                                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                            )
+                        });
+                    }
+                    field.clear();
+                    if record_end {
+                        break;
+                    }
+                }
+                csv_core::ReadFieldResult::End => {
+                    done = true;
+                    return None;
+                }
+            }
+        }
+        if let Some(b) = &mut bad
+            && columns > limits.max_csv_columns
+            && b.column.is_none()
+        {
+            b.reason = format!("共 {columns} 个字段，{}", b.reason);
+        }
+        Some(bad.map_or(Ok(cells), Err))
     })
+}
+
+/// How many characters of a row's cells are U+FFFD: bytes the decoder could
+/// not read (or that were lost before the export was made), per column.
+pub fn replaced_chars(cells: &[Cell]) -> Vec<(usize, usize)> {
+    cells
+        .iter()
+        .enumerate()
+        .filter_map(|(c, cell)| match cell {
+            Cell::Text(s) => Some((c, s.chars().filter(|&ch| ch == '\u{FFFD}').count())).filter(|(_, n)| *n > 0),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The first `n` characters of a work order's content as its title, never
@@ -576,8 +867,91 @@ mod tests {
 
     #[test]
     fn csv_with_quoted_newlines() {
-        let rows: Vec<_> = csv_rows("a,b\n1,\"x\ny\"\n").collect::<Result<_, _>>().unwrap();
+        let rows: Vec<_> = csv_rows("a,b\n1,\"x\ny\"\n", &Limits::default()).collect::<Result<_, _>>().unwrap();
         assert_eq!(rows[1][1], Cell::Text("x\ny".into()));
+    }
+
+    fn limits(field: u64, record: u64, columns: u64) -> Limits {
+        Limits {
+            max_csv_field_bytes: field,
+            max_csv_record_bytes: record,
+            max_csv_columns: columns,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn csv_records_over_a_bound_are_errors_naming_line_and_field_and_the_rest_read() {
+        let text = "a,b,c\n1,xxxxxxxxxx,3\n4,5,6\n7,8,9,10,11\n\"q\nq\",12345678901234567890,0\n13,14,15\n";
+        let rows: Vec<_> = csv_rows(text, &limits(8, 20, 4)).collect();
+        assert_eq!(rows.len(), 6, "{rows:?}");
+        assert_eq!(rows[0], Ok(vec![t("a"), t("b"), t("c")]));
+        let Err(e) = &rows[1] else { panic!("{rows:?}") };
+        assert_eq!((e.line, e.column), (2, Some(1)), "{e:?}");
+        assert!(e.reason.contains("字段超过上限 8 字节（import.max_csv_field_bytes）"), "{e:?}");
+        assert_eq!(rows[2], Ok(vec![t("4"), t("5"), t("6")]));
+        let Err(e) = &rows[3] else { panic!("{rows:?}") };
+        assert_eq!((e.line, e.column), (4, None));
+        assert!(e.reason.contains("共 5 个字段，字段数超过上限 4（import.max_csv_columns）"), "{e:?}");
+        let Err(e) = &rows[4] else { panic!("{rows:?}") };
+        assert!(e.reason.contains("字段超过上限"), "{e:?}");
+        assert_eq!(rows[5], Ok(vec![t("13"), t("14"), t("15")]), "a quoted newline did not derail the next record");
+        // The record bound: fields each within theirs, together over it.
+        let rows: Vec<_> = csv_rows("aaaa,bbbb,cccc\nx,y\n", &limits(8, 10, 10)).collect();
+        assert!(rows[0].as_ref().unwrap_err().reason.contains("记录超过上限 10 字节"), "{rows:?}");
+        assert_eq!(rows[1], Ok(vec![t("x"), t("y")]));
+        // Empty lines are skipped, and a field longer than the read buffer is whole.
+        let long = "长".repeat(20_000);
+        let rows: Vec<_> = csv_rows(&format!("\n\na,{long}\n\n"), &Limits::default()).collect();
+        assert_eq!(rows, vec![Ok(vec![t("a"), t(&long)])]);
+    }
+
+    #[test]
+    fn a_sheet_holds_and_yields_only_rows_with_cells_at_their_index() {
+        let sheet = Sheet::from_rows(vec![vec![t("a")], vec![], vec![], vec![Cell::Empty, t("b")]]);
+        assert_eq!(sheet.cells(), 3);
+        let rows: Vec<_> = sheet.rows().collect();
+        assert_eq!(rows, vec![(0, vec![t("a")]), (3, vec![Cell::Empty, t("b")])]);
+    }
+
+    fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, body) in entries {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(body).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_is_measured_by_inflating_it_and_refused_over_its_bounds() {
+        let zip = zip_of(&[("a.xml", vec![b'a'; 1000]), ("xl/worksheets/sheet1.xml", vec![b'x'; 3 << 20])]);
+        assert!(zip.len() < 20_000, "{}", zip.len());
+        let l = Limits { max_xlsx_bytes: 1 << 20, ..Limits::default() };
+        let e = check_zip(&zip, &l).unwrap_err();
+        assert!(e.starts_with("工作簿解压后超过上限 1 MiB（import.max_xlsx_bytes）"), "{e}");
+        assert!(e.contains("解压到 xl/worksheets/sheet1.xml 时"), "{e}");
+        let l = Limits { max_xlsx_bytes: 4 << 20, ..Limits::default() };
+        assert_eq!(check_zip(&zip, &l).unwrap(), ["a.xml", "xl/worksheets/sheet1.xml"]);
+        let l = Limits { max_xlsx_entries: 1, ..Limits::default() };
+        assert!(check_zip(&zip, &l).unwrap_err().contains("2 个文件，超过上限 1（import.max_xlsx_entries）"));
+        // Not a zip, an old .xls, an .ods: each says what it is.
+        assert!(read_workbook(b"hello", &Limits::default()).unwrap_err().contains("无法按 zip 打开"));
+        assert_eq!(read_workbook(&[0xD0, 0xCF, 0x11, 0xE0, 0, 0], &Limits::default()).unwrap_err(), XLS_REFUSED);
+        let ods = zip_of(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet".to_vec()),
+            ("content.xml", vec![]),
+        ]);
+        assert_eq!(read_workbook(&ods, &Limits::default()).unwrap_err(), ODS_REFUSED);
+    }
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(human_bytes(256 << 20), "256 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(100), "100 字节");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod hostile_fetch;
+pub mod hostile_files;
 pub mod smtp;
 
 use std::collections::HashMap;
