@@ -43,7 +43,8 @@ fn the_daemon_survives_every_hostile_input_at_once() {
     // Hostile exports beside it (item 4): a 1.8 KB sheet declaring every
     // cell, one with a row two billion down, a zip bomb, a 16 MiB field, a
     // million columns.
-    let bad: [(&str, fn(&std::path::Path)); 5] = [
+    type Build = fn(&std::path::Path);
+    let bad: [(&str, Build); 5] = [
         ("sparse.xlsx", files::sparse_dimension_xlsx),
         ("far.xlsx", files::far_row_xlsx),
         ("bomb.xlsx", files::xlsx_zip_bomb),
