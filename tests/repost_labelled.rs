@@ -52,6 +52,7 @@ pub fn matcher_doc(
         phrase_key: it.refs.phrase_key.clone(),
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
+        head_organ: it.refs.head_organ.clone(),
     }
 }
 

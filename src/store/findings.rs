@@ -336,6 +336,7 @@ fn read_docs(
                 phrase_key: refs.phrase_key,
                 transmittal: refs.transmittal,
                 implementing: refs.implementing,
+                head_organ: refs.head_organ,
             })
         })?;
     Ok(rows.collect::<Result<_, _>>()?)
