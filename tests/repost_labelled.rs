@@ -53,6 +53,11 @@ pub fn matcher_doc(
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
         head_organ: it.refs.head_organ.clone(),
+        alternatives: if role == Role::Superior {
+            govwatch::rules::repost::alternatives(&it.refs.title_key, &it.refs.phrase_key)
+        } else {
+            Vec::new()
+        },
     }
 }
 

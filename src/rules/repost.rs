@@ -29,7 +29,7 @@ use regex::Regex;
 use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::model::{ItemId, Level, Role};
-use crate::normalize::title::AltKey;
+pub use crate::normalize::title::AltKey;
 pub use crate::normalize::title::{is_implementing, title_key};
 
 /// What the matcher needs of an item.
@@ -63,6 +63,24 @@ pub struct Doc {
     pub implementing: bool,
     /// The issuing organ its text names at its head (`title::head_organ`).
     pub head_organ: String,
+    /// A superior item's other title keys ([`alternatives`]), worked out
+    /// once when it is read; empty for portal items.
+    pub alternatives: Vec<(AltKey, String, String)>,
+}
+
+/// A superior title's alternative keys (`title::alternative_keys`) from its
+/// key and phrase key: what a portal may title its repost (without the
+/// issuer, or the core name) when it also carries the 文号 or names the issuer.
+pub fn alternatives(key: &str, phrase_key: &str) -> Vec<(AltKey, String, String)> {
+    let mut out: Vec<(AltKey, String, String)> = Vec::new();
+    for k in [key, phrase_key].into_iter().filter(|k| !k.is_empty()) {
+        for a in crate::normalize::title::alternative_keys(k) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 /// How a repost was recognized. Names are a contract (`matched_by`).
@@ -128,8 +146,7 @@ impl<'a> PortalIndex<'a> {
         // The superior's title without its issuer, and the name of what it
         // issues: a portal's title may be either (`关于印发…的通知`,
         // `2018年政务公开工作要点`), but so may another organ's document.
-        let alternatives: Vec<(AltKey, String, String)> =
-            keys.iter().flat_map(|k| crate::normalize::title::alternative_keys(k)).collect();
+        let alternatives = &s.alternatives;
         let alt_title = |d: &Doc| {
             alternatives.iter().any(|(_, k, _)| d.key == *k || d.phrase_key == *k)
                 && d.own_doc_no.as_ref().is_none_or(|o| Some(o) == s.own_doc_no.as_ref())
@@ -566,6 +583,7 @@ mod tests {
             transmittal: title.contains("转发"),
             implementing: is_implementing(title),
             head_organ: String::new(),
+            alternatives: alternatives(&title_key(title), &crate::normalize::title::phrase_key(title)),
         }
     }
 
