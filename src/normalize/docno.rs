@@ -88,7 +88,7 @@ const LEADING_WORDS: &[&str] = &[
 const NEVER_IN_ORGAN: &[&str] = &[
     "根据", "依据", "按照", "依照", "参照", "对照", "遵照", "贯彻", "落实", "执行", "转发", "印发", "结合", "详见",
     "仍按", "按", "和", "及", "与", "的", "了", "是", "在", "将", "对", "于", "以", "即", "据", "见", "为", "等", "或",
-    "其", "文件",
+    "其", "文件", "学习", "传达",
 ];
 
 /// What ends an organ's full name (`市发展改革委`, `财政部办公厅`) when its
@@ -211,10 +211,12 @@ pub struct Numbers {
     pub cited: Vec<DocNo>,
 }
 
-/// Words after which, in the same clause, a number is cited, not carried.
+/// Words after which, in the same clause, a number is cited, not carried:
+/// news of a meeting that studied a document (`会议传达学习了…号文件精神`)
+/// cites it as a notice implementing it does.
 const CITING: &[&str] = &[
     "根据", "依据", "按照", "依照", "参照", "遵照", "对照", "贯彻", "落实", "执行", "转发", "转载", "详见", "废止",
-    "修订", "仍按", "参见",
+    "修订", "仍按", "参见", "学习", "传达",
 ];
 
 /// Single characters that cite what directly follows them (`经…号文件批准`).
@@ -498,6 +500,10 @@ mod tests {
             own("深圳市中小企业服务局关于组织开展2026年专精特新“小巨人”企业申报和复核工作的通知", None, text),
             None
         );
+        // News of a meeting that studied a document: cited (the scale
+        // benchmark's portal news, which the own-number rule took for reposts).
+        assert_eq!(own("t", None, "会议传达学习了示政办发〔2026〕3号文件精神，部署下一步工作。"), None);
+        assert_eq!(own("t", None, "县政府党组学习国办发〔2020〕53号文件"), None);
         // Before the addressee but after 根据/贯彻落实: cited.
         assert_eq!(own("t", None, "为贯彻落实国办发〔2019〕54号文件要求，制定本方案。"), None);
         assert_eq!(
