@@ -195,6 +195,10 @@ pub struct Refs {
     /// The title announces an implementing document.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub implementing: bool,
+    /// The issuing organ the text names on a line of its own at its head
+    /// (`normalize::title::head_organ`), for a title without its issuer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub head_organ: String,
 }
 
 /// An item as stored: a [`ParsedItem`] bound to its source, with identity and

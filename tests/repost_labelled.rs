@@ -52,6 +52,12 @@ pub fn matcher_doc(
         phrase_key: it.refs.phrase_key.clone(),
         transmittal: it.refs.transmittal,
         implementing: it.refs.implementing,
+        head_organ: it.refs.head_organ.clone(),
+        alternatives: if role == Role::Superior {
+            govwatch::rules::repost::alternatives(&it.refs.title_key, &it.refs.phrase_key)
+        } else {
+            Vec::new()
+        },
     }
 }
 

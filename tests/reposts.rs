@@ -30,9 +30,22 @@ fn precision_and_recall_on_the_labelled_set() {
     // Real titles found in public sources, each row saying where.
     let real: Vec<&Pair> = pairs.iter().filter(|p| p.case.starts_with("real:")).collect();
     assert!(real.iter().all(|p| !p.source.is_empty()), "a real row without its source");
-    assert!(real.len() >= 54 && real.iter().filter(|p| !p.repost).count() >= 37, "{} real rows", real.len());
+    let negatives = real.iter().filter(|p| !p.repost).count();
+    assert!(
+        // At least 130 real pairs, about half of them (30–70 %) look-alikes.
+        real.len() >= 130 && negatives * 10 >= real.len() * 3 && negatives * 10 <= real.len() * 7,
+        "{} real rows",
+        real.len()
+    );
     assert!(s.precision() >= 0.98, "precision {:.3}", s.precision());
     assert!(s.recall() >= 0.95, "recall {:.3}", s.recall());
+    // The real pairs on their own (issue 16 item 6: a held-out set of real
+    // cases scored 1.00 / 0.90).
+    let real: Vec<Pair> = pairs.into_iter().filter(|p| p.case.starts_with("real:")).collect();
+    let r = score(&real);
+    eprintln!("{} real pairs: precision {:.3}, recall {:.3}", real.len(), r.precision(), r.recall());
+    assert!(r.precision() >= 0.98, "precision on the real pairs {:.3}: {:#?}", r.precision(), r.wrong);
+    assert!(r.recall() >= 0.95, "recall on the real pairs {:.3}: {:#?}", r.recall(), r.wrong);
 }
 
 #[test]
@@ -87,6 +100,38 @@ fn real_reposts_in_the_forms_seen_in_the_wild() {
     all_right("real: traditional");
     all_right("real: aggregator repost");
     all_right("(已失效)");
+}
+
+#[test]
+fn real_reposts_under_page_furniture_prefixes_and_issuerless_titles() {
+    // The 文号 on its own line under a site name and a time, or a date and a
+    // hit count; a column prefix (政务服务丨); the issuer on a line of its own
+    // above a title beginning 印发; Taiwan vocabulary (最佳化 for 优化).
+    all_right("real: a traditional mirror, the issuer dropped from the title");
+    all_right("real: a district portal's own short title");
+    all_right("real: a county portal reposts the city's document under a column prefix");
+    all_right("real: a law site's mirror");
+    all_right("real: a wiki's copy converted with Taiwan vocabulary");
+    all_right("real: a traditional mirror titled by the core name in 《》");
+}
+
+#[test]
+fn real_news_studies_and_documents_quoting_a_title_are_not_reposts() {
+    // News of a document, a study citing its 文号, a meeting that studied it
+    // (传达学习), and documents that quote its whole title in 《》 or share its
+    // name with another organ's.
+    for case in [
+        "real: news of the State Council office issuing",
+        "real: a study comparing",
+        "real: a county government meeting's news",
+        "real: a province's opinion on carrying out",
+        "real: a city's opinion citing the State Council's opinion with the same sequence number",
+        "工作规则",
+        "real: a department's new notice replacing",
+        "of the same subject",
+    ] {
+        all_right(case);
+    }
 }
 
 #[test]

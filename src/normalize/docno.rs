@@ -88,7 +88,7 @@ const LEADING_WORDS: &[&str] = &[
 const NEVER_IN_ORGAN: &[&str] = &[
     "根据", "依据", "按照", "依照", "参照", "对照", "遵照", "贯彻", "落实", "执行", "转发", "印发", "结合", "详见",
     "仍按", "按", "和", "及", "与", "的", "了", "是", "在", "将", "对", "于", "以", "即", "据", "见", "为", "等", "或",
-    "其", "文件",
+    "其", "文件", "学习", "传达",
 ];
 
 /// What ends an organ's full name (`市发展改革委`, `财政部办公厅`) when its
@@ -135,12 +135,15 @@ fn clean_organ(organ: &str) -> (usize, String) {
 
 /// Prepares text for matching, one character for one character so that a
 /// match's character offsets point into the original: full-width → ASCII,
-/// traditional → simplified.
+/// traditional → simplified, blanks → a space. A line break stays one: an
+/// organ does not run on from the line before (`来源：本网` over
+/// `东府〔2015〕33号` is 东府's number, not 本网东府's).
 fn prepare(s: &str) -> String {
     let folded: String = s
         .chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\n' => '\n',
             c if c.is_whitespace() => ' ',
             c => c,
         })
@@ -208,10 +211,12 @@ pub struct Numbers {
     pub cited: Vec<DocNo>,
 }
 
-/// Words after which, in the same clause, a number is cited, not carried.
+/// Words after which, in the same clause, a number is cited, not carried:
+/// news of a meeting that studied a document (`会议传达学习了…号文件精神`)
+/// cites it as a notice implementing it does.
 const CITING: &[&str] = &[
     "根据", "依据", "按照", "依照", "参照", "遵照", "对照", "贯彻", "落实", "执行", "转发", "转载", "详见", "废止",
-    "修订", "仍按", "参见",
+    "修订", "仍按", "参见", "学习", "传达",
 ];
 
 /// Single characters that cite what directly follows them (`经…号文件批准`).
@@ -223,7 +228,7 @@ const CITING_NEXT: &[char] = &['经', '按', '据', '见', '依', '照'];
 /// text), or right before it (titles: `关于贯彻落实…的实施意见（县政办发…）`
 /// carries its own number after a citing word).
 fn is_reference(text: &str, at: usize, clause: bool) -> bool {
-    let before: String = prepare(&text.chars().take(at).collect::<String>());
+    let before: String = prepare(&text.chars().take(at).collect::<String>()).replace('\n', " ");
     let depth = before.chars().fold(0i32, |d, c| match c {
         '《' => d + 1,
         '》' => (d - 1).max(0),
@@ -271,6 +276,32 @@ fn stated_in_text(text: &str) -> Option<DocNo> {
     re.captures(&prepare(&start)).and_then(|c| normalize_field(&c[1]))
 }
 
+/// The number standing alone on a line (brackets around it allowed) among
+/// the first lines of the text, before the addressee (`各有关单位：`) or the
+/// first sentence: how a document is laid out under its heading, whatever
+/// page furniture (`2017-02-14 点击：8次`, a site name and a time) comes
+/// before it.
+fn on_its_own_line(text: &str) -> Option<DocNo> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n').take(12) {
+        let trimmed = line.trim();
+        if trimmed.ends_with([':', '：']) || trimmed.contains(['。', '；']) {
+            return None;
+        }
+        let bare =
+            trimmed.trim_matches(|c: char| matches!(c, '(' | ')' | '（' | '）' | '[' | ']') || c.is_whitespace());
+        let found = find_all(line);
+        if let [d] = found.as_slice()
+            && !bare.is_empty()
+            && d.raw.trim() == bare
+        {
+            return Some(DocNo { at: d.at + offset, ..d.clone() });
+        }
+        offset += line.chars().count();
+    }
+    None
+}
+
 /// The number at the head of the document: before its addressee (`各有关单位：`)
 /// or first sentence, and not a reference.
 fn at_head(text: &str) -> Option<DocNo> {
@@ -303,6 +334,7 @@ pub fn numbers(title: &str, stated: Option<&str>, text: &str) -> Numbers {
             .find(|d| !is_reference(title, d.at, false))
             .cloned()
             .or_else(|| stated_in_text(text))
+            .or_else(|| on_its_own_line(text))
             .or_else(|| at_head(text)),
     };
     let mut cited: Vec<DocNo> = Vec::new();
@@ -416,6 +448,46 @@ mod tests {
     }
 
     #[test]
+    fn a_number_on_its_own_line_under_page_furniture_is_the_items() {
+        // Real pages (tests/data/reposts_labelled.tsv): a site name and a
+        // time, or a date and a hit count, before the document's number.
+        let text = "中國東莞政府門戶網站 2015-04-17 02:28:11 來源：本網\n東府〔2015〕33號\n關于深入推進依法行政加快建設法治政府的意見\n各鎮人民政府，市府直屬各單位：";
+        let n = numbers("關于深入推進依法行政加快建設法治政府的意見", None, text);
+        assert_eq!(n.own.map(|d| d.norm).as_deref(), Some("东府〔2015〕33号"));
+        // The line before does not run into the organ.
+        assert!(n.cited.is_empty(), "{:?}", n.cited);
+        assert_eq!(
+            own(
+                "17号 十三五安全生产规划",
+                None,
+                "2017-02-14 点击：8次\n菏定安发〔2016〕17号\n关于印发安全生产“十三五”规划的\n通 知"
+            ),
+            Some("菏定安发〔2016〕17号".into())
+        );
+        // The full title heading the text, then the number; in brackets too.
+        assert_eq!(
+            own(
+                "t",
+                None,
+                "发布日期：2021-07-19\n济宁市人民政府\n关于持续深化“市县同权”改革的实施意见\n济政字〔2021〕30号\n各县（市、区）人民政府："
+            ),
+            Some("济政字〔2021〕30号".into())
+        );
+        assert_eq!(
+            own(
+                "t",
+                None,
+                "安徽省人民政府關于實施\n《國務院關于基礎教育改革與發展的決定》的意見\n(皖政[2001]85號)\n各市、縣人民政府："
+            ),
+            Some("皖政〔2001〕85号".into())
+        );
+        // After the addressee or a first sentence a number on its own line is
+        // the transmitted document's, and cited.
+        assert_eq!(own("t", None, "各乡镇：\n现将下文转发给你们。\n国办发〔2020〕53号\n"), None);
+        assert_eq!(own("t", None, "按照上级要求，现印发。\n国办发〔2020〕53号"), None);
+    }
+
+    #[test]
     fn the_own_number_is_carried_not_cited() {
         // Real Shenzhen items: the number heading the text is the item's.
         let text = "来源: 深圳市商务局\n深商务规〔2026〕2号 各有关单位： 为贯彻落实《深圳市关于加快建设国际会展之都的若干措施（修订）》（深商务规〔2025〕6号），规范";
@@ -428,6 +500,10 @@ mod tests {
             own("深圳市中小企业服务局关于组织开展2026年专精特新“小巨人”企业申报和复核工作的通知", None, text),
             None
         );
+        // News of a meeting that studied a document: cited (the scale
+        // benchmark's portal news, which the own-number rule took for reposts).
+        assert_eq!(own("t", None, "会议传达学习了示政办发〔2026〕3号文件精神，部署下一步工作。"), None);
+        assert_eq!(own("t", None, "县政府党组学习国办发〔2020〕53号文件"), None);
         // Before the addressee but after 根据/贯彻落实: cited.
         assert_eq!(own("t", None, "为贯彻落实国办发〔2019〕54号文件要求，制定本方案。"), None);
         assert_eq!(

@@ -158,7 +158,7 @@ pub fn to_item(src: SourceInfo<'_>, p: ParsedItem, now: DateTime<FixedOffset>) -
 /// 文号, the references, the title key). Items stored by an older version
 /// are worked out again when the store opens (`Store::rederive_refs`).
 /// Bump it whenever `docno`, `title` or `refs_of` change what they give.
-pub const REFS_VERSION: u32 = 4;
+pub const REFS_VERSION: u32 = 5;
 
 /// The 文号 (as written and normalized) and `Refs` of a stored item, worked
 /// out again from what the store kept: `doc_no` is what an older govwatch
@@ -218,6 +218,7 @@ fn refs_of(p: &ParsedItem, numbers: &docno::Numbers) -> Refs {
         phrase_key: t.phrase_key,
         transmittal: t.transmittal,
         implementing: t.implementing,
+        head_organ: title::head_organ(&p.text),
     }
 }
 

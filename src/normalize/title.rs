@@ -100,7 +100,99 @@ pub fn phrase_key(title: &str) -> String {
     facts(title).phrase_key
 }
 
-fn key_normalized(mut t: String) -> String {
+/// A portal's own annotations around a title, not part of it: a column
+/// prefix (`政务服务丨…`), a bracketed mark (`【转载】`, `[原创]`) and a
+/// trailing source note (`（来源：省政府网站）`).
+fn strip_annotations(t: &str) -> &str {
+    static RE: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    let [column, mark, source] = RE.get_or_init(|| {
+        [
+            regex::Regex::new(r"^\s*[^丨|｜\s]{1,12}\s*[丨|｜]\s*").expect("column prefix"),
+            regex::Regex::new(r"^\s*(?:【[^】]{1,8}】|\[[^\]]{1,8}\]|［[^］]{1,8}］)\s*").expect("mark"),
+            regex::Regex::new(r"\s*[（(](?:来源|信息来源|稿源|转自|转载自|摘自)\s*[：:][^）)]*[）)]\s*$")
+                .expect("source note"),
+        ]
+    });
+    let mut t = t;
+    loop {
+        let before = t;
+        for re in [column, mark] {
+            if let Some(m) = re.find(t)
+                && t[m.end()..].chars().count() >= 6
+            {
+                t = &t[m.end()..];
+            }
+        }
+        if let Some(m) = source.find(t) {
+            t = &t[..m.start()];
+        }
+        if t == before {
+            return t;
+        }
+    }
+}
+
+/// What ends the name of an issuing organ (`…人民政府`, `…办公厅`, `…局`).
+const ORGAN_ENDS: &[char] = &['府', '厅', '室', '会', '委', '局', '部', '院', '署', '办'];
+
+/// The other keys a superior's title may be reposted under, from its key:
+/// without its issuer (`关于印发…`, `印发…`, `关于…的意见`: a portal that
+/// drops the issuer from the title), and its core name (what `关于印发` or
+/// `印发` announces: `2018年政务公开工作要点`). Each with the issuer it
+/// dropped. Matching uses them only with corroboration (the superior's 文号
+/// in the portal item, or its issuer named at the head of the item's text).
+pub fn alternative_keys(key: &str) -> Vec<(AltKey, String, String)> {
+    let mut out = Vec::new();
+    let Some(p) = ["关于", "印发"].iter().filter_map(|w| key.find(w)).min() else {
+        return out;
+    };
+    let issuer = &key[..p];
+    if issuer.chars().count() < 2 || !issuer.ends_with(ORGAN_ENDS) || issuer.contains("关于") {
+        return out;
+    }
+    let rest = &key[p..];
+    if rest.chars().count() >= 6 {
+        out.push((AltKey::Issuerless, rest.to_string(), issuer.to_string()));
+    }
+    let core = rest.strip_prefix("关于印发").or_else(|| rest.strip_prefix("印发"));
+    if let Some(core) = core.filter(|c| c.chars().count() >= 6) {
+        out.push((AltKey::Core, core.to_string(), issuer.to_string()));
+    }
+    out
+}
+
+/// Which alternative key ([`alternative_keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AltKey {
+    /// The title without its issuer.
+    Issuerless,
+    /// The name of the document a notice issues.
+    Core,
+}
+
+/// The issuing organ a text names on a line of its own at its head (a
+/// mirror's `广东省清远市人民政府办公室` above an issuerless title), in Han
+/// characters, simplified; else empty.
+pub fn head_organ(text: &str) -> String {
+    for line in text.lines().take(6) {
+        let l: String = normalize_text(line).chars().filter(|c| !c.is_whitespace()).collect();
+        let n = l.chars().count();
+        if (3..=30).contains(&n)
+            && l.chars().all(is_han)
+            && l.ends_with(ORGAN_ENDS)
+            && !["关于", "印发", "通知", "文件"].iter().any(|w| l.contains(w))
+        {
+            return l;
+        }
+        if l.ends_with([':', '：']) {
+            break;
+        }
+    }
+    String::new()
+}
+
+fn key_normalized(t: String) -> String {
+    let mut t = strip_annotations(&t).to_string();
     for d in docno::find_all(&t) {
         t = t.replace(&d.raw, "");
     }
@@ -143,6 +235,55 @@ fn key_normalized(mut t: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portal_annotations_are_not_part_of_the_title() {
+        let plain = title_key("济宁市人民政府关于持续深化“市县同权”改革的实施意见");
+        for t in [
+            "政务服务丨济宁市人民政府关于持续深化“市县同权”改革的实施意见",
+            "政务公开 | 济宁市人民政府关于持续深化“市县同权”改革的实施意见",
+            "【转载】济宁市人民政府关于持续深化“市县同权”改革的实施意见",
+            "[转载]济宁市人民政府关于持续深化“市县同权”改革的实施意见（来源：济宁市人民政府网站）",
+        ] {
+            assert_eq!(title_key(t), plain, "{t}");
+        }
+        // A short title is left whole; brackets that are the title's are kept.
+        assert_eq!(title_key("通知丨放假"), "通知丨放假");
+        assert_eq!(title_key("关于印发《【示范】管理办法》的通知"), "关于印发示范管理办法");
+    }
+
+    #[test]
+    fn alternative_keys_drop_the_issuer_or_keep_the_core_name() {
+        let keys = |t: &str| alternative_keys(&title_key(t));
+        assert_eq!(
+            keys("国务院办公厅关于印发2018年政务公开工作要点的通知"),
+            [
+                (AltKey::Issuerless, "关于印发2018年政务公开工作要点".to_string(), "国务院办公厅".to_string()),
+                (AltKey::Core, "2018年政务公开工作要点".to_string(), "国务院办公厅".to_string())
+            ]
+        );
+        assert_eq!(
+            keys("东莞市人民政府关于深入推进依法行政加快建设法治政府的意见"),
+            [(
+                AltKey::Issuerless,
+                "关于深入推进依法行政加快建设法治政府的意见".to_string(),
+                "东莞市人民政府".to_string()
+            )]
+        );
+        // No issuer in front, or not an organ: none.
+        assert!(keys("关于印发2018年政务公开工作要点的通知").is_empty());
+        assert!(keys("2018年度关于印发工作要点的通知").is_empty());
+    }
+
+    #[test]
+    fn the_organ_named_at_the_head_of_a_text() {
+        let text = "作者：法律资料网 时间：2024-07-12 05:09:11 来源：法律资料网\n广东省清远市人民政府办公室\n印发清远市政府信息公开工作考核办法(试行)等制度的通知\n各县(市、区)人民政府：";
+        assert_eq!(head_organ(text), "广东省清远市人民政府办公室");
+        assert_eq!(head_organ("懷化市人民政府辦公室\n各縣市區人民政府："), "怀化市人民政府办公室");
+        // A title, an addressee or a sentence is not an organ line.
+        assert_eq!(head_organ("湖南省人民政府办公厅文件\n湘政办发〔2009〕24号"), "");
+        assert_eq!(head_organ("各市人民政府，省政府各部门：\n国务院办公厅"), "");
+    }
 
     #[test]
     fn regional_vocabulary_converts_by_phrase() {

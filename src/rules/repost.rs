@@ -29,6 +29,7 @@ use regex::Regex;
 use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::model::{ItemId, Level, Role};
+pub use crate::normalize::title::AltKey;
 pub use crate::normalize::title::{is_implementing, title_key};
 
 /// What the matcher needs of an item.
@@ -60,6 +61,26 @@ pub struct Doc {
     pub phrase_key: String,
     pub transmittal: bool,
     pub implementing: bool,
+    /// The issuing organ its text names at its head (`title::head_organ`).
+    pub head_organ: String,
+    /// A superior item's other title keys ([`alternatives`]), worked out
+    /// once when it is read; empty for portal items.
+    pub alternatives: Vec<(AltKey, String, String)>,
+}
+
+/// A superior title's alternative keys (`title::alternative_keys`) from its
+/// key and phrase key: what a portal may title its repost (without the
+/// issuer, or the core name) when it also carries the 文号 or names the issuer.
+pub fn alternatives(key: &str, phrase_key: &str) -> Vec<(AltKey, String, String)> {
+    let mut out: Vec<(AltKey, String, String)> = Vec::new();
+    for k in [key, phrase_key].into_iter().filter(|k| !k.is_empty()) {
+        for a in crate::normalize::title::alternative_keys(k) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 /// How a repost was recognized. Names are a contract (`matched_by`).
@@ -122,6 +143,14 @@ impl<'a> PortalIndex<'a> {
     pub fn find(&self, s: &Doc, site: &str) -> Option<(&'a Doc, MatchedBy)> {
         let keys: Vec<&str> = [s.key.as_str(), s.phrase_key.as_str()].into_iter().filter(|k| !k.is_empty()).collect();
         let same_title = |d: &Doc| keys.iter().any(|k| d.key == *k || d.phrase_key == *k);
+        // The superior's title without its issuer, and the name of what it
+        // issues: a portal's title may be either (`关于印发…的通知`,
+        // `2018年政务公开工作要点`), but so may another organ's document.
+        let alternatives = &s.alternatives;
+        let alt_title = |d: &Doc| {
+            alternatives.iter().any(|(_, k, _)| d.key == *k || d.phrase_key == *k)
+                && d.own_doc_no.as_ref().is_none_or(|o| Some(o) == s.own_doc_no.as_ref())
+        };
         let s_day = local_date(s.at);
         let eligible = |i: &usize| {
             let d = &self.docs[*i];
@@ -134,7 +163,8 @@ impl<'a> PortalIndex<'a> {
             // A number cited in the text is a repost only when the title says
             // so (转发…) or is the superior's: news about a document cites its
             // number too.
-            let says_so = |i: &usize| self.docs[*i].transmittal || same_title(&self.docs[*i]);
+            let says_so =
+                |i: &usize| self.docs[*i].transmittal || same_title(&self.docs[*i]) || alt_title(&self.docs[*i]);
             if let Some(i) =
                 earliest(self.by_doc_no.get(n), &|_| true).or_else(|| earliest(self.by_cited.get(n), &says_so))
             {
@@ -153,6 +183,21 @@ impl<'a> PortalIndex<'a> {
             .filter(|k| k.chars().count() >= 6)
             .filter_map(|k| earliest(self.by_title.get(*k), &|i| !other_number(i)))
             .min_by_key(|i| self.docs[*i].at);
+        // The title without its issuer, when the text names the issuer at
+        // its head (a mirror's organ line above `印发…的通知`).
+        let by_title = by_title.or_else(|| {
+            alternatives
+                .iter()
+                .filter(|(kind, _, _)| *kind == AltKey::Issuerless)
+                .filter_map(|(_, k, issuer)| {
+                    // The whole issuer, its province in front allowed
+                    // (广东省清远市人民政府办公室); a bare 人民政府办公室 is
+                    // any county's.
+                    let named = |i: &usize| self.docs[*i].head_organ.ends_with(issuer.as_str());
+                    earliest(self.by_title.get(k.as_str()), &|i| !other_number(i) && named(i))
+                })
+                .min_by_key(|i| self.docs[*i].at)
+        });
         if let Some(i) = by_title {
             return Some((&self.docs[i], MatchedBy::Title));
         }
@@ -537,6 +582,8 @@ mod tests {
             phrase_key: crate::normalize::title::phrase_key(title),
             transmittal: title.contains("转发"),
             implementing: is_implementing(title),
+            head_organ: String::new(),
+            alternatives: alternatives(&title_key(title), &crate::normalize::title::phrase_key(title)),
         }
     }
 
@@ -679,6 +726,71 @@ mod tests {
         let idx = PortalIndex::new(&items);
         let (p, by) = idx.find(&sup, "bgs").unwrap();
         assert_eq!((p.item_id, by), (ItemId(3), MatchedBy::DocNo));
+    }
+
+    #[test]
+    fn titles_without_the_issuer_or_by_the_core_name_need_corroboration() {
+        // 清远市人民政府办公室's notice as a law site mirrors it: the issuer on a
+        // line of its own, the title beginning 印发 (tests/data/reposts_labelled.tsv).
+        let sup = doc(
+            1,
+            "gov",
+            "gw",
+            "清远市人民政府办公室印发清远市政府信息公开工作考核办法(试行)等制度的通知",
+            "",
+            "",
+            "2011-04-27 10:00",
+        );
+        let mut mirror =
+            doc(2, "xian", "bgs", "印发清远市政府信息公开工作考核办法(试行)等制度的通知", "", "", "2011-04-28 09:00");
+        let found = |d: &Doc, s: &Doc| {
+            let items = [d.clone()];
+            PortalIndex::new(&items).find(s, "bgs").map(|(p, by)| (p.item_id, by))
+        };
+        // Another organ's notice may be titled so: no organ named, no match.
+        assert_eq!(found(&mirror, &sup), None);
+        for other in ["广东省韶关市人民政府办公室", "人民政府办公室"] {
+            mirror.head_organ = other.into();
+            assert_eq!(found(&mirror, &sup), None, "{other}");
+        }
+        mirror.head_organ = "广东省清远市人民政府办公室".into();
+        assert_eq!(found(&mirror, &sup), Some((ItemId(2), MatchedBy::Title)));
+        // Titled by the core name, citing the superior's number and carrying
+        // none of its own: the repost. With a number of its own: a county's
+        // own 工作要点 citing the State Council's.
+        let sup = doc(
+            3,
+            "gov",
+            "gw",
+            "国务院办公厅关于印发2018年政务公开工作要点的通知（国办发〔2018〕23号）",
+            "",
+            "",
+            "2018-04-24 10:00",
+        );
+        let core = doc(
+            4,
+            "xian",
+            "bgs",
+            "2018年政务公开工作要点",
+            "国务院办公厅关于印发2018年政务公开工作要点的通知 国办发〔2018〕23号",
+            "",
+            "2018-04-25 09:00",
+        );
+        assert_eq!(found(&core, &sup), Some((ItemId(4), MatchedBy::DocNo)));
+        let own = doc(
+            5,
+            "xian",
+            "bgs",
+            "2018年政务公开工作要点（县政办发〔2018〕5号）",
+            "根据国办发〔2018〕23号文件",
+            "",
+            "2018-05-25 09:00",
+        );
+        assert_eq!(found(&own, &sup), None);
+        // Without the superior's number a title that is only the core name
+        // is not enough.
+        let bare = doc(6, "xian", "bgs", "2018年政务公开工作要点", "", "", "2018-04-25 09:00");
+        assert_eq!(found(&bare, &sup), None);
     }
 
     #[test]

@@ -332,10 +332,16 @@ fn read_docs(
                 cited_doc_nos: refs.doc_nos,
                 cited_links: refs.links,
                 categories: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                alternatives: if superior {
+                    crate::rules::repost::alternatives(&refs.title_key, &refs.phrase_key)
+                } else {
+                    Vec::new()
+                },
                 key: refs.title_key,
                 phrase_key: refs.phrase_key,
                 transmittal: refs.transmittal,
                 implementing: refs.implementing,
+                head_organ: refs.head_organ,
             })
         })?;
     Ok(rows.collect::<Result<_, _>>()?)
