@@ -496,8 +496,19 @@ pub fn check_zip(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, String> {
         let mut entry = zip.by_index(i).map_err(|e| format!("工作簿的压缩包中第 {} 个文件无法读取：{e}", i + 1))?;
         let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("第 {} 个文件", i + 1));
         let room = limits.max_xlsx_bytes - total;
-        let inflated = std::io::copy(&mut (&mut entry).take(room + 1), &mut std::io::sink())
-            .map_err(|e| format!("工作簿中的 {name} 无法解压：{e}"))?;
+        let unzip_error = |e: std::io::Error| format!("工作簿中的 {name} 无法解压：{e}");
+        let mut inflated = 0;
+        if name.to_ascii_lowercase().ends_with("sharedstrings.xml") {
+            // calamine reserves room for the count the table declares before
+            // reading a string (`uniqueCount="52147483647"` asked for 1.2 TB:
+            // the fuzzer's finding); check it against the cell bound first.
+            let mut head = Vec::new();
+            (&mut entry).take(SST_HEAD.min(room + 1)).read_to_end(&mut head).map_err(unzip_error)?;
+            inflated += head.len() as u64;
+            check_declared_strings(&head, &name, limits)?;
+        }
+        inflated += std::io::copy(&mut (&mut entry).take(room + 1 - inflated.min(room + 1)), &mut std::io::sink())
+            .map_err(unzip_error)?;
         total += inflated;
         if total > limits.max_xlsx_bytes {
             return Err(format!(
@@ -510,6 +521,44 @@ pub fn check_zip(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, String> {
         names.push(name);
     }
     Ok(names)
+}
+
+/// How much of the shared-strings table is read for its `<sst>` tag.
+const SST_HEAD: u64 = 64 << 10;
+
+/// The shared-strings table's `uniqueCount`, which calamine reserves room for
+/// as it opens the workbook: within `import.max_cells`, a plain number, and
+/// the `<sst>` tag near the top of the table (where every writer puts it).
+fn check_declared_strings(head: &[u8], name: &str, limits: &Limits) -> Result<(), String> {
+    let text = String::from_utf8_lossy(head);
+    let refuse = |why: String| format!("工作簿中的 {name} {why}，不像是导出的工单表，未读取");
+    let start = text
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let tag = text[i + 1..].split(|c: char| c.is_whitespace() || c == '>' || c == '/').next().unwrap_or("");
+            tag == "sst" || tag.ends_with(":sst")
+        })
+        .ok_or_else(|| refuse(format!("在开头 {} 内找不到 <sst> 标签", human_bytes(SST_HEAD))))?;
+    let tag = &text[start..text[start..].find('>').map_or(text.len(), |e| start + e)];
+    let mut rest = tag;
+    while let Some(at) = rest.find("uniqueCount") {
+        rest = &rest[at + "uniqueCount".len()..];
+        let value = rest.trim_start().strip_prefix('=').map(str::trim_start);
+        let Some(value) = value else { continue };
+        let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+        let value = value[1..].split(quote).next().unwrap_or("");
+        match value.parse::<u64>() {
+            Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) && n <= limits.max_cells => {}
+            _ => {
+                return Err(refuse(format!(
+                    "声明有 {value} 个不同的字符串，超过上限 {}（import.max_cells）",
+                    limits.max_cells
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The rows of a sheet as read: only rows holding a cell are kept, each
@@ -923,6 +972,28 @@ mod tests {
             w.write_all(body).unwrap();
         }
         w.finish().unwrap().into_inner()
+    }
+
+    /// The fuzzer's finding (seed 1, input 10055): `uniqueCount="52147483647"`
+    /// made calamine reserve 1.2 TB and abort the process.
+    #[test]
+    fn a_shared_string_table_declaring_more_strings_than_cells_is_refused() {
+        let sst = |attrs: &str| {
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="x" {attrs}><si><t>a</t></si></sst>"#)
+                .into_bytes()
+        };
+        let l = Limits::default();
+        for bad in
+            [r#"count="1554" uniqueCount="52147483647""#, "uniqueCount = '99999999999999999999'", r#"uniqueCount="+5""#]
+        {
+            let e = check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(bad))]), &l).unwrap_err();
+            assert!(e.contains("import.max_cells") && e.contains("xl/sharedStrings.xml"), "{bad}: {e}");
+        }
+        for good in [r#"count="3" uniqueCount="1""#, ""] {
+            assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(good))]), &l).is_ok(), "{good}");
+        }
+        let late = [b" ".repeat(70_000), sst("")].concat();
+        assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", late)]), &l).unwrap_err().contains("<sst>"));
     }
 
     #[test]
