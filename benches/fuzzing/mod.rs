@@ -1451,14 +1451,13 @@ impl Corpus {
 
 // ---------------------------------------------------------------- known findings
 
-/// TEMPORARY (issue 18, XLSX bounds, fixed on another branch): calamine
-/// allocates a cell for every position between the smallest and the largest
-/// cell reference of a sheet (`<c r="A1">` and `<c r="XFD1048576">`: 512 GiB),
-/// and reserves room for a shared-strings `uniqueCount` as declared. Such
-/// inputs abort the process (or exhaust the machine) instead of failing, so a
-/// run skips them, counting them, while this switch is on. Remove it (and
-/// [`known_xlsx_bomb`]) once `export::read_workbook` bounds them.
-pub const SKIP_KNOWN_XLSX_ALLOCATION_BOMBS: bool = true;
+/// Off: these shapes were allocation bombs in calamine (a cell for every
+/// position between the smallest and the largest cell reference of a sheet,
+/// room reserved for a shared-strings `uniqueCount` as declared) until
+/// `export::read_workbook` bounded them (the sheet read cell by cell, the
+/// declared count checked against `import.max_cells`). The detector stays, off,
+/// so that a run can still count such inputs if calamine changes.
+pub const SKIP_KNOWN_XLSX_ALLOCATION_BOMBS: bool = false;
 
 /// Cells calamine may allocate at most before the input counts as a known bomb
 /// (8 M cells of 32 bytes = 256 MiB).
