@@ -87,9 +87,12 @@ fn config(dir: &Path, units: usize) -> Result<Config> {
             "[[units]]\nid = \"u{u:03}\"\nname = \"单位{u:03}\"\nemails = [\"u{u:03}@example.gov.cn\"]\nsupervisor = \"ban\""
         )?;
     }
+    // The orders are of August to October and the first import is in
+    // November: without `history_days` they would be history (issue 16
+    // item 3), never overdue, and the round would have nothing to send.
     writeln!(
         toml,
-        "[[sources]]\nid = \"rexian\"\nkind = \"export\"\nurl = \"{}\"\nunit = \"ban\"\nrole = \"hotline\"\nlevel = \"county\"",
+        "[[sources]]\nid = \"rexian\"\nkind = \"export\"\nurl = \"{}\"\nunit = \"ban\"\nrole = \"hotline\"\nlevel = \"county\"\nhistory_days = 36500",
         dir.join("drop").display()
     )?;
     let loaded = govwatch::config::from_toml_str(&toml)?;
