@@ -540,7 +540,26 @@ fn check_declared_strings(head: &[u8], name: &str, limits: &Limits) -> Result<()
             tag == "sst" || tag.ends_with(":sst")
         })
         .ok_or_else(|| refuse(format!("在开头 {} 内找不到 <sst> 标签", human_bytes(SST_HEAD))))?;
-    let tag = &text[start..text[start..].find('>').map_or(text.len(), |e| start + e)];
+    // The tag ends at the first `>` outside a quoted value, as an XML reader
+    // reads it (the fuzzer put `<si><t>` inside the xmlns value).
+    let mut quote = None;
+    let end = text[start..]
+        .char_indices()
+        .find(|&(_, c)| match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                false
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                false
+            }
+            None => c == '>',
+        })
+        .map_or(text.len(), |(e, _)| start + e);
+    let tag = &text[start..end];
     let mut rest = tag;
     while let Some(at) = rest.find("uniqueCount") {
         rest = &rest[at + "uniqueCount".len()..];
@@ -989,6 +1008,9 @@ mod tests {
             let e = check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(bad))]), &l).unwrap_err();
             assert!(e.contains("import.max_cells") && e.contains("xl/sharedStrings.xml"), "{bad}: {e}");
         }
+        // A `>` inside a quoted value does not end the tag (input 118582 of seed 1).
+        let quoted = r#"xmlns="http://x<si><t>y" count="12" uniqueCount="4294967296""#;
+        assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(quoted))]), &l).unwrap_err().contains("4294967296"));
         for good in [r#"count="3" uniqueCount="1""#, ""] {
             assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(good))]), &l).is_ok(), "{good}");
         }
