@@ -532,48 +532,54 @@ const SST_HEAD: u64 = 64 << 10;
 fn check_declared_strings(head: &[u8], name: &str, limits: &Limits) -> Result<(), String> {
     let text = String::from_utf8_lossy(head);
     let refuse = |why: String| format!("工作簿中的 {name} {why}，不像是导出的工单表，未读取");
-    let start = text
+    // Every `<sst` tag in the head is checked, not only the first: a decoy
+    // in a comment must not hide the one an XML reader takes.
+    let starts: Vec<usize> = text
         .match_indices('<')
         .map(|(i, _)| i)
-        .find(|&i| {
+        .filter(|&i| {
             let tag = text[i + 1..].split(|c: char| c.is_whitespace() || c == '>' || c == '/').next().unwrap_or("");
             tag == "sst" || tag.ends_with(":sst")
         })
-        .ok_or_else(|| refuse(format!("在开头 {} 内找不到 <sst> 标签", human_bytes(SST_HEAD))))?;
-    // The tag ends at the first `>` outside a quoted value, as an XML reader
-    // reads it (the fuzzer put `<si><t>` inside the xmlns value).
-    let mut quote = None;
-    let end = text[start..]
-        .char_indices()
-        .find(|&(_, c)| match quote {
-            Some(q) => {
-                if c == q {
-                    quote = None;
+        .collect();
+    if starts.is_empty() {
+        return Err(refuse(format!("在开头 {} 内找不到 <sst> 标签", human_bytes(SST_HEAD))));
+    }
+    for start in starts {
+        // The tag ends at the first `>` outside a quoted value, as an XML
+        // reader reads it (the fuzzer put `<si><t>` inside the xmlns value).
+        let mut quote = None;
+        let end = text[start..]
+            .char_indices()
+            .find(|&(_, c)| match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                    false
                 }
-                false
-            }
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                false
-            }
-            None => c == '>',
-        })
-        .map_or(text.len(), |(e, _)| start + e);
-    let tag = &text[start..end];
-    let mut rest = tag;
-    while let Some(at) = rest.find("uniqueCount") {
-        rest = &rest[at + "uniqueCount".len()..];
-        let value = rest.trim_start().strip_prefix('=').map(str::trim_start);
-        let Some(value) = value else { continue };
-        let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
-        let value = value[1..].split(quote).next().unwrap_or("");
-        match value.parse::<u64>() {
-            Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) && n <= limits.max_cells => {}
-            _ => {
-                return Err(refuse(format!(
-                    "声明有 {value} 个不同的字符串，超过上限 {}（import.max_cells）",
-                    limits.max_cells
-                )));
+                None if c == '"' || c == '\'' => {
+                    quote = Some(c);
+                    false
+                }
+                None => c == '>',
+            })
+            .map_or(text.len(), |(e, _)| start + e);
+        let mut rest = &text[start..end];
+        while let Some(at) = rest.find("uniqueCount") {
+            rest = &rest[at + "uniqueCount".len()..];
+            let value = rest.trim_start().strip_prefix('=').map(str::trim_start);
+            let Some(value) = value else { continue };
+            let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+            let value = value[1..].split(quote).next().unwrap_or("");
+            match value.parse::<u64>() {
+                Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) && n <= limits.max_cells => {}
+                _ => {
+                    return Err(refuse(format!(
+                        "声明有 {value} 个不同的字符串，超过上限 {}（import.max_cells）",
+                        limits.max_cells
+                    )));
+                }
             }
         }
     }
@@ -1011,6 +1017,9 @@ mod tests {
         // A `>` inside a quoted value does not end the tag (input 118582 of seed 1).
         let quoted = r#"xmlns="http://x<si><t>y" count="12" uniqueCount="4294967296""#;
         assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(quoted))]), &l).unwrap_err().contains("4294967296"));
+        // A decoy tag in a comment does not hide the real one.
+        let decoy = [b"<!-- <sst> -->".to_vec(), sst(r#"uniqueCount="4294967296""#)].concat();
+        assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", decoy)]), &l).is_err());
         for good in [r#"count="3" uniqueCount="1""#, ""] {
             assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", sst(good))]), &l).is_ok(), "{good}");
         }
