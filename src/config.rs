@@ -33,13 +33,39 @@ pub const DEFAULT_SCHEDULE: &str = "0 */30 * * * *";
 pub struct Storage {
     /// The SQLite store and other state.
     pub data_dir: PathBuf,
-    /// The tantivy index (derived from the store; rebuildable).
+    /// The tantivy index (derived from the store; rebuildable). Each node
+    /// sharing a PostgreSQL store has its own.
     pub index_dir: PathBuf,
+    /// Where the store is: `sqlite` (the file `data_dir/govwatch.sqlite3`,
+    /// the default) or `postgres` (the database at `url`, shared by nodes).
+    pub backend: StorageBackend,
+    /// The PostgreSQL database, as libpq writes it:
+    /// `postgresql://user:password@host:5432/db?sslmode=require`, or
+    /// `host=/var/run/postgresql dbname=govwatch`. Best given by the
+    /// environment (`GOVWATCH__STORAGE__URL`) when it holds a password.
+    pub url: Option<String>,
+    /// PostgreSQL connections this process keeps at most.
+    pub pool_size: usize,
+}
+
+/// Which database holds the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { data_dir: PathBuf::from("var"), index_dir: PathBuf::from("index") }
+        Storage {
+            data_dir: PathBuf::from("var"),
+            index_dir: PathBuf::from("index"),
+            backend: StorageBackend::Sqlite,
+            url: None,
+            pool_size: 8,
+        }
     }
 }
 
@@ -1692,6 +1718,7 @@ fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mu
     let (l, dl) = (&i.links, LinkCheckConfig::default());
     let (w, dw) = (&c.web, WebConfig::default());
     let mut table: Vec<Bound> = vec![
+        ("storage.pool_size".into(), c.storage.pool_size as u64, 1, 256, "", Some(Storage::default().pool_size as u64)),
         ("fetch.timeout_secs".into(), f.timeout_secs, 1, 3600, SECS, Some(d.timeout_secs)),
         ("fetch.connect_timeout_secs".into(), f.connect_timeout_secs, 1, 600, SECS, Some(d.connect_timeout_secs)),
         ("fetch.max_body_bytes".into(), f.max_body_bytes, 1024, 1 << 30, " 字节", Some(d.max_body_bytes)),

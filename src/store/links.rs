@@ -7,12 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::Store;
+use super::db::{Row, params};
+use crate::linkcheck::Outcome;
 use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
-use rusqlite::{OptionalExtension, params};
-
-use super::Store;
-use crate::linkcheck::Outcome;
 
 /// Slack when measuring the span of failures: a daily schedule that runs a
 /// few minutes earlier on the third day still counts as two days.
@@ -63,15 +62,15 @@ fn time(s: Option<String>) -> Option<DateTime<FixedOffset>> {
 const COLUMNS: &str =
     "url, first_failure_at, last_failure_at, failures, last_success_at, last_checked_at, last_status, last_error";
 
-fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LinkRecord> {
+fn record_row(r: &Row<'_>) -> Result<LinkRecord> {
     Ok(LinkRecord {
         url: r.get(0)?,
         first_failure_at: time(r.get(1)?),
         last_failure_at: time(r.get(2)?),
-        failures: r.get::<_, i64>(3)?.clamp(0, u32::MAX as i64) as u32,
+        failures: r.get::<i64>(3)?.clamp(0, u32::MAX as i64) as u32,
         last_success_at: time(r.get(4)?),
         last_checked_at: time(r.get(5)?),
-        last_status: r.get::<_, Option<i64>>(6)?.and_then(|s| u16::try_from(s).ok()),
+        last_status: r.get::<Option<i64>>(6)?.and_then(|s| u16::try_from(s).ok()),
         last_error: r.get(7)?,
     })
 }
@@ -82,81 +81,75 @@ impl Store {
     /// more, sets the last failure's time and, after a success (or for a new
     /// URL), the first's. A URL given twice is recorded twice.
     pub fn record_link_checks(&self, results: &[(String, Outcome)], now: DateTime<FixedOffset>) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let now = now.to_rfc3339();
-            let mut alive = tx.prepare_cached(
-                "INSERT INTO link_checks (url, failures, last_success_at, last_checked_at, last_status) \
-                 VALUES (?1, 0, ?2, ?2, ?3) \
-                 ON CONFLICT (url) DO UPDATE SET first_failure_at = NULL, last_failure_at = NULL, failures = 0, \
-                 last_success_at = excluded.last_success_at, last_checked_at = excluded.last_checked_at, \
-                 last_status = excluded.last_status, last_error = NULL",
-            )?;
-            let mut failed = tx.prepare_cached(
-                "INSERT INTO link_checks (url, first_failure_at, last_failure_at, failures, last_checked_at, \
-                 last_status, last_error) VALUES (?1, ?2, ?2, 1, ?2, ?3, ?4) \
-                 ON CONFLICT (url) DO UPDATE SET \
-                 first_failure_at = COALESCE(link_checks.first_failure_at, excluded.first_failure_at), \
-                 last_failure_at = excluded.last_failure_at, failures = link_checks.failures + 1, \
-                 last_checked_at = excluded.last_checked_at, last_status = excluded.last_status, \
-                 last_error = excluded.last_error",
-            )?;
+        let now = now.to_rfc3339();
+        self.write(|tx| {
             for (url, outcome) in results {
                 match outcome {
                     Outcome::Alive { status } => {
-                        alive.execute(params![url, now, *status as i64])?;
+                        tx.execute(
+                            "INSERT INTO link_checks (url, failures, last_success_at, last_checked_at, last_status) \
+                             VALUES (?1, 0, ?2, ?2, ?3) \
+                             ON CONFLICT (url) DO UPDATE SET first_failure_at = NULL, last_failure_at = NULL, \
+                             failures = 0, last_success_at = excluded.last_success_at, \
+                             last_checked_at = excluded.last_checked_at, last_status = excluded.last_status, \
+                             last_error = NULL",
+                            params![url, now, *status],
+                        )?;
                     }
                     Outcome::Failed { status, reason } => {
-                        failed.execute(params![url, now, status.map(|s| s as i64), reason])?;
+                        tx.execute(
+                            "INSERT INTO link_checks (url, first_failure_at, last_failure_at, failures, \
+                             last_checked_at, last_status, last_error) VALUES (?1, ?2, ?2, 1, ?2, ?3, ?4) \
+                             ON CONFLICT (url) DO UPDATE SET \
+                             first_failure_at = COALESCE(link_checks.first_failure_at, excluded.first_failure_at), \
+                             last_failure_at = excluded.last_failure_at, failures = link_checks.failures + 1, \
+                             last_checked_at = excluded.last_checked_at, last_status = excluded.last_status, \
+                             last_error = excluded.last_error",
+                            params![url, now, *status, reason],
+                        )?;
                     }
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Every URL's record.
     pub fn link_records(&self) -> Result<HashMap<String, LinkRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM link_checks"))?;
-        let rows = stmt.query_map([], record_row)?;
-        let mut out = HashMap::new();
-        for r in rows {
-            let r = r?;
-            out.insert(r.url.clone(), r);
-        }
-        Ok(out)
+        let rows =
+            self.read(|db| db.query_map(&format!("SELECT {COLUMNS} FROM link_checks"), params![], record_row))?;
+        Ok(rows.into_iter().map(|r| (r.url.clone(), r)).collect())
     }
 
     /// One URL's record.
     pub fn link_record(&self, url: &str) -> Result<Option<LinkRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM link_checks WHERE url = ?1"))?;
-        Ok(stmt.query_row([url], record_row).optional()?)
+        self.read(|db| {
+            db.query_opt(&format!("SELECT {COLUMNS} FROM link_checks WHERE url = ?1"), params![url], record_row)
+        })
     }
 
     /// The candidates not checked since `before` (or never), each once: those
     /// never checked first, in the given order, then the others from the
     /// longest unchecked — so a run can be limited to the first N and resumed.
     pub fn links_due(&self, candidates: &[String], before: DateTime<FixedOffset>) -> Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT last_checked_at FROM link_checks WHERE url = ?1")?;
         let mut seen: HashSet<&str> = HashSet::with_capacity(candidates.len());
         let mut never = Vec::new();
         let mut stale: Vec<(DateTime<FixedOffset>, &str)> = Vec::new();
-        for url in candidates {
-            if !seen.insert(url.as_str()) {
-                continue;
+        self.read(|db| {
+            for url in candidates {
+                if !seen.insert(url.as_str()) {
+                    continue;
+                }
+                let checked: Option<Option<String>> =
+                    db.query_opt("SELECT last_checked_at FROM link_checks WHERE url = ?1", params![url], |r| r.get(0))?;
+                match time(checked.flatten()) {
+                    None => never.push(url.clone()),
+                    Some(t) if t < before => stale.push((t, url)),
+                    Some(_) => {}
+                }
             }
-            let checked: Option<Option<String>> = stmt.query_row([url], |r| r.get(0)).optional()?;
-            match time(checked.flatten()) {
-                None => never.push(url.clone()),
-                Some(t) if t < before => stale.push((t, url)),
-                Some(_) => {}
-            }
-        }
+            Ok(())
+        })?;
         stale.sort_by_key(|(t, _)| *t);
         never.extend(stale.into_iter().map(|(_, u)| u.to_string()));
         Ok(never)
@@ -165,28 +158,14 @@ impl Store {
     /// Forgets the URLs not in `keep` (no page carries them any more);
     /// returns how many were forgotten.
     pub fn prune_links(&self, keep: &HashSet<String>) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let gone: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT url FROM link_checks")?;
-            let urls = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            let mut gone = Vec::new();
-            for u in urls {
-                let u = u?;
-                if !keep.contains(&u) {
-                    gone.push(u);
-                }
-            }
-            gone
-        };
-        {
-            let mut del = tx.prepare_cached("DELETE FROM link_checks WHERE url = ?1")?;
+        self.write(|tx| {
+            let urls: Vec<String> = tx.query_map("SELECT url FROM link_checks", params![], |r| r.get(0))?;
+            let gone: Vec<String> = urls.into_iter().filter(|u| !keep.contains(u)).collect();
             for u in &gone {
-                del.execute([u])?;
+                tx.execute("DELETE FROM link_checks WHERE url = ?1", params![u])?;
             }
-        }
-        tx.commit()?;
-        Ok(gone.len())
+            Ok(gone.len())
+        })
     }
 }
 
@@ -216,14 +195,15 @@ mod tests {
 
     #[test]
     fn fails_once_then_answers_is_not_dead() {
-        let store = Store::open_in_memory().unwrap();
-        let u = "http://a.gov.cn/x".to_string();
-        store.record_link_checks(&[(u.clone(), failed(503))], t0()).unwrap();
-        store.record_link_checks(&[(u.clone(), Outcome::Alive { status: 200 })], t0() + Duration::days(1)).unwrap();
-        let r = store.link_record(&u).unwrap().unwrap();
-        assert_eq!(r.failures, 0);
-        assert!(!r.is_dead(1, 0));
-        assert!(!r.is_dead(3, 2));
+        crate::store::testing::each_backend("links", |store| {
+            let u = "http://a.gov.cn/x".to_string();
+            store.record_link_checks(&[(u.clone(), failed(503))], t0()).unwrap();
+            store.record_link_checks(&[(u.clone(), Outcome::Alive { status: 200 })], t0() + Duration::days(1)).unwrap();
+            let r = store.link_record(&u).unwrap().unwrap();
+            assert_eq!(r.failures, 0);
+            assert!(!r.is_dead(1, 0));
+            assert!(!r.is_dead(3, 2));
+        });
     }
 
     #[test]
@@ -246,55 +226,57 @@ mod tests {
 
     #[test]
     fn success_after_failures_resets() {
-        let store = Store::open_in_memory().unwrap();
-        let u = "http://a.gov.cn/x".to_string();
-        for d in 0..3 {
-            store.record_link_checks(&[(u.clone(), failed(404))], t0() + Duration::days(d)).unwrap();
-        }
-        let r = store.link_record(&u).unwrap().unwrap();
-        assert_eq!(
-            (r.failures, r.first_failure_at, r.last_failure_at),
-            (3, Some(t0()), Some(t0() + Duration::days(2)))
-        );
-        assert_eq!((r.last_status, r.last_error.as_deref()), (Some(404), Some("404")));
-        assert!(r.is_dead(3, 2));
-        let now = t0() + Duration::days(3);
-        store.record_link_checks(&[(u.clone(), Outcome::Alive { status: 200 })], now).unwrap();
-        let r = store.link_record(&u).unwrap().unwrap();
-        assert_eq!(
-            r,
-            LinkRecord {
-                url: u.clone(),
-                failures: 0,
-                last_success_at: Some(now),
-                last_checked_at: Some(now),
-                last_status: Some(200),
-                ..LinkRecord::default()
+        crate::store::testing::each_backend("links", |store| {
+            let u = "http://a.gov.cn/x".to_string();
+            for d in 0..3 {
+                store.record_link_checks(&[(u.clone(), failed(404))], t0() + Duration::days(d)).unwrap();
             }
-        );
-        assert!(!r.is_dead(1, 0));
-        // Failing again starts a new span.
-        store.record_link_checks(&[(u.clone(), failed(410))], now + Duration::days(1)).unwrap();
-        let r = store.link_record(&u).unwrap().unwrap();
-        assert_eq!((r.failures, r.first_failure_at), (1, Some(now + Duration::days(1))));
+            let r = store.link_record(&u).unwrap().unwrap();
+            assert_eq!(
+                (r.failures, r.first_failure_at, r.last_failure_at),
+                (3, Some(t0()), Some(t0() + Duration::days(2)))
+            );
+            assert_eq!((r.last_status, r.last_error.as_deref()), (Some(404), Some("404")));
+            assert!(r.is_dead(3, 2));
+            let now = t0() + Duration::days(3);
+            store.record_link_checks(&[(u.clone(), Outcome::Alive { status: 200 })], now).unwrap();
+            let r = store.link_record(&u).unwrap().unwrap();
+            assert_eq!(
+                r,
+                LinkRecord {
+                    url: u.clone(),
+                    failures: 0,
+                    last_success_at: Some(now),
+                    last_checked_at: Some(now),
+                    last_status: Some(200),
+                    ..LinkRecord::default()
+                }
+            );
+            assert!(!r.is_dead(1, 0));
+            // Failing again starts a new span.
+            store.record_link_checks(&[(u.clone(), failed(410))], now + Duration::days(1)).unwrap();
+            let r = store.link_record(&u).unwrap().unwrap();
+            assert_eq!((r.failures, r.first_failure_at), (1, Some(now + Duration::days(1))));
+        });
     }
 
     #[test]
     fn due_and_prune() {
-        let store = Store::open_in_memory().unwrap();
-        let urls: Vec<String> = (0..4).map(|i| format!("http://a.gov.cn/{i}")).collect();
-        store.record_link_checks(&[(urls[1].clone(), Outcome::Alive { status: 200 })], t0()).unwrap();
-        store.record_link_checks(&[(urls[2].clone(), failed(404))], t0() - Duration::days(1)).unwrap();
-        store
-            .record_link_checks(&[(urls[3].clone(), Outcome::Alive { status: 200 })], t0() + Duration::days(1))
-            .unwrap();
-        let mut cands = urls.clone();
-        cands.push(urls[0].clone());
-        let due = store.links_due(&cands, t0() + Duration::hours(1)).unwrap();
-        assert_eq!(due, vec![urls[0].clone(), urls[2].clone(), urls[1].clone()]);
-        assert_eq!(store.link_records().unwrap().len(), 3);
-        let keep: HashSet<String> = [urls[1].clone()].into();
-        assert_eq!(store.prune_links(&keep).unwrap(), 2);
-        assert_eq!(store.link_records().unwrap().keys().cloned().collect::<Vec<_>>(), vec![urls[1].clone()]);
+        crate::store::testing::each_backend("links", |store| {
+            let urls: Vec<String> = (0..4).map(|i| format!("http://a.gov.cn/{i}")).collect();
+            store.record_link_checks(&[(urls[1].clone(), Outcome::Alive { status: 200 })], t0()).unwrap();
+            store.record_link_checks(&[(urls[2].clone(), failed(404))], t0() - Duration::days(1)).unwrap();
+            store
+                .record_link_checks(&[(urls[3].clone(), Outcome::Alive { status: 200 })], t0() + Duration::days(1))
+                .unwrap();
+            let mut cands = urls.clone();
+            cands.push(urls[0].clone());
+            let due = store.links_due(&cands, t0() + Duration::hours(1)).unwrap();
+            assert_eq!(due, vec![urls[0].clone(), urls[2].clone(), urls[1].clone()]);
+            assert_eq!(store.link_records().unwrap().len(), 3);
+            let keep: HashSet<String> = [urls[1].clone()].into();
+            assert_eq!(store.prune_links(&keep).unwrap(), 2);
+            assert_eq!(store.link_records().unwrap().keys().cloned().collect::<Vec<_>>(), vec![urls[1].clone()]);
+        });
     }
 }

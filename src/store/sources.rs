@@ -6,10 +6,10 @@
 
 use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::Store;
+use super::db::{Row, params};
 
 /// HTTP validators for conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct Validators {
 const HEALTH_COLUMNS: &str = "id, last_attempt_at, last_success_at, last_status, last_error, last_error_at, \
                               consecutive_failures, next_attempt_at, items_seen, warnings";
 
-fn health_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceHealth> {
+fn health_row(r: &Row<'_>) -> Result<SourceHealth> {
     let warnings: String = r.get(9)?;
     Ok(SourceHealth {
         id: r.get(0)?,
@@ -30,9 +30,9 @@ fn health_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceHealth> {
         last_status: r.get(3)?,
         last_error: r.get(4)?,
         last_error_at: r.get(5)?,
-        consecutive_failures: r.get::<_, i64>(6)? as u32,
+        consecutive_failures: r.get(6)?,
         next_attempt_at: r.get(7)?,
-        items_seen: r.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+        items_seen: r.get(8)?,
         warnings: serde_json::from_str(&warnings).unwrap_or_default(),
     })
 }
@@ -70,18 +70,12 @@ impl SourceHealth {
 
 impl Store {
     pub fn validators(&self, source: &str) -> Result<Validators> {
-        let conn = self.conn();
-        let v = conn
-            .query_row("SELECT etag, last_modified FROM sources WHERE id = ?1", [source], |r| {
+        let v = self.read(|db| {
+            db.query_opt("SELECT etag, last_modified FROM sources WHERE id = ?1", params![source], |r| {
                 Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
             })
-            .optional()?;
+        })?;
         Ok(v.unwrap_or_default())
-    }
-
-    fn ensure_source(&self, source: &str) -> Result<()> {
-        self.conn().execute("INSERT OR IGNORE INTO sources (id) VALUES (?1)", [source])?;
-        Ok(())
     }
 
     /// Records a successful poll (`not_modified` when the server said 304).
@@ -95,28 +89,24 @@ impl Store {
         validators: Option<&Validators>,
         warnings: &[String],
     ) -> Result<()> {
-        self.ensure_source(source)?;
-        let conn = self.conn();
         let now = now.to_rfc3339();
-        conn.execute(
-            "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_status = ?3, \
-             consecutive_failures = 0, next_attempt_at = NULL, items_seen = COALESCE(?4, items_seen), \
-             warnings = ?5 WHERE id = ?1",
-            params![
-                source,
-                now,
-                if not_modified { "not_modified" } else { "ok" },
-                items_seen.map(|n| n as i64),
-                serde_json::to_string(warnings)?,
-            ],
-        )?;
-        if let Some(v) = validators {
-            conn.execute(
-                "UPDATE sources SET etag = ?2, last_modified = ?3 WHERE id = ?1",
-                params![source, v.etag, v.last_modified],
+        let warnings = serde_json::to_string(warnings)?;
+        self.write_unlocked(|db| {
+            db.execute("INSERT INTO sources (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", params![source])?;
+            db.execute(
+                "UPDATE sources SET last_attempt_at = ?2, last_success_at = ?2, last_status = ?3, \
+                 consecutive_failures = 0, next_attempt_at = NULL, items_seen = COALESCE(?4, items_seen), \
+                 warnings = ?5 WHERE id = ?1",
+                params![source, now, if not_modified { "not_modified" } else { "ok" }, items_seen, warnings],
             )?;
-        }
-        Ok(())
+            if let Some(v) = validators {
+                db.execute(
+                    "UPDATE sources SET etag = ?2, last_modified = ?3 WHERE id = ?1",
+                    params![source, v.etag, v.last_modified],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Records a failed poll and when to try again; returns the new count of
@@ -128,34 +118,37 @@ impl Store {
         error: &str,
         next_attempt: impl FnOnce(u32) -> DateTime<FixedOffset>,
     ) -> Result<u32> {
-        self.ensure_source(source)?;
-        let conn = self.conn();
-        let failures: u32 = conn
-            .query_row("SELECT consecutive_failures FROM sources WHERE id = ?1", [source], |r| r.get::<_, i64>(0))?
-            as u32
-            + 1;
         let now_s = now.to_rfc3339();
-        conn.execute(
-            "UPDATE sources SET last_attempt_at = ?2, last_status = 'error', last_error = ?3, last_error_at = ?2, \
-             consecutive_failures = ?4, next_attempt_at = ?5 WHERE id = ?1",
-            params![source, now_s, error, failures as i64, next_attempt(failures).to_rfc3339()],
-        )?;
-        Ok(failures)
+        self.write_unlocked(|db| {
+            db.execute("INSERT INTO sources (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", params![source])?;
+            // The row stays locked until the transaction ends: two nodes
+            // recording failures of one source count both.
+            let failures: u32 = db.query_value(
+                "UPDATE sources SET last_attempt_at = ?2, last_status = 'error', last_error = ?3, \
+                 last_error_at = ?2, consecutive_failures = consecutive_failures + 1 WHERE id = ?1 \
+                 RETURNING consecutive_failures",
+                params![source, now_s, error],
+            )?;
+            db.execute(
+                "UPDATE sources SET next_attempt_at = ?2 WHERE id = ?1",
+                params![source, next_attempt(failures).to_rfc3339()],
+            )?;
+            Ok(failures)
+        })
     }
 
     /// Health of every source that has been polled at least once.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {HEALTH_COLUMNS} FROM sources ORDER BY id"))?;
-        let rows = stmt.query_map([], health_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|db| {
+            db.query_map(&format!("SELECT {HEALTH_COLUMNS} FROM sources ORDER BY id"), params![], health_row)
+        })
     }
 
     /// One source's health: one row by its key (the daemon asks before every poll).
     pub fn health_of(&self, source: &str) -> Result<Option<SourceHealth>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {HEALTH_COLUMNS} FROM sources WHERE id = ?1"))?;
-        Ok(stmt.query_row([source], health_row).optional()?)
+        self.read(|db| {
+            db.query_opt(&format!("SELECT {HEALTH_COLUMNS} FROM sources WHERE id = ?1"), params![source], health_row)
+        })
     }
 }
 
@@ -167,25 +160,27 @@ mod tests {
 
     #[test]
     fn failures_count_up_and_success_resets() {
-        let store = Store::open_in_memory().unwrap();
-        let now = china().with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let n = store.record_failure("s", now, "connection refused", |n| now + Duration::minutes(n as i64)).unwrap();
-        assert_eq!(n, 1);
-        let n = store.record_failure("s", now, "timed out", |n| now + Duration::minutes(n as i64)).unwrap();
-        assert_eq!(n, 2);
-        let h = store.health_of("s").unwrap().unwrap();
-        assert_eq!(h.last_error.as_deref(), Some("timed out"));
-        assert_eq!(h.next_attempt(), Some(now + Duration::minutes(2)));
-        let v = Validators { etag: Some("\"abc\"".into()), last_modified: None };
-        store.record_success("s", now, false, Some(7), Some(&v), &["w".into()]).unwrap();
-        let h = store.health_of("s").unwrap().unwrap();
-        assert_eq!((h.consecutive_failures, h.items_seen, h.next_attempt()), (0, Some(7), None));
-        assert_eq!(h.last_error.as_deref(), Some("timed out"), "the last error stays as history");
-        assert_eq!(h.current_error(), None, "but it is not the source's error any more");
-        assert_eq!(store.validators("s").unwrap(), v);
-        store.record_success("s", now, true, None, None, &[]).unwrap();
-        let h = store.health_of("s").unwrap().unwrap();
-        assert_eq!((h.last_status.as_deref(), h.items_seen), (Some("not_modified"), Some(7)));
-        assert_eq!(store.validators("s").unwrap(), v, "a 304 keeps the validators");
+        crate::store::testing::each_backend("sources", |store| {
+            let now = china().with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+            let n =
+                store.record_failure("s", now, "connection refused", |n| now + Duration::minutes(n as i64)).unwrap();
+            assert_eq!(n, 1);
+            let n = store.record_failure("s", now, "timed out", |n| now + Duration::minutes(n as i64)).unwrap();
+            assert_eq!(n, 2);
+            let h = store.health_of("s").unwrap().unwrap();
+            assert_eq!(h.last_error.as_deref(), Some("timed out"));
+            assert_eq!(h.next_attempt(), Some(now + Duration::minutes(2)));
+            let v = Validators { etag: Some("\"abc\"".into()), last_modified: None };
+            store.record_success("s", now, false, Some(7), Some(&v), &["w".into()]).unwrap();
+            let h = store.health_of("s").unwrap().unwrap();
+            assert_eq!((h.consecutive_failures, h.items_seen, h.next_attempt()), (0, Some(7), None));
+            assert_eq!(h.last_error.as_deref(), Some("timed out"), "the last error stays as history");
+            assert_eq!(h.current_error(), None, "but it is not the source's error any more");
+            assert_eq!(store.validators("s").unwrap(), v);
+            store.record_success("s", now, true, None, None, &[]).unwrap();
+            let h = store.health_of("s").unwrap().unwrap();
+            assert_eq!((h.last_status.as_deref(), h.items_seen), (Some("not_modified"), Some(7)));
+            assert_eq!(store.validators("s").unwrap(), v, "a 304 keeps the validators");
+        });
     }
 }
