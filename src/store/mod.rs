@@ -257,7 +257,90 @@ const MIGRATIONS: &[&str] = &[
     "#,
     RETIRE_PER_COLUMN_REPOSTS,
     CASES_ANSWER_UNKNOWN,
+    NODES_SQLITE,
 ];
+
+/// 9: several govwatch nodes on one store (issue 19). Written once per
+/// dialect (`NODES_POSTGRES`): the node table and its heartbeats; leases
+/// (a source's polls, the leader's jobs, an export file's import) held by a
+/// node until they expire; the outbox row a node is sending; console
+/// sessions and login attempts, so that any node serves any request.
+/// Times of leases and claims are unix milliseconds.
+const NODES_SQLITE: &str = r#"
+    CREATE TABLE nodes (
+        id           TEXT PRIMARY KEY,            -- host:pid:random, new at every start
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        listen       TEXT,                        -- the console's address, if served
+        started_at   TEXT NOT NULL,
+        heartbeat_ms INTEGER NOT NULL,
+        index_rev    INTEGER NOT NULL DEFAULT 0,  -- the revision its index holds
+        stopped_at   TEXT                         -- a clean stop; NULL while running (or killed)
+    );
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,             -- source:ID | leader | import:SOURCE:FILE
+        node        TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL,
+        acquired_at TEXT NOT NULL
+    );
+    CREATE INDEX leases_node ON leases (node);
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_ms INTEGER;
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,              -- sha256 of the cookie's token, hex
+        user_name  TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        csrf       TEXT NOT NULL,
+        proxied    INTEGER NOT NULL DEFAULT 0,    -- the trusted proxy's one session per user
+        created_ms INTEGER NOT NULL,
+        seen_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions (user_name, proxied);
+    CREATE TABLE login_attempts (
+        key   TEXT NOT NULL,                      -- ip:ADDRESS | user:NAME
+        at_ms INTEGER NOT NULL,
+        id    TEXT NOT NULL                       -- the attempt, so a success takes back its own
+    );
+    CREATE INDEX login_attempts_key ON login_attempts (key, at_ms);
+"#;
+
+const NODES_POSTGRES: &str = r#"
+    CREATE TABLE nodes (
+        id           TEXT COLLATE "C" PRIMARY KEY,
+        host         TEXT COLLATE "C" NOT NULL,
+        pid          BIGINT NOT NULL,
+        listen       TEXT COLLATE "C",
+        started_at   TEXT COLLATE "C" NOT NULL,
+        heartbeat_ms BIGINT NOT NULL,
+        index_rev    BIGINT NOT NULL DEFAULT 0,
+        stopped_at   TEXT COLLATE "C"
+    );
+    CREATE TABLE leases (
+        name        TEXT COLLATE "C" PRIMARY KEY,
+        node        TEXT COLLATE "C" NOT NULL,
+        expires_ms  BIGINT NOT NULL,
+        acquired_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX leases_node ON leases (node);
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT COLLATE "C";
+    ALTER TABLE outbox ADD COLUMN claim_expires_ms BIGINT;
+    CREATE TABLE web_sessions (
+        token_hash TEXT COLLATE "C" PRIMARY KEY,
+        user_name  TEXT COLLATE "C" NOT NULL,
+        role       TEXT COLLATE "C" NOT NULL,
+        csrf       TEXT COLLATE "C" NOT NULL,
+        proxied    BIGINT NOT NULL DEFAULT 0,
+        created_ms BIGINT NOT NULL,
+        seen_ms    BIGINT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions (user_name, proxied);
+    CREATE TABLE login_attempts (
+        key   TEXT COLLATE "C" NOT NULL,
+        at_ms BIGINT NOT NULL,
+        id    TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX login_attempts_key ON login_attempts (key, at_ms);
+"#;
 
 /// Reposts are owed per website (`site`), not per portal column: the
 /// findings of the per-column model are retired. They are closed as they
@@ -507,6 +590,7 @@ const PG_MIGRATIONS: &[&str] = &[
     "",
     "",
     "",
+    NODES_POSTGRES,
 ];
 
 const _: () = assert!(PG_MIGRATIONS.len() == MIGRATIONS.len(), "every migration has a PostgreSQL form");
