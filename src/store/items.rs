@@ -484,7 +484,7 @@ mod tests {
             assert_eq!(seen.len(), 2 * PER_WRITER, "the reader saw every item");
             assert_eq!(store.max_rev().unwrap(), 2 * PER_WRITER as i64, "one revision per write, none lost");
         }
-        crate::store::testing::each_backend("revorder", |store| follow(store));
+        crate::store::testing::each_backend("revorder", follow);
     }
 
     /// On PostgreSQL a second writer waits while the first holds its

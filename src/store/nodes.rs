@@ -54,6 +54,24 @@ pub struct NodeInfo {
     pub started_at: String,
 }
 
+/// An id for this process: `PREFIX:HOST:PID:RANDOM`, new at every start
+/// (the random part tells a restarted process from one whose pid was reused).
+pub fn process_id(prefix: &str) -> String {
+    let mut r = [0u8; 3];
+    let _ = getrandom::fill(&mut r);
+    format!("{prefix}:{}:{}:{:02x}{:02x}{:02x}", host_name(), std::process::id(), r[0], r[1], r[2])
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`, else `HOSTNAME`, else `localhost`).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 impl Store {
     /// Registers a starting node.
     pub fn register_node(&self, n: &NodeInfo, now_ms: i64) -> Result<()> {
