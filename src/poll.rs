@@ -69,7 +69,14 @@ pub struct Poller {
     fetch_cfg: Fetch,
     /// For exports: unit names and column settings.
     cfg: Arc<Config>,
+    /// Who claims the export files this poller imports (`import:SOURCE:FILE`
+    /// leases), and for how long: the daemon's node (whose heartbeat renews
+    /// them), or this process.
+    claimer: (String, i64),
 }
+
+/// How long a file claim of a process that is not a daemon node runs.
+const IMPORT_CLAIM_MS: i64 = 30 * 60 * 1000;
 
 /// When a source that has failed `failures` times in a row may be tried again.
 pub fn next_attempt(cfg: &Fetch, now: DateTime<FixedOffset>, failures: u32) -> DateTime<FixedOffset> {
@@ -103,7 +110,14 @@ impl Poller {
             store,
             fetch_cfg: cfg.fetch.clone(),
             cfg: Arc::new(cfg.clone()),
+            claimer: (crate::store::nodes::process_id("cli"), IMPORT_CLAIM_MS),
         })
+    }
+
+    /// Claims export files as the daemon node `id`, whose leases run `lease_ms`.
+    pub fn with_node(mut self, id: &str, lease_ms: i64) -> Poller {
+        self.claimer = (id.to_string(), lease_ms);
+        self
     }
 
     /// Polls the given sources, `fetch.concurrency` at a time, in the order given.
@@ -217,10 +231,23 @@ impl Poller {
         now: DateTime<FixedOffset>,
         report: &mut PollReport,
     ) -> Result<(), Failure> {
-        let (store, cfg, src2) = (self.store.clone(), self.cfg.clone(), src.clone());
+        let (store, cfg, src2, claimer) = (self.store.clone(), self.cfg.clone(), src.clone(), self.claimer.clone());
         let reports = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<crate::import::ImportReport>> {
             let files = crate::import::pending_files(&store, &src2)?;
-            Ok(files.iter().map(|f| crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {})).collect())
+            let mut reports = Vec::with_capacity(files.len());
+            for f in &files {
+                // A drop folder several nodes (or a node and `govwatch import`)
+                // see: each file is imported by the one that claims it.
+                let lease = format!("import:{}:{}", src2.id, f.display());
+                let t = chrono::Utc::now().timestamp_millis();
+                if !store.claim(&lease, &claimer.0, t, claimer.1)? {
+                    tracing::info!(source = %src2.id, file = %f.display(), "another node is importing this file");
+                    continue;
+                }
+                reports.push(crate::import::import_file(&cfg, &store, &src2, f, now, &mut |_| {}));
+                store.release(&lease, &claimer.0)?;
+            }
+            Ok(reports)
         })
         .await
         .map_err(|e| format!("导入时中断：{e}"))?

@@ -29,6 +29,7 @@ mod identity;
 mod inspect;
 mod linkcheck;
 mod masking;
+mod multinode;
 mod officer_words;
 mod own_docnos;
 mod packaging;

@@ -66,18 +66,48 @@ const RULES_SCHEDULE: &str = "0 */10 * * * *";
 /// How often the outbox is looked at for emails whose retry time has come.
 const DELIVERY_INTERVAL: Duration = Duration::from_secs(60);
 
-/// This process as a node of the store (`store::nodes`): its id and how
-/// long its leases run.
+/// This process as a node of the store (`store::nodes`): its id and
+/// `daemon.lease_secs`.
 struct Node {
     id: String,
     lease_ms: i64,
+    /// Live nodes sharing the store, and the sources this one holds, as the
+    /// last heartbeat counted them.
+    live: std::sync::atomic::AtomicUsize,
+    mine: std::sync::atomic::AtomicUsize,
 }
 
 impl Node {
+    /// How long a claim or a renewal holds: three fifths of
+    /// `daemon.lease_secs`. The heartbeat renews every fifth of it, so a live
+    /// node renews each lease three times before it could lapse, and a dead
+    /// node's work is taken over within four fifths of `lease_secs` of its
+    /// last beat (expiry, then at most one of the survivor's heartbeats),
+    /// leaving a fifth for the store's answers and a loaded machine.
+    fn valid_ms(&self) -> i64 {
+        (self.lease_ms * 3 / 5).max(1)
+    }
+
     /// Takes (or renews) the lease `name`; false when another live node holds it.
     async fn claim(&self, store: &Arc<Store>, name: String) -> bool {
-        let (store, id, lease) = (store.clone(), self.id.clone(), self.lease_ms);
-        let claimed = tokio::task::spawn_blocking(move || store.claim(&name, &id, now_ms(), lease)).await;
+        self.claim_after(store, name, 0).await
+    }
+
+    /// Takes a source's lease, leaving one another node let go of to the
+    /// others for a while when this node already polls its share (sources ÷
+    /// live nodes): several nodes split the sources, and a node that joins
+    /// gets its part as the others let theirs go.
+    async fn claim_source(&self, store: &Arc<Store>, id: &str, sources: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let share = sources.div_ceil(self.live.load(Relaxed).max(1));
+        let full = self.live.load(Relaxed) > 1 && self.mine.load(Relaxed) >= share;
+        self.claim_after(store, format!("source:{id}"), if full { 2 * self.lease_ms } else { 0 }).await
+    }
+
+    async fn claim_after(&self, store: &Arc<Store>, name: String, grace_ms: i64) -> bool {
+        let (store, id, lease) = (store.clone(), self.id.clone(), self.valid_ms());
+        let claimed =
+            tokio::task::spawn_blocking(move || store.claim_after(&name, &id, now_ms(), lease, grace_ms)).await;
         match claimed {
             Ok(Ok(held)) => held,
             Ok(Err(e)) => {
@@ -150,7 +180,7 @@ impl Shared {
         };
         Ok(Shared {
             node: base.node.clone(),
-            poller: Poller::new(&cfg, base.store.clone())?,
+            poller: Poller::new(&cfg, base.store.clone())?.with_node(&base.node.id, base.node.valid_ms()),
             cfg,
             calendar,
             store: base.store.clone(),
@@ -245,8 +275,15 @@ impl Generation {
             // Today's latest round time already past, if it has not run (the
             // daemon was down then) — once the first polls have brought the data in.
             let shared = shared.clone();
+            let launched = now();
             tokio::spawn(async move {
                 futures::future::join_all(first).await;
+                // Nodes sharing the store split the sources: wait (a while)
+                // for the others' first polls too, so the round sees their data.
+                let deadline = tokio::time::Instant::now() + FIRST_POLLS_WAIT;
+                while tokio::time::Instant::now() < deadline && !all_polled_since(&shared, launched).await {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
                 missed_round(shared).await;
             });
         }
@@ -479,7 +516,12 @@ fn addr_hint(cfg: &Config) -> String {
 /// ended (a restart after kill -9 does not wait for its own old leases).
 fn register_node(store: &Store, cfg: &Config, started: DateTime<FixedOffset>, listen: String) -> Result<Node> {
     use crate::store::nodes::{NodeInfo, host_name, process_id};
-    let node = Node { id: process_id("node"), lease_ms: cfg.daemon.lease_secs.max(1) as i64 * 1000 };
+    let node = Node {
+        id: process_id("node"),
+        lease_ms: cfg.daemon.lease_secs.max(1) as i64 * 1000,
+        live: 1.into(),
+        mine: 0.into(),
+    };
     let host = host_name();
     store.register_node(
         &NodeInfo {
@@ -495,13 +537,17 @@ fn register_node(store: &Store, cfg: &Config, started: DateTime<FixedOffset>, li
     let gone: Vec<String> = store
         .nodes(now_ms())?
         .into_iter()
-        .filter(|n| n.id != node.id && n.leases > 0)
+        .filter(|n| n.id != node.id && n.stopped_at.is_none())
         .filter(|n| sqlite || (n.host == host && !std::path::Path::new(&format!("/proc/{}", n.pid)).exists()))
         .map(|n| n.id)
         .collect();
     if !gone.is_empty() {
         let n = store.release_leases_of(&gone)?;
-        tracing::info!(nodes = gone.len(), leases = n, "let go the leases of nodes that are gone");
+        tracing::info!(nodes = gone.len(), released = n, "let go the leases and email claims of nodes that are gone");
+        // Mark them, so they are not looked at again.
+        for id in &gone {
+            store.node_stopped(id, &started.to_rfc3339())?;
+        }
     }
     let _ = store.prune_nodes(now_ms() - 7 * 86_400_000);
     tracing::info!(node = %node.id, lease_secs = cfg.daemon.lease_secs, "registered as a node of the store");
@@ -623,7 +669,8 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
     let _running = RunningGuard { shared: &shared, id: &src.id };
     // Nodes sharing the store: the source is polled by the node holding its
     // lease (the first to poll it, for as long as that node lives).
-    if !shared.node.claim(&shared.store, format!("source:{}", src.id)).await {
+    let enabled = shared.cfg.sources.iter().filter(|s| s.enabled).count();
+    if !shared.node.claim_source(&shared.store, &src.id, enabled).await {
         tracing::debug!(source = %src.id, "another node polls this source");
         return;
     }
@@ -729,6 +776,25 @@ async fn index_loop(shared: Arc<Shared>) {
     }
 }
 
+/// How long a starting node waits for every source's first poll (by any
+/// node) before it runs today's missed round.
+const FIRST_POLLS_WAIT: Duration = Duration::from_secs(120);
+
+/// Whether every enabled source has been polled (by any node) since `since`.
+async fn all_polled_since(shared: &Arc<Shared>, since: DateTime<FixedOffset>) -> bool {
+    let store = shared.store.clone();
+    let Ok(Ok(health)) = tokio::task::spawn_blocking(move || store.source_health()).await else { return false };
+    shared.cfg.sources.iter().filter(|s| s.enabled).all(|s| {
+        health.iter().any(|h| {
+            h.id == s.id
+                && h.last_attempt_at
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t >= since)
+        })
+    })
+}
+
 /// Today's latest round time already past, if its round has not run (the
 /// daemon was down then, or the leader that was to run it died).
 async fn missed_round(shared: Arc<Shared>) {
@@ -751,12 +817,36 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
         tick.tick().await;
         let s = shared.clone();
         let beat = tokio::task::spawn_blocking(move || -> Result<(Vec<String>, bool, bool)> {
+            use std::sync::atomic::Ordering::Relaxed;
             let t = now_ms();
-            s.store.heartbeat(&s.node.id, t, s.node.lease_ms, s.index.indexed_rev())?;
-            let orphans: Vec<String> = s
-                .store
-                .expired_leases("source:", t)?
+            let node = &s.node;
+            s.store.heartbeat(&node.id, t, node.valid_ms(), s.index.indexed_rev())?;
+            let live = s.store.live_nodes(t, node.valid_ms())?;
+            node.live.store(live.len().max(1), Relaxed);
+            // More than its share (a node joined): let the surplus go.
+            let enabled = s.cfg.sources.iter().filter(|x| x.enabled).count();
+            let share = enabled.div_ceil(live.len().max(1));
+            let mut mine = s.store.leases_held(&node.id, "source:", t)?;
+            if live.len() > 1 && mine > share {
+                let gone = s.store.let_go(&node.id, "source:", mine - share, t)?;
+                tracing::info!(sources = gone.len(), nodes = live.len(), "letting sources go to the other nodes");
+                mine -= gone.len();
+            }
+            let expired = s.store.expired_leases("source:", t)?;
+            // Under its share: take what the others let go of (polled at its
+            // next tick, by this node).
+            if live.len() > 1 && mine < share {
+                for l in expired.iter().filter(|l| l.node != node.id && live.contains(&l.node)).take(share - mine) {
+                    if s.store.claim(&l.name, &node.id, t, node.valid_ms())? {
+                        mine += 1;
+                    }
+                }
+            }
+            node.mine.store(mine, Relaxed);
+            // A dead node's sources (not those a live node let go of).
+            let orphans: Vec<String> = expired
                 .into_iter()
+                .filter(|l| !live.contains(&l.node))
                 .filter_map(|l| l.name.strip_prefix("source:").map(str::to_string))
                 .collect();
             let leaderless = !s.store.expired_leases(LEADER, t)?.is_empty();
@@ -773,7 +863,9 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             Err(_) => continue,
         };
         for id in orphans {
-            if let Some(src) = shared.cfg.sources.iter().find(|s| s.enabled && s.id == id) {
+            if let Some(src) = shared.cfg.sources.iter().find(|s| s.enabled && s.id == id)
+                && shared.node.claim(&shared.store, format!("source:{id}")).await
+            {
                 tracing::info!(source = %id, "taking over a source whose node stopped beating");
                 tokio::spawn(poll_one(shared.clone(), src.clone()));
             }

@@ -600,7 +600,20 @@ const _: () = assert!(PG_MIGRATIONS.len() == MIGRATIONS.len(), "every migration 
 enum Backend {
     /// One connection: the daemon's writes are few and batched.
     Sqlite(Mutex<Connection>),
-    Postgres(Box<db::pg::Pool>),
+    Postgres(Box<PgBackend>),
+}
+
+/// The PostgreSQL connections of one process.
+struct PgBackend {
+    /// Reads and write transactions.
+    data: db::pg::Pool,
+    /// Short transactions that must not wait behind the data pool's writers
+    /// or readers: heartbeats, leases, claims, source health.
+    control: db::pg::Pool,
+    /// Write transactions of this process, one at a time: they run one at a
+    /// time across nodes anyway (the advisory lock), and one waiting for
+    /// the lock must not hold more than one of the pool's connections.
+    write_gate: Mutex<()>,
 }
 
 /// A handle on the store, SQLite or PostgreSQL (`[storage] backend`).
@@ -640,9 +653,13 @@ impl Store {
     /// string: TLS by `sslmode`, unix sockets by `host=/path`) with at most
     /// `pool_size` connections, and migrates it.
     pub fn open_postgres(url: &str, pool_size: usize) -> Result<Store> {
-        let pool = db::pg::Pool::connect(url, pool_size)?;
-        let path = PathBuf::from(format!("postgresql://{}", pool.label()));
-        let store = Store { backend: Backend::Postgres(Box::new(pool)), path };
+        let data = db::pg::Pool::connect(url, pool_size)?;
+        let control = db::pg::Pool::connect(url, 2)?;
+        let path = PathBuf::from(format!("postgresql://{}", data.label()));
+        let store = Store {
+            backend: Backend::Postgres(Box::new(PgBackend { data, control, write_gate: Mutex::new(()) })),
+            path,
+        };
         store
             .write_unlocked(migrate_postgres)
             .with_context(|| format!("failed to migrate the store {}", store.path.display()))?;
@@ -703,8 +720,20 @@ impl Store {
                 let conn = m.lock().unwrap_or_else(|e| e.into_inner());
                 f(&mut Db::Sqlite(&conn))
             }
-            Backend::Postgres(pool) => {
-                let mut conn = pool.get()?;
+            Backend::Postgres(pg) => {
+                let mut conn = pg.data.get()?;
+                f(&mut Db::Pg(&mut conn))
+            }
+        }
+    }
+
+    /// As [`Store::read`], on the connections kept for heartbeats and
+    /// leases (`write_unlocked`'s), which never wait behind other work.
+    pub(crate) fn control<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(_) => self.read(f),
+            Backend::Postgres(pg) => {
+                let mut conn = pg.control.get()?;
                 f(&mut Db::Pg(&mut conn))
             }
         }
@@ -736,8 +765,9 @@ impl Store {
                 tx.commit()?;
                 Ok(out)
             }
-            Backend::Postgres(pool) => {
-                let mut conn = pool.get()?;
+            Backend::Postgres(pg) => {
+                let _gate = serialized.then(|| pg.write_gate.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut conn = if serialized { pg.data.get()? } else { pg.control.get()? };
                 conn.batch("BEGIN")?;
                 conn.in_tx = true;
                 let out = (|| {

@@ -110,14 +110,19 @@ impl Store {
         })
     }
 
-    /// Drops every lease of the nodes named (nodes known to be gone: on
-    /// SQLite, every node but this one, since the data folder's lock proves
-    /// no other runs; on this host, nodes whose process has ended).
+    /// Drops every lease and email claim of the nodes named (nodes known to
+    /// be gone: on SQLite, every node but this one, since the data folder's
+    /// lock proves no other runs; elsewhere, nodes of this host whose process
+    /// has ended), so a restart after kill -9 does not wait for them to expire.
     pub fn release_leases_of(&self, nodes: &[String]) -> Result<u64> {
         self.write_unlocked(|db| {
             let mut n = 0;
             for node in nodes {
                 n += db.execute("DELETE FROM leases WHERE node = ?1", params![node])?;
+                n += db.execute(
+                    "UPDATE outbox SET claimed_by = NULL, claim_expires_ms = NULL WHERE claimed_by = ?1",
+                    params![node],
+                )?;
             }
             Ok(n)
         })
@@ -127,34 +132,84 @@ impl Store {
     /// other node holds it unexpired; renews it if `node` holds it. True
     /// when `node` holds it now.
     pub fn claim(&self, name: &str, node: &str, now_ms: i64, lease_ms: i64) -> Result<bool> {
+        self.claim_after(name, node, now_ms, lease_ms, 0)
+    }
+
+    /// As [`Store::claim`], but a lease another node let go of (or lost)
+    /// is taken only once it has been free for `grace_ms`: a node that
+    /// already holds its share leaves a freed source to the others first.
+    pub fn claim_after(&self, name: &str, node: &str, now_ms: i64, lease_ms: i64, grace_ms: i64) -> Result<bool> {
         let acquired_at = chrono::DateTime::from_timestamp_millis(now_ms)
             .map(|t| t.with_timezone(&crate::normalize::time::china()).to_rfc3339())
             .unwrap_or_default();
         self.write_unlocked(|db| {
             let holder: Option<String> = db.query_opt(
-                "INSERT INTO leases (name, node, expires_ms, acquired_at) VALUES (?1, ?2, ?3, ?5) \
+                "INSERT INTO leases (name, node, expires_ms, acquired_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (name) DO UPDATE SET node = excluded.node, expires_ms = excluded.expires_ms, \
                  acquired_at = CASE WHEN leases.node = excluded.node THEN leases.acquired_at \
                                     ELSE excluded.acquired_at END \
-                 WHERE leases.node = excluded.node OR leases.expires_ms < ?4 \
+                 WHERE (leases.node = excluded.node AND leases.expires_ms >= ?5) OR leases.expires_ms < ?6 \
                  RETURNING node",
-                params![name, node, now_ms + lease_ms, now_ms, acquired_at],
+                params![name, node, now_ms + lease_ms, acquired_at, now_ms, now_ms - grace_ms.max(0)],
                 |r| r.get(0),
             )?;
             Ok(holder.as_deref() == Some(node))
         })
     }
 
+    /// Lets go of `n` of the node's leases whose name starts with `prefix`
+    /// (it holds more than its share): they expire now and stay marked as
+    /// its, so that it does not take them over as a dead node's. Returns
+    /// the names let go.
+    pub fn let_go(&self, node: &str, prefix: &str, n: usize, now_ms: i64) -> Result<Vec<String>> {
+        self.write_unlocked(|db| {
+            let names: Vec<String> = db.query_map(
+                "SELECT name FROM leases WHERE node = ?1 AND expires_ms >= ?2 AND substr(name, 1, ?4) = ?3 \
+                 ORDER BY name DESC LIMIT ?5",
+                params![node, now_ms, prefix, prefix.chars().count(), n],
+                |r| r.get(0),
+            )?;
+            for name in &names {
+                db.execute(
+                    "UPDATE leases SET expires_ms = ?3 WHERE name = ?1 AND node = ?2",
+                    params![name, node, now_ms - 1],
+                )?;
+            }
+            Ok(names)
+        })
+    }
+
+    /// Unexpired leases of `node` whose name starts with `prefix`, counted.
+    pub fn leases_held(&self, node: &str, prefix: &str, now_ms: i64) -> Result<usize> {
+        self.control(|db| {
+            db.query_value(
+                "SELECT COUNT(*) FROM leases WHERE node = ?1 AND expires_ms >= ?2 AND substr(name, 1, ?4) = ?3",
+                params![node, now_ms, prefix, prefix.chars().count()],
+            )
+        })
+    }
+
+    /// The nodes that beat within `within_ms` and have not stopped.
+    pub fn live_nodes(&self, now_ms: i64, within_ms: i64) -> Result<Vec<String>> {
+        self.control(|db| {
+            db.query_map(
+                "SELECT id FROM nodes WHERE stopped_at IS NULL AND heartbeat_ms >= ?1 ORDER BY id",
+                params![now_ms - within_ms],
+                |r| r.get(0),
+            )
+        })
+    }
+
     /// Gives a lease back (the work is done, or the node stops doing it).
     pub fn release(&self, name: &str, node: &str) -> Result<()> {
-        self.read(|db| db.execute("DELETE FROM leases WHERE name = ?1 AND node = ?2", params![name, node]))?;
+        self.control(|db| db.execute("DELETE FROM leases WHERE name = ?1 AND node = ?2", params![name, node]))?;
         Ok(())
     }
 
     /// Leases whose name starts with `prefix` that have expired (their node
     /// died or stopped beating): the work to take over.
     pub fn expired_leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<LeaseRow>> {
-        self.read(|db| {
+        self.control(|db| {
             db.query_map(
                 "SELECT name, node, expires_ms FROM leases WHERE expires_ms < ?2 AND substr(name, 1, ?3) = ?1 \
                  ORDER BY name",
@@ -166,7 +221,7 @@ impl Store {
 
     /// Every lease, for `status`.
     pub fn leases(&self) -> Result<Vec<LeaseRow>> {
-        self.read(|db| {
+        self.control(|db| {
             db.query_map("SELECT name, node, expires_ms FROM leases ORDER BY name", params![], |r| {
                 Ok(LeaseRow { name: r.get(0)?, node: r.get(1)?, expires_ms: r.get(2)? })
             })
@@ -175,7 +230,7 @@ impl Store {
 
     /// The nodes, most recent heartbeat first, with their unexpired leases counted.
     pub fn nodes(&self, now_ms: i64) -> Result<Vec<NodeRow>> {
-        self.read(|db| {
+        self.control(|db| {
             db.query_map(
                 "SELECT n.id, n.host, n.pid, n.listen, n.started_at, n.heartbeat_ms, n.index_rev, n.stopped_at, \
                  (SELECT COUNT(*) FROM leases l WHERE l.node = n.id AND l.expires_ms >= ?1) \
@@ -201,7 +256,7 @@ impl Store {
     /// Forgets nodes that stopped (or stopped beating) before `before_ms`
     /// and hold nothing: `status` lists recent ones only.
     pub fn prune_nodes(&self, before_ms: i64) -> Result<u64> {
-        self.read(|db| {
+        self.control(|db| {
             db.execute(
                 "DELETE FROM nodes WHERE heartbeat_ms < ?1 AND id NOT IN (SELECT node FROM leases)",
                 params![before_ms],
@@ -212,7 +267,7 @@ impl Store {
     /// Claims a queued email for sending by `node` until `until_ms`, unless
     /// another node's unexpired claim holds it. True when `node` may send it.
     pub fn claim_mail(&self, id: i64, node: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
-        let n = self.read(|db| {
+        let n = self.control(|db| {
             db.execute(
                 "UPDATE outbox SET claimed_by = ?2, claim_expires_ms = ?4 WHERE id = ?1 AND state = 'queued' \
                  AND (claimed_by IS NULL OR claimed_by = ?2 OR claim_expires_ms < ?3)",
@@ -264,6 +319,27 @@ mod tests {
             assert_eq!(nodes.iter().map(|n| (n.id.as_str(), n.leases)).collect::<Vec<_>>(), [("a", 0), ("b", 1)]);
             store.node_stopped("b", "2026-12-06T09:01:00+08:00").unwrap();
             assert!(store.leases().unwrap().iter().all(|l| l.node != "b"), "a clean stop lets its leases go");
+        });
+    }
+
+    #[test]
+    fn a_lease_let_go_waits_for_the_others_first() {
+        crate::store::testing::each_backend("letgo", |store| {
+            for s in ["source:a", "source:b", "source:c"] {
+                assert!(store.claim(s, "n1", 1_000, 10_000).unwrap());
+            }
+            assert_eq!(store.leases_held("n1", "source:", 2_000).unwrap(), 3);
+            assert_eq!(store.let_go("n1", "source:", 1, 2_000).unwrap(), ["source:c"]);
+            assert_eq!(store.leases_held("n1", "source:", 2_000).unwrap(), 2);
+            // n1, at its share, leaves it for 5 s; n2, under its share, takes it now.
+            assert!(!store.claim_after("source:c", "n1", 2_500, 10_000, 5_000).unwrap());
+            assert!(store.claim_after("source:c", "n2", 2_600, 10_000, 0).unwrap());
+            // Nobody took source:b's twin: after the grace, n1 may.
+            assert_eq!(store.let_go("n1", "source:", 1, 3_000).unwrap(), ["source:b"]);
+            assert!(store.claim_after("source:b", "n1", 8_001, 10_000, 5_000).unwrap());
+            store.register_node(&info("n1"), 8_000).unwrap();
+            store.register_node(&info("n2"), 1_000).unwrap();
+            assert_eq!(store.live_nodes(8_500, 4_000).unwrap(), ["n1"]);
         });
     }
 
