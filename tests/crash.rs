@@ -61,11 +61,10 @@ fn export(path: &Path, rows: usize) {
     }
 }
 
-fn stored_ids(db: &Path) -> BTreeSet<i64> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM items").unwrap();
-    stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+/// The ids stored in the store at `var` (its SQLite file, or the PostgreSQL
+/// database the test hook maps it to).
+fn stored_ids(var: &Path) -> BTreeSet<i64> {
+    crate::support::store_rows(var, "SELECT id FROM items", &[]).into_iter().map(|r| r[0].parse().unwrap()).collect()
 }
 
 fn message_id(data: &[u8]) -> String {
@@ -144,7 +143,12 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_no_email() {
     let cfg_busy = state.join("busy.toml");
     std::fs::rename(state.join("govwatch.toml"), &cfg_busy).unwrap();
     let cfg_quiet = demo_config(state, busy(false));
-    let db = state.join("var").join("govwatch.sqlite3");
+    let var = state.join("var");
+    // The daemon has made its store (its SQLite file; on PostgreSQL, its folder).
+    let made = || {
+        var.join("govwatch.sqlite3").exists()
+            || (std::env::var_os("GOVWATCH_TEST_POSTGRES_BASE").is_some() && var.exists())
+    };
 
     let mut known: BTreeSet<i64> = BTreeSet::new();
     for k in 0..kills {
@@ -155,10 +159,10 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_no_email() {
         d.child.wait().unwrap();
         let log = d.log();
         assert!(!log.contains("panicked"), "run {k} panicked:\n{log}");
-        if !db.exists() {
+        if !made() {
             continue;
         }
-        let ids = stored_ids(&db);
+        let ids = stored_ids(&var);
         let lost: Vec<_> = known.difference(&ids).take(5).collect();
         assert!(lost.is_empty(), "kill {k} after {wait:?} lost stored items {lost:?} (seed {seed})\n{log}");
         println!("kill {k} after {wait:?}: {} items stored, {} emails received", ids.len(), smtp.received().len());
@@ -170,10 +174,10 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_no_email() {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         std::thread::sleep(Duration::from_millis(300));
-        let n: i64 = if db.exists() {
-            let conn = rusqlite::Connection::open(&db).unwrap();
-            conn.busy_timeout(Duration::from_secs(10)).unwrap();
-            conn.query_row("SELECT COUNT(*) FROM items WHERE source = 'rexian-gongdan'", [], |r| r.get(0)).unwrap()
+        let n: i64 = if made() {
+            crate::support::store_rows(&var, "SELECT COUNT(*) FROM items WHERE source = 'rexian-gongdan'", &[])[0][0]
+                .parse()
+                .unwrap()
         } else {
             0
         };
@@ -186,7 +190,7 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_no_email() {
     std::thread::sleep(Duration::from_millis(rng.next(2000)));
     d.child.kill().unwrap();
     d.child.wait().unwrap();
-    let ids = stored_ids(&db);
+    let ids = stored_ids(&var);
     assert!(known.is_subset(&ids), "the last kill lost stored items (seed {seed})");
     known = ids;
 

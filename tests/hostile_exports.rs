@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use govwatch::store::Store;
 use serde_json::Value;
 
 use crate::support::daemon::{Daemon, Options, demo_config};
@@ -91,23 +90,24 @@ level = "county"
     }
 
     fn numbers(&self) -> Vec<String> {
-        let store = Store::open(&self.path("var")).unwrap();
-        let conn = rusqlite::Connection::open(self.path("var").join("govwatch.sqlite3")).unwrap();
-        drop(store);
-        let mut stmt = conn.prepare("SELECT number FROM cases ORDER BY number").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        crate::support::store_rows(&self.path("var"), "SELECT number FROM cases ORDER BY number", &[])
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
     }
 }
 
 /// Imports of `file` recorded in the store at `var`: (finished?, error).
 fn imports_of(var: &Path, file: &Path) -> Vec<(bool, Option<String>)> {
-    let conn = rusqlite::Connection::open(var.join("govwatch.sqlite3")).unwrap();
-    let mut stmt =
-        conn.prepare("SELECT finished_at IS NOT NULL, error FROM imports WHERE file = ?1 ORDER BY id").unwrap();
-    stmt.query_map([file.display().to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    let file = file.display().to_string();
+    crate::support::store_rows(
+        var,
+        "SELECT CASE WHEN finished_at IS NULL THEN 0 ELSE 1 END, error FROM imports WHERE file = ?1 ORDER BY id",
+        &[&file],
+    )
+    .into_iter()
+    .map(|r| (r[0] == "1", Some(r[1].clone()).filter(|e| !e.is_empty())))
+    .collect()
 }
 
 fn strs(v: &Value) -> String {
@@ -343,19 +343,22 @@ fn the_daemon_stays_up_beside_hostile_exports_imports_the_sound_one_and_does_not
     d.stop(Duration::from_secs(15));
 
     let var = dir.path().join("var");
-    let conn = rusqlite::Connection::open(var.join("govwatch.sqlite3")).unwrap();
-    let numbers: Vec<String> = {
-        let mut stmt =
-            conn.prepare("SELECT number FROM cases WHERE source = 'rexian-gongdan' ORDER BY number").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
-    };
+    let numbers: Vec<String> = crate::support::store_rows(
+        &var,
+        "SELECT number FROM cases WHERE source = 'rexian-gongdan' ORDER BY number",
+        &[],
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
     for n in ["OK1", "OK2", "OK3", "H1", "H2", "H3"] {
         assert!(numbers.iter().any(|x| x == n), "{n} imported: {numbers:?}");
     }
-    let quarantined: Vec<(String, i64, String)> = {
-        let mut stmt = conn.prepare("SELECT file, row, reason FROM quarantine ORDER BY file").unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
-    };
+    let quarantined: Vec<(String, i64, String)> =
+        crate::support::store_rows(&var, "SELECT file, row, reason FROM quarantine ORDER BY file", &[])
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].parse().unwrap(), r[2].clone()))
+            .collect();
     let of = |name: &str| -> Vec<&(String, i64, String)> {
         quarantined.iter().filter(|(f, _, _)| f.ends_with(&format!("/{name}"))).collect()
     };

@@ -115,11 +115,11 @@ fn the_daemon_survives_every_hostile_input_at_once() {
     assert!(numbers.contains(&"GDOK0001".to_string()) && numbers.contains(&"GDOK0002".to_string()), "{numbers:?}");
     // Every hostile export is quarantined with the bound it broke; the
     // healthy one is not.
-    let conn = rusqlite::Connection::open(dir.path().join("var/govwatch.sqlite3")).unwrap();
-    let quarantined: Vec<(String, String)> = {
-        let mut stmt = conn.prepare("SELECT file, reason FROM quarantine").unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
-    };
+    let quarantined: Vec<(String, String)> =
+        crate::support::store_rows(&dir.path().join("var"), "SELECT file, reason FROM quarantine", &[])
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
     let reason = |name: &str| -> String {
         quarantined.iter().filter(|(f, _)| f.ends_with(&format!("/{name}"))).map(|(_, r)| r.as_str()).collect()
     };

@@ -139,15 +139,16 @@ fn the_store_works_out_the_numbers_of_older_items_again() {
     }
     // What govwatch before this change stored: the first number of the text
     // as the item's 文号, and no version mark.
-    let db = rusqlite::Connection::open(dir.path().join("govwatch.sqlite3")).unwrap();
-    db.execute(
-        "UPDATE items SET doc_no = '工信部企业〔2026〕2号', doc_no_norm = '工信部企业〔2026〕2号', \
-         refs = '{\"doc_nos\":[\"工信部企业〔2026〕2号\"],\"title_key\":\"old\"}'",
-        [],
-    )
-    .unwrap();
-    db.execute("DELETE FROM meta WHERE key = 'refs_version'", []).unwrap();
-    drop(db);
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .query_strings(
+            "UPDATE items SET doc_no = '工信部企业〔2026〕2号', doc_no_norm = '工信部企业〔2026〕2号', \
+             refs = '{\"doc_nos\":[\"工信部企业〔2026〕2号\"],\"title_key\":\"old\"}'",
+            &[],
+        )
+        .unwrap();
+    store.query_strings("DELETE FROM meta WHERE key = 'refs_version'", &[]).unwrap();
+    drop(store);
     let store = Store::open(dir.path()).unwrap();
     let item = store.item(id).unwrap().unwrap();
     assert_eq!((item.doc_no, item.doc_no_norm), (None, None));

@@ -215,6 +215,40 @@ pub enum Row<'a> {
 }
 
 impl Row<'_> {
+    /// How many columns the row has.
+    pub fn len(&self) -> usize {
+        match self {
+            Row::Sqlite(r) => r.as_ref().column_count(),
+            Row::Pg(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Column `i` written as text, whatever its type (`None` for NULL).
+    pub fn text(&self, i: usize) -> Result<Option<String>> {
+        let c = match self {
+            Row::Sqlite(r) => match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Col::Null,
+                rusqlite::types::ValueRef::Integer(v) => Col::Int(v),
+                rusqlite::types::ValueRef::Real(v) => Col::Real(v),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    return Ok(Some(String::from_utf8_lossy(t).into_owned()));
+                }
+            },
+            Row::Pg(r) => pg::col(r, i)?,
+        };
+        Ok(match c {
+            Col::Null => None,
+            Col::Int(v) => Some(v.to_string()),
+            Col::Real(v) => Some(v.to_string()),
+            Col::Text(s) => Some(s.to_string()),
+            Col::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        })
+    }
+
     /// Column `i` (from 0) as a `T`.
     pub fn get<T: FromCol>(&self, i: usize) -> Result<T> {
         let got = match self {

@@ -629,6 +629,9 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("failed to create the data folder {}", data_dir.display()))?;
+        if let Ok(base) = std::env::var(TEST_POSTGRES_BASE) {
+            return Store::open_postgres(&test_database_for(&base, data_dir)?, 8);
+        }
         let path = data_dir.join("govwatch.sqlite3");
         let conn = Connection::open(&path).with_context(|| format!("failed to open the store {}", path.display()))?;
         Self::setup(conn, path)
@@ -796,6 +799,23 @@ impl Store {
         }
     }
 
+    /// Runs one statement with text values and gives every column as text
+    /// (`None` for NULL), on either backend: for tests and tools that look
+    /// at the tables themselves.
+    #[doc(hidden)]
+    pub fn query_strings(&self, sql: &str, values: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+        let values: Vec<db::Value> = values.iter().map(|v| db::Value::Text(v.to_string())).collect();
+        self.read(|db| {
+            db.query_map(sql, &values, |r| {
+                let mut row = Vec::new();
+                for i in 0..r.len() {
+                    row.push(r.text(i)?);
+                }
+                Ok(row)
+            })
+        })
+    }
+
     /// The SQLite connection, for tests that look at the file's own tables.
     #[cfg(test)]
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -853,10 +873,37 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// For running the whole test suite on PostgreSQL: when this variable holds a
+/// server's base URL (`postgresql://user@host:port/`), every store opened
+/// by its data folder is instead the PostgreSQL database named after that
+/// folder (created when missing). A test hook, not a setting: an office
+/// chooses PostgreSQL with `[storage] backend`.
+pub const TEST_POSTGRES_BASE: &str = "GOVWATCH_TEST_POSTGRES_BASE";
+
+fn test_database_for(base: &str, data_dir: &Path) -> Result<String> {
+    use sha2::Digest;
+    let folder = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let hash = sha2::Sha256::digest(folder.to_string_lossy().as_bytes());
+    let name = format!("gw_{}", hash.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+    let admin = db::pg::Pool::connect(&format!("{base}postgres"), 1)?;
+    let mut conn = admin.get()?;
+    let exists: Option<i64> =
+        Db::Pg(&mut conn).query_opt("SELECT 1 FROM pg_database WHERE datname = ?1", params![name], |r| r.get(0))?;
+    if exists.is_none()
+        && let Err(e) = conn.batch(&format!("CREATE DATABASE {name}"))
+        && !["42P04", "23505"].iter().any(|c| format!("{e:#}").contains(c))
+    {
+        return Err(e);
+    }
+    Ok(format!("{base}{name}"))
+}
+
 /// Applies the PostgreSQL migrations the database lacks, under an advisory
 /// lock: nodes starting together migrate once.
 fn migrate_postgres(db: &mut Db<'_>) -> Result<()> {
     db.execute("SELECT pg_advisory_xact_lock(?1, ?2)", params![db::pg::LOCK_NAMESPACE, db::pg::LOCK_MIGRATE])?;
+    // No NOTICE "already exists" on every start.
+    db.execute_batch("SET LOCAL client_min_messages = warning")?;
     db.execute_batch("CREATE TABLE IF NOT EXISTS govwatch_schema (version BIGINT NOT NULL)")?;
     let current: Option<i64> = db.query_opt("SELECT version FROM govwatch_schema", params![], |r| r.get(0))?;
     let current = match current {

@@ -247,3 +247,15 @@ pub fn rss(title: &str, items: &[(String, String, String, String)]) -> String {
     x.push_str("</channel></rss>\n");
     x
 }
+
+/// Rows of a query on the store in `var` (SQLite, or the PostgreSQL
+/// database the test hook maps it to), every column as text ("" for NULL).
+pub fn store_rows(var: &Path, sql: &str, values: &[&str]) -> Vec<Vec<String>> {
+    let store = govwatch::store::Store::open(var).unwrap();
+    store
+        .query_strings(sql, values)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.into_iter().map(Option::unwrap_or_default).collect())
+        .collect()
+}
