@@ -94,10 +94,10 @@ impl CopyReport {
 pub fn copy_sqlite_to(src: &Store, dst: &Store, mut progress: impl FnMut(&str, u64, u64)) -> Result<CopyReport> {
     let started = Instant::now();
     let Backend::Sqlite(source) = &src.backend else {
-        bail!("复制的来源须是 SQLite 数据库，{} 不是", src.path().display());
+        bail!("只能从 SQLite 数据库复制，{} 不是", src.path().display());
     };
     let Backend::Postgres(pool) = &dst.backend else {
-        bail!("复制的目标须是 PostgreSQL 数据库，{} 不是", dst.path().display());
+        bail!("只能复制到 PostgreSQL 数据库，{} 不是", dst.path().display());
     };
     let destination = pool.label().to_string();
 
@@ -644,6 +644,6 @@ mod tests {
         let a = Store::open_in_memory().unwrap();
         let b = Store::open_in_memory().unwrap();
         let err = format!("{:#}", copy_sqlite_to(&a, &b, |_, _, _| {}).unwrap_err());
-        assert!(err.contains("目标须是 PostgreSQL"), "{err}");
+        assert!(err.contains("只能复制到 PostgreSQL 数据库"), "{err}");
     }
 }
