@@ -21,6 +21,7 @@ use crate::store::Store;
 mod alerts;
 mod calendar;
 mod status;
+mod store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +120,11 @@ pub enum Command {
     Links {
         #[command(subcommand)]
         command: LinksCommand,
+    },
+    /// The store itself: copy a SQLite store into PostgreSQL
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
     },
 }
 
@@ -311,6 +317,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { json } => status::run(&cfg, json),
         Command::Serve => crate::daemon::serve(cfg).map(|()| ExitCode::SUCCESS),
         Command::Links { command: LinksCommand::Check { json } } => links_check(&cfg, json),
+        Command::Store { command } => store::run(&cfg, command),
         Command::Config { .. } | Command::Calendar { .. } | Command::User { .. } => unreachable!("handled above"),
     }
 }
@@ -408,6 +415,37 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
 }
 
+/// A count shown on stderr while it grows (`检查链接 120/800`): one line
+/// rewritten on a terminal, a line per 5 % on a pipe, so that logs stay
+/// short. A count that starts again (`done` below the last shown) is a new one.
+pub(crate) struct Progress {
+    tty: bool,
+    last: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress { tty: std::io::stderr().is_terminal(), last: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// `label done/total`; the line ends when `done` reaches `total`.
+    pub(crate) fn show(&self, label: &str, done: usize, total: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last.load(Relaxed).min(done);
+        let step = (total / 20).max(1);
+        if done == total || done == 0 || done - last >= step {
+            self.last.store(done, Relaxed);
+            if !self.tty {
+                eprintln!("{label} {done}/{total}");
+            } else if done == total {
+                eprintln!("\r{label} {done}/{total}");
+            } else {
+                eprint!("\r{label} {done}/{total}");
+            }
+        }
+    }
+}
+
 /// `govwatch links check`: one dead-link run now, progress on stderr.
 fn links_check(cfg: &Config, json: bool) -> Result<ExitCode> {
     if !cfg.inspection.enabled || !cfg.inspection.links.enabled {
@@ -415,24 +453,9 @@ fn links_check(cfg: &Config, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let store = open_store(cfg)?;
-    let tty = std::io::stderr().is_terminal();
-    let last = std::sync::atomic::AtomicUsize::new(0);
-    let progress = |done: usize, total: usize| {
-        // A line per 5 % on a pipe, a rewritten line on a terminal.
-        let step = (total / 20).max(1);
-        if done == total || done - last.load(std::sync::atomic::Ordering::Relaxed) >= step {
-            last.store(done, std::sync::atomic::Ordering::Relaxed);
-            if tty {
-                eprint!("\r检查链接 {done}/{total}");
-            } else {
-                eprintln!("检查链接 {done}/{total}");
-            }
-        }
-    };
+    let shown = Progress::new();
+    let progress = |done: usize, total: usize| shown.show("检查链接", done, total);
     let r = runtime()?.block_on(crate::linkcheck::run(cfg, store, now(), progress))?;
-    if tty && r.checked > 0 {
-        eprintln!();
-    }
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -37,4 +37,5 @@ mod repost_labelled;
 mod reposts;
 mod search_exact;
 mod smtp;
+mod store_copy;
 mod web;

@@ -11,6 +11,7 @@
 //! revision it has committed, so bringing it up to date is "index every row
 //! with a higher revision" — after a crash too.
 
+pub mod copy;
 pub mod db;
 pub mod findings;
 pub mod imports;
