@@ -25,7 +25,9 @@ fn govwatch(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env("GOVWATCH__STORAGE__DATA_DIR", state.join("var"))
         .env("GOVWATCH__STORAGE__INDEX_DIR", state.join("index"))
         .env_remove("GOVWATCH_CONFIG")
-        .env_remove("GOVWATCH__STORAGE__URL");
+        .env_remove("GOVWATCH__STORAGE__URL")
+        // The copy starts from a SQLite store, even when the suite runs on PostgreSQL.
+        .env_remove(govwatch::store::TEST_POSTGRES_BASE);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -65,7 +65,7 @@ fn copy(cfg: &Config, to: Option<String>) -> Result<ExitCode> {
             return Err(e);
         }
     };
-    let src = Store::open(data_dir)?;
+    let src = Store::open_sqlite(data_dir)?;
     let dst = Store::open_postgres(&url, 2).context("无法打开目标 PostgreSQL 数据库")?;
     let destination = dst.path().display().to_string();
     eprintln!("正在把 {} 复制到 {destination}…", file.display());

@@ -99,7 +99,7 @@ pub fn copy_sqlite_to(src: &Store, dst: &Store, mut progress: impl FnMut(&str, u
     let Backend::Postgres(pool) = &dst.backend else {
         bail!("只能复制到 PostgreSQL 数据库，{} 不是", dst.path().display());
     };
-    let destination = pool.label().to_string();
+    let destination = pool.data.label().to_string();
 
     let mut conn = source.lock().unwrap_or_else(|e| e.into_inner());
     // One snapshot of the source for the copy and the counts.
@@ -547,7 +547,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let src = Store::open(dir.path()).unwrap();
+        let src = Store::open_sqlite(dir.path()).unwrap();
         let items = fill(&src);
         let before = reads(&src);
         // Nothing compared below is empty.

@@ -633,6 +633,12 @@ impl Store {
         if let Ok(base) = std::env::var(TEST_POSTGRES_BASE) {
             return Store::open_postgres(&test_database_for(&base, data_dir)?, 8);
         }
+        Store::open_sqlite(data_dir)
+    }
+
+    /// Opens `data_dir/govwatch.sqlite3` itself, whatever the test hook says
+    /// (`store copy` reads the SQLite file).
+    pub fn open_sqlite(data_dir: &Path) -> Result<Store> {
         let path = data_dir.join("govwatch.sqlite3");
         let conn = Connection::open(&path).with_context(|| format!("failed to open the store {}", path.display()))?;
         Self::setup(conn, path)
