@@ -86,7 +86,7 @@ fn store_copy_moves_the_demo_store_to_postgresql_once() {
     assert!(err.contains("复制 items 0/28") && err.contains("复制 items 28/28"), "{err}");
     assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD), "{out}{err}");
     assert_eq!(dst.count_items().unwrap(), 28);
-    let sqlite = Store::open(&s.join("var")).unwrap();
+    let sqlite = Store::open_sqlite(&s.join("var")).unwrap();
     assert_eq!(dst.max_rev().unwrap(), sqlite.max_rev().unwrap());
 
     // Again, the URL from the environment: refused, the tables named, nothing written.
