@@ -2122,6 +2122,27 @@ mod tests {
         assert!(all.contains("fetch.per_host"), "{all}");
     }
 
+    /// PostgreSQL needs its address, in a form libpq takes; the password in
+    /// it is never repeated. The URL may come from the environment.
+    #[test]
+    fn a_postgres_store_needs_an_address() {
+        let bare = GOOD.replacen("[storage]\n", "[storage]\nbackend = \"postgres\"\n", 1);
+        let all = |l: Loaded| l.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
+        let l = from_toml_str(&bare).unwrap();
+        assert!(all(l).contains("storage.url：backend = \"postgres\" 需要数据库地址"));
+        let bad = bare.replacen("[storage]\n", "[storage]\nurl = \"postgresql://gw:s3cret@db:notaport/gw\"\n", 1);
+        let text = all(from_toml_str(&bad).unwrap());
+        assert!(text.contains("storage.url：不是 PostgreSQL 能识别的地址"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, &bare).unwrap();
+        let env = vec![("GOVWATCH__STORAGE__URL".into(), "postgresql://gw:s3cret@db:5432/gw".into())];
+        let l = load_with_env(&path, env).unwrap();
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.config.storage.backend, StorageBackend::Postgres);
+    }
+
     #[test]
     fn five_field_cron_gets_a_hint() {
         let e = parse_schedule("*/30 * * * *").unwrap_err();
