@@ -17,6 +17,8 @@ pub mod inspect;
 pub mod items;
 pub mod links;
 pub mod outbox;
+#[doc(hidden)]
+pub mod pg_cluster;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
