@@ -20,6 +20,8 @@ pub mod items;
 pub mod links;
 pub mod nodes;
 pub mod outbox;
+#[doc(hidden)]
+pub mod pg_cluster;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
