@@ -47,20 +47,9 @@ fn message_id(data: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// A fresh database on the test cluster, or None (said loudly).
+/// A fresh database on the test process's throwaway cluster, or None (said loudly).
 pub fn pg_url(prefix: &str) -> Option<String> {
-    let Ok(base) = std::env::var("GOVWATCH_TEST_PG") else {
-        eprintln!("NOT RUN: no PostgreSQL for this test (GOVWATCH_TEST_PG is not set)");
-        return None;
-    };
-    let name = format!("{prefix}_{}_{}", std::process::id(), rand_suffix());
-    let admin = govwatch::store::db::pg::Pool::connect(&format!("{base}postgres"), 1).unwrap();
-    admin.get().unwrap().batch(&format!("CREATE DATABASE {name}")).unwrap();
-    Some(format!("{base}{name}"))
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+    govwatch::store::pg_cluster::test_database(prefix)
 }
 
 /// The stored items and a search of each node's index agree with a

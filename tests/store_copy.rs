@@ -3,20 +3,17 @@
 //! on stdout, the password never shown; refused while the daemon holds the
 //! data folder and into a database that has rows.
 //!
-//! PostgreSQL comes from `GOVWATCH_TEST_PG` (a base URL, e.g.
-//! `postgresql://govwatch@127.0.0.1:55432/`, the database name appended);
-//! without it the test says NOT RUN and checks nothing.
+//! PostgreSQL is the test process's throwaway cluster (`store::pg_cluster`);
+//! where it cannot start the test says NOT RUN (a failure in CI).
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use govwatch::store::Store;
-use govwatch::store::db::pg::Pool;
 
 use crate::support;
 
 const DEMO: &str = "config/demo.toml";
-const PASSWORD: &str = "Pw-never-shown-7";
 
 fn govwatch(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(support::bin());
@@ -38,32 +35,17 @@ fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
-/// A new empty database on the test server; its URL, with a password put
-/// in when the URL has a user and none (the test server ignores it).
-fn new_database(base: &str, name: &str) -> String {
-    let admin = Pool::connect(&format!("{base}postgres"), 1).expect("GOVWATCH_TEST_PG answers");
-    admin.get().unwrap().batch(&format!("CREATE DATABASE {name}")).unwrap();
-    let url = format!("{base}{name}");
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((user, host)) if !user.contains(':') => format!("{scheme}://{user}:{PASSWORD}@{host}"),
-            _ => url,
-        },
-        None => url,
-    }
-}
-
 #[test]
 fn store_copy_moves_the_demo_store_to_postgresql_once() {
-    let Ok(base) = std::env::var("GOVWATCH_TEST_PG") else {
-        eprintln!("NOT RUN: GOVWATCH_TEST_PG is not set; govwatch store copy was not tested");
-        return;
-    };
+    let Some(cluster) = govwatch::store::pg_cluster::test_cluster() else { return };
+    // The cluster's password: it must never be shown.
+    let password = cluster.password().to_string();
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
     let o = govwatch(s, &["poll", "--config", DEMO], &[]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let url = new_database(&base, &format!("cli_copy_{}", std::process::id()));
+    let url = cluster.database("cli_copy").unwrap();
+    assert!(url.contains(&password));
 
     // Not while the daemon holds the data folder.
     let lock = govwatch::daemon::lock::InstanceLock::acquire(&s.join("var"), "2026-12-06T09:00:00+08:00").unwrap();
@@ -84,7 +66,7 @@ fn store_copy_moves_the_demo_store_to_postgresql_once() {
     assert!(items.trim_end().ends_with(" 28 行"), "{items}");
     assert!(out.contains("cases        8 行") && out.contains("nodes、leases、web_sessions、login_attempts"), "{out}");
     assert!(err.contains("复制 items 0/28") && err.contains("复制 items 28/28"), "{err}");
-    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD), "{out}{err}");
+    assert!(!out.contains(&password) && !err.contains(&password), "{out}{err}");
     assert_eq!(dst.count_items().unwrap(), 28);
     let sqlite = Store::open_sqlite(&s.join("var")).unwrap();
     assert_eq!(dst.max_rev().unwrap(), sqlite.max_rev().unwrap());
@@ -94,7 +76,7 @@ fn store_copy_moves_the_demo_store_to_postgresql_once() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(err.contains("不是空的：表 sources、items、cases、imports 中已有数据"), "{err}");
-    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD), "{out}{err}");
+    assert!(!out.contains(&password) && !err.contains(&password), "{out}{err}");
     assert_eq!(dst.count_items().unwrap(), 28);
 
     // Without a destination: say where it goes.

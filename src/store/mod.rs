@@ -965,14 +965,8 @@ pub(crate) mod testing {
     }
 
     fn pg_test_database(prefix: &str) -> Option<String> {
-        let base = std::env::var("GOVWATCH_TEST_PG").ok()?;
-        let name =
-            format!("{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let admin = db::pg::Pool::connect(&format!("{base}postgres"), 1).unwrap();
-        admin.get().unwrap().batch(&format!("CREATE DATABASE {name}")).unwrap();
-        Some(format!("{base}{name}"))
+        pg_cluster::test_database(prefix)
     }
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
     /// Runs `f` on a new empty store of each backend: SQLite in memory,
     /// then PostgreSQL.
