@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod items;
 pub mod links;
 pub mod outbox;
+pub mod sessions;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
