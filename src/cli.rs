@@ -394,7 +394,7 @@ fn config_check(path: &std::path::Path) -> Result<ExitCode> {
 }
 
 pub fn open_store(cfg: &Config) -> Result<Arc<Store>> {
-    Ok(Arc::new(Store::open(&cfg.storage.data_dir)?))
+    Ok(Arc::new(Store::open_config(&cfg.storage)?))
 }
 
 pub fn open_index(cfg: &Config) -> Result<SearchIndex> {

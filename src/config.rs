@@ -465,11 +465,16 @@ pub struct DaemonConfig {
     /// flight are finished or abandoned, the index committed if time allows
     /// (it catches up from the store at the next start otherwise).
     pub shutdown_timeout_secs: u64,
+    /// Nodes sharing one store (`[storage] backend = "postgres"`): a node
+    /// that stops beating loses its sources and its leader's jobs to the
+    /// others within this many seconds. A live node renews its leases every
+    /// fifth of it.
+    pub lease_secs: u64,
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { shutdown_timeout_secs: 10 }
+        DaemonConfig { shutdown_timeout_secs: 10, lease_secs: 60 }
     }
 }
 
@@ -1315,6 +1320,7 @@ fn check(c: &Config, tree: &serde_json::Map<String, serde_json::Value>, problems
     check_sites(c, &|id| index_of("sources", id), problems);
     check_inspection(c, &known_units, &|id| index_of("sources", id), problems);
     check_fetch_addresses(&c.fetch, problems);
+    check_storage(&c.storage, problems);
     check_numbers(c, &|id| index_of("sources", id), problems);
     for (k, v) in tree {
         check_text(v, k, problems);
@@ -1493,6 +1499,23 @@ fn check_sites(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mut 
 }
 
 /// `fetch.allow_private`: each entry a host name, an address or a network.
+/// `[storage]`: PostgreSQL needs an address libpq accepts (its password is never repeated).
+fn check_storage(st: &Storage, problems: &mut Vec<Problem>) {
+    match (st.backend, st.url.as_deref().map(str::trim).filter(|u| !u.is_empty())) {
+        (StorageBackend::Postgres, None) => problems.push(error(
+            "storage.url",
+            "backend = \"postgres\" 需要数据库地址，如 postgresql://govwatch:密码@db.example:5432/govwatch \
+             （密码可放在环境变量 GOVWATCH__STORAGE__URL 中）",
+        )),
+        (StorageBackend::Postgres, Some(url)) => {
+            if let Err(e) = url.parse::<tokio_postgres::Config>() {
+                problems.push(error("storage.url", format!("不是 PostgreSQL 能识别的地址：{e}")));
+            }
+        }
+        (StorageBackend::Sqlite, _) => {}
+    }
+}
+
 fn check_fetch_addresses(f: &Fetch, problems: &mut Vec<Problem>) {
     for (i, message) in crate::sources::address::check_allow_list(&f.allow_private) {
         problems.push(error(format!("fetch.allow_private[{i}]"), message));
@@ -1796,6 +1819,7 @@ fn check_numbers(c: &Config, source_index: &dyn Fn(&str) -> usize, problems: &mu
         ("web.session_hours".into(), w.session_hours, 1, 720, HOURS, Some(dw.session_hours)),
         ("web.header_timeout_secs".into(), w.header_timeout_secs, 1, 300, SECS, Some(dw.header_timeout_secs)),
         ("daemon.shutdown_timeout_secs".into(), c.daemon.shutdown_timeout_secs, 1, 600, SECS, Some(10)),
+        ("daemon.lease_secs".into(), c.daemon.lease_secs, 2, 3600, SECS, Some(60)),
         ("import.max_xlsx_bytes".into(), c.import.max_xlsx_bytes, 1 << 16, 16 << 30, BYTES, Some(dim.max_xlsx_bytes)),
         ("import.max_xlsx_entries".into(), c.import.max_xlsx_entries, 1, 1_000_000, "", Some(dim.max_xlsx_entries)),
         ("import.max_cells".into(), c.import.max_cells, 1, 1_000_000_000, "", Some(dim.max_cells)),

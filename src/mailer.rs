@@ -251,7 +251,16 @@ pub struct Mailer {
     give_up: chrono::Duration,
     /// Set at shutdown: the pass stops before its next email.
     stop: std::sync::atomic::AtomicBool,
+    /// Who claims the emails this mailer sends (the daemon's node id, or
+    /// `cli:HOST:PID` for `govwatch alerts send`).
+    node: String,
 }
+
+/// How long a claim on an email being sent keeps other nodes off it: longer
+/// than any SMTP exchange takes. A node killed while sending leaves its
+/// email to the others after this (the documented crash window: the email
+/// may go out twice if the relay had accepted it).
+const MAIL_CLAIM_MS: i64 = 10 * 60 * 1000;
 
 /// How a failed send is handled.
 enum Outcome {
@@ -291,7 +300,14 @@ impl Mailer {
             transport,
             give_up: chrono::Duration::hours(cfg.alerts.give_up_after_hours as i64),
             stop: std::sync::atomic::AtomicBool::new(false),
+            node: crate::store::nodes::process_id("cli"),
         })
+    }
+
+    /// Claims emails as this node.
+    pub fn with_node(mut self, node: &str) -> Mailer {
+        self.node = node.to_string();
+        self
     }
 
     pub fn stopped(&self) -> bool {
@@ -307,8 +323,10 @@ impl Mailer {
     /// pass; send errors are recorded on the email.
     pub async fn deliver(&self, store: &Store, now: DateTime<FixedOffset>) -> Result<Delivery> {
         let mut d = Delivery::default();
+        let mut skip: std::collections::HashSet<i64> = std::collections::HashSet::new();
         loop {
-            let due = store.due_mail(now, BATCH)?;
+            let due: Vec<Sendable> =
+                store.due_mail(now, BATCH + skip.len())?.into_iter().filter(|m| !skip.contains(&m.id)).collect();
             if due.is_empty() {
                 return Ok(d);
             }
@@ -316,6 +334,13 @@ impl Mailer {
             for m in due {
                 if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
                     return Ok(d);
+                }
+                // Several nodes deliver one outbox: each email is claimed
+                // before it is sent, and one another node is sending is left to it.
+                let clock = chrono::Utc::now().timestamp_millis();
+                if !store.claim_mail(m.id, &self.node, clock, clock + MAIL_CLAIM_MS)? {
+                    skip.insert(m.id);
+                    continue;
                 }
                 match self.send(&m).await {
                     Ok(()) => {

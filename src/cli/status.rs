@@ -22,6 +22,30 @@ pub struct Status {
     pub findings: Findings,
     /// Export sources with rows that are intake only or history.
     pub intake: Vec<SourceIntake>,
+    /// Where the store is: the SQLite file, or PostgreSQL's host, port and database.
+    pub store: String,
+    /// The `govwatch run` processes that used this store lately (one on
+    /// SQLite; several sharing a PostgreSQL store), newest heartbeat first.
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeStatus {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub listen: Option<String>,
+    pub started_at: String,
+    /// The last heartbeat (RFC 3339, Asia/Shanghai) and its age in seconds.
+    pub last_heartbeat: String,
+    pub heartbeat_age_secs: i64,
+    /// `running` (beating within `daemon.lease_secs`), `stopped` (said so) or
+    /// `lost` (stopped beating without saying so: killed, or cut off).
+    pub state: &'static str,
+    /// Leases it holds now (sources, `leader`, import files).
+    pub leases: i64,
+    /// The store revision its search index holds.
+    pub index_rev: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,7 +157,38 @@ pub fn gather(cfg: &Config) -> Result<Status> {
         .filter_map(|s| by_source.remove(&s.id).map(|intake| SourceIntake { source: s.id.clone(), intake }))
         .filter(|i| !i.intake.zh().is_empty())
         .collect();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let lease_ms = cfg.daemon.lease_secs as i64 * 1000;
+    let nodes = store
+        .nodes(now_ms)?
+        .into_iter()
+        .map(|n| {
+            let age = now_ms - n.heartbeat_ms;
+            NodeStatus {
+                state: if n.stopped_at.is_some() {
+                    "stopped"
+                } else if age <= lease_ms {
+                    "running"
+                } else {
+                    "lost"
+                },
+                last_heartbeat: chrono::DateTime::from_timestamp_millis(n.heartbeat_ms)
+                    .map(|t| t.with_timezone(&crate::normalize::time::china()).to_rfc3339())
+                    .unwrap_or_default(),
+                heartbeat_age_secs: age / 1000,
+                id: n.id,
+                host: n.host,
+                pid: n.pid,
+                listen: n.listen,
+                started_at: n.started_at,
+                leases: n.leases,
+                index_rev: n.index_rev,
+            }
+        })
+        .collect();
     Ok(Status {
+        store: store.path().display().to_string(),
+        nodes,
         daemon: Daemon { running: holder.is_some(), holder, data_dir: cfg.storage.data_dir.display().to_string() },
         items: store.count_items()?,
         index: IndexStatus { documents, lag, size_bytes: crate::web::dir_size(dir) },
@@ -157,6 +212,26 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     match &st.daemon.holder {
         Some(h) => writeln!(out, "{DAEMON}：运行中（{}）", lock::describe(h))?,
         None => writeln!(out, "{DAEMON}：未运行（数据目录 {}）", st.daemon.data_dir)?,
+    }
+    writeln!(out, "存储：{}", st.store)?;
+    for n in &st.nodes {
+        let state = match n.state {
+            "running" => "运行中",
+            "stopped" => "已停止",
+            _ => "失联",
+        };
+        writeln!(
+            out,
+            "    节点 {}：{state}；主机 {} 进程 {}；最近心跳 {}（{} 秒前）；持有租约 {} 个；索引至修订 {}{}",
+            n.id,
+            n.host,
+            n.pid,
+            index::display_time(&n.last_heartbeat),
+            n.heartbeat_age_secs,
+            n.leases,
+            n.index_rev,
+            n.listen.as_deref().map(|l| format!("；控制台 {l}")).unwrap_or_default()
+        )?;
     }
     let s = &st.sources;
     writeln!(

@@ -66,8 +66,40 @@ const RULES_SCHEDULE: &str = "0 */10 * * * *";
 /// How often the outbox is looked at for emails whose retry time has come.
 const DELIVERY_INTERVAL: Duration = Duration::from_secs(60);
 
+/// This process as a node of the store (`store::nodes`): its id and how
+/// long its leases run.
+struct Node {
+    id: String,
+    lease_ms: i64,
+}
+
+impl Node {
+    /// Takes (or renews) the lease `name`; false when another live node holds it.
+    async fn claim(&self, store: &Arc<Store>, name: String) -> bool {
+        let (store, id, lease) = (store.clone(), self.id.clone(), self.lease_ms);
+        let claimed = tokio::task::spawn_blocking(move || store.claim(&name, &id, now_ms(), lease)).await;
+        match claimed {
+            Ok(Ok(held)) => held,
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "the store did not answer a lease claim");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The clock in unix milliseconds, for leases and heartbeats.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The lease of the leader's jobs: rule evaluation, alert rounds, the link check.
+const LEADER: &str = "leader";
+
 /// What outlives a configuration reload.
 struct Base {
+    node: Arc<Node>,
     store: Arc<Store>,
     index: Arc<SearchIndex>,
     /// Sources being polled right now (by any generation).
@@ -80,6 +112,7 @@ struct Base {
 
 /// What one configuration builds.
 struct Shared {
+    node: Arc<Node>,
     cfg: Arc<Config>,
     calendar: Calendar,
     store: Arc<Store>,
@@ -110,12 +143,13 @@ impl Shared {
         }
         let alerts = if cfg.alerts.enabled {
             let t = Templates::load(cfg.alerts.templates.as_deref()).context("alerts.templates")?;
-            Some((t, Mailer::new(&cfg).context("[mail]")?))
+            Some((t, Mailer::new(&cfg).context("[mail]")?.with_node(&base.node.id)))
         } else {
             tracing::info!("alerts are disabled ([alerts] enabled = false): no emails");
             None
         };
         Ok(Shared {
+            node: base.node.clone(),
             poller: Poller::new(&cfg, base.store.clone())?,
             cfg,
             calendar,
@@ -137,6 +171,7 @@ struct Generation {
     sched: JobScheduler,
     indexer: Option<JoinHandle<()>>,
     delivery: Option<JoinHandle<()>>,
+    heartbeat: Option<JoinHandle<()>>,
 }
 
 impl Generation {
@@ -192,7 +227,7 @@ impl Generation {
             .with_context(|| format!("inspection.links.schedule: bad schedule {schedule:?}"))?;
             sched.add(job).await.context("failed to schedule the link check")?;
         }
-        Ok(Generation { shared, sched, indexer: None, delivery: None })
+        Ok(Generation { shared, sched, indexer: None, delivery: None, heartbeat: None })
     }
 
     /// Starts the schedules and tasks, polls `poll_now` at once, and runs
@@ -203,18 +238,16 @@ impl Generation {
             self.delivery = Some(tokio::spawn(delivery_loop(shared.clone())));
         }
         self.indexer = Some(tokio::spawn(index_loop(shared.clone())));
+        self.heartbeat = Some(tokio::spawn(heartbeat_loop(shared.clone())));
         self.sched.start().await.context("failed to start the scheduler")?;
         let first: Vec<_> = poll_now.into_iter().map(|src| tokio::spawn(poll_one(shared.clone(), src))).collect();
         if shared.alerts.is_some() {
             // Today's latest round time already past, if it has not run (the
             // daemon was down then) — once the first polls have brought the data in.
-            let (shared, times) = (shared.clone(), shared.cfg.alerts.round_times());
+            let shared = shared.clone();
             tokio::spawn(async move {
                 futures::future::join_all(first).await;
-                let n = now();
-                if let Some(t) = times.into_iter().rev().find(|t| *t <= n.time()) {
-                    alert_round(shared, n.date_naive().and_time(t)).await;
-                }
+                missed_round(shared).await;
             });
         }
         // Catch up with anything stored while no generation was watching.
@@ -230,6 +263,9 @@ impl Generation {
             tracing::warn!(error = %e, "scheduler did not stop cleanly");
         }
         if let Some(t) = &self.indexer {
+            t.abort();
+        }
+        if let Some(t) = &self.heartbeat {
             t.abort();
         }
         if let (Some(task), Some((_, m))) = (self.delivery, &self.shared.alerts) {
@@ -325,7 +361,9 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     if cfg.users.is_empty() && cfg.web.trusted_user_header.is_none() {
         tracing::warn!("no [[users]]: nobody can log in to the web console; add one with `govwatch user add NAME`");
     }
+    let node = Arc::new(register_node(&store, &cfg, started, addr_hint(&cfg))?);
     let base = Base {
+        node: node.clone(),
         store,
         index,
         running: Arc::new(Mutex::new(HashSet::new())),
@@ -421,8 +459,53 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
         ),
     }
     let _ = tokio::time::timeout(Duration::from_millis(200), server).await;
+    let (s, id) = (base.store.clone(), node.id.clone());
+    match tokio::task::spawn_blocking(move || s.node_stopped(&id, &now().to_rfc3339())).await {
+        Ok(Ok(())) => {}
+        _ => tracing::warn!("could not tell the store this node stopped; its leases expire by themselves"),
+    }
     tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "stopped");
     Ok(())
+}
+
+/// The configured console address, for `status` (the bound one is known later).
+fn addr_hint(cfg: &Config) -> String {
+    cfg.web.listen.clone()
+}
+
+/// Registers this process as a node of the store and lets go the leases of
+/// nodes known to be gone: on SQLite every other node's (the data folder's
+/// lock proves none runs), elsewhere those of this host whose process has
+/// ended (a restart after kill -9 does not wait for its own old leases).
+fn register_node(store: &Store, cfg: &Config, started: DateTime<FixedOffset>, listen: String) -> Result<Node> {
+    use crate::store::nodes::{NodeInfo, host_name, process_id};
+    let node = Node { id: process_id("node"), lease_ms: cfg.daemon.lease_secs.max(1) as i64 * 1000 };
+    let host = host_name();
+    store.register_node(
+        &NodeInfo {
+            id: node.id.clone(),
+            host: host.clone(),
+            pid: std::process::id(),
+            listen: Some(listen),
+            started_at: started.to_rfc3339(),
+        },
+        now_ms(),
+    )?;
+    let sqlite = store.dialect() == crate::store::Dialect::Sqlite;
+    let gone: Vec<String> = store
+        .nodes(now_ms())?
+        .into_iter()
+        .filter(|n| n.id != node.id && n.leases > 0)
+        .filter(|n| sqlite || (n.host == host && !std::path::Path::new(&format!("/proc/{}", n.pid)).exists()))
+        .map(|n| n.id)
+        .collect();
+    if !gone.is_empty() {
+        let n = store.release_leases_of(&gone)?;
+        tracing::info!(nodes = gone.len(), leases = n, "let go the leases of nodes that are gone");
+    }
+    let _ = store.prune_nodes(now_ms() - 7 * 86_400_000);
+    tracing::info!(node = %node.id, lease_secs = cfg.daemon.lease_secs, "registered as a node of the store");
+    Ok(node)
 }
 
 /// SIGHUP: reads and checks the configuration file again; takes it only when
@@ -510,6 +593,14 @@ fn needs_restart(old: &Config, new: &Config) -> Option<String> {
     if old.storage.index_dir != new.storage.index_dir {
         why.push("storage.index_dir");
     }
+    if (old.storage.backend, &old.storage.url, old.storage.pool_size)
+        != (new.storage.backend, &new.storage.url, new.storage.pool_size)
+    {
+        why.push("storage.backend/url/pool_size");
+    }
+    if old.daemon.lease_secs != new.daemon.lease_secs {
+        why.push("daemon.lease_secs");
+    }
     if serde_json::to_value(&old.index).ok() != serde_json::to_value(&new.index).ok() {
         why.push("[index]");
     }
@@ -530,6 +621,12 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
         return;
     }
     let _running = RunningGuard { shared: &shared, id: &src.id };
+    // Nodes sharing the store: the source is polled by the node holding its
+    // lease (the first to poll it, for as long as that node lives).
+    if !shared.node.claim(&shared.store, format!("source:{}", src.id)).await {
+        tracing::debug!(source = %src.id, "another node polls this source");
+        return;
+    }
     // At most `fetch.concurrency` polls at once, as `govwatch poll` does.
     let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
     let now = now();
@@ -582,9 +679,16 @@ async fn index_loop(shared: Arc<Shared>) {
     loop {
         shared.dirty.notified().await;
         tokio::time::sleep(INDEX_DEBOUNCE).await;
+        // Every node keeps its own index; one, the leader, evaluates the rules.
+        let leader = shared.node.claim(&shared.store, LEADER.to_string()).await;
         let s = shared.clone();
         let done = tokio::task::spawn_blocking(move || -> Result<(usize, usize, String)> {
             let stats = s.index.sync(&s.store).context("index update failed")?;
+            if !leader {
+                let status =
+                    format!("running: {} documents indexed; another node evaluates the rules", s.index.num_docs());
+                return Ok((stats.indexed, 0, status));
+            }
             let at = now();
             let (findings, _) = crate::findings::evaluate(&s.cfg, &s.calendar, &s.store, at, true)
                 .context("evaluating the rules failed")?;
@@ -625,6 +729,70 @@ async fn index_loop(shared: Arc<Shared>) {
     }
 }
 
+/// Today's latest round time already past, if its round has not run (the
+/// daemon was down then, or the leader that was to run it died).
+async fn missed_round(shared: Arc<Shared>) {
+    let n = now();
+    if let Some(t) = shared.cfg.alerts.round_times().into_iter().rev().find(|t| *t <= n.time()) {
+        alert_round(shared, n.date_naive().and_time(t)).await;
+    }
+}
+
+/// The node's heartbeat, every fifth of `daemon.lease_secs`: says the node
+/// is alive and renews its leases; takes over the sources whose node stopped
+/// beating (and polls them at once), and the leader's jobs (running a round
+/// the dead leader missed); and brings this node's index up to what other
+/// nodes stored.
+async fn heartbeat_loop(shared: Arc<Shared>) {
+    let every = Duration::from_millis((shared.node.lease_ms / 5).max(200) as u64);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let s = shared.clone();
+        let beat = tokio::task::spawn_blocking(move || -> Result<(Vec<String>, bool, bool)> {
+            let t = now_ms();
+            s.store.heartbeat(&s.node.id, t, s.node.lease_ms, s.index.indexed_rev())?;
+            let orphans: Vec<String> = s
+                .store
+                .expired_leases("source:", t)?
+                .into_iter()
+                .filter_map(|l| l.name.strip_prefix("source:").map(str::to_string))
+                .collect();
+            let leaderless = !s.store.expired_leases(LEADER, t)?.is_empty();
+            let behind = s.store.max_rev()? > s.index.indexed_rev();
+            Ok((orphans, leaderless, behind))
+        })
+        .await;
+        let (orphans, leaderless, behind) = match beat {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "heartbeat: the store did not answer");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for id in orphans {
+            if let Some(src) = shared.cfg.sources.iter().find(|s| s.enabled && s.id == id) {
+                tracing::info!(source = %id, "taking over a source whose node stopped beating");
+                tokio::spawn(poll_one(shared.clone(), src.clone()));
+            }
+        }
+        if leaderless && shared.node.claim(&shared.store, LEADER.to_string()).await {
+            tracing::info!(
+                "taking over the leader's jobs (rules, alert rounds, link check) from a node that stopped beating"
+            );
+            shared.dirty.notify_one();
+            if shared.alerts.is_some() {
+                tokio::spawn(missed_round(shared.clone()));
+            }
+        }
+        if behind {
+            shared.dirty.notify_one();
+        }
+    }
+}
+
 /// Runs the alert round of `at` (local time) if it is a working day:
 /// evaluates the rules, queues the emails, wakes the delivery.
 async fn alert_round(shared: Arc<Shared>, at: chrono::NaiveDateTime) {
@@ -633,6 +801,10 @@ async fn alert_round(shared: Arc<Shared>, at: chrono::NaiveDateTime) {
         return;
     }
     let Some(at) = at.and_local_timezone(crate::normalize::time::china()).single() else { return };
+    if !shared.node.claim(&shared.store, LEADER.to_string()).await {
+        tracing::debug!("another node runs the alert rounds");
+        return;
+    }
     let s = shared.clone();
     let done = tokio::task::spawn_blocking(move || -> Result<mailer::RoundReport> {
         let (templates, _) = s.alerts.as_ref().context("alerts are disabled")?;
@@ -658,6 +830,10 @@ async fn alert_round(shared: Arc<Shared>, at: chrono::NaiveDateTime) {
 /// still going when the next is due makes the next one skip).
 async fn link_check(shared: Arc<Shared>) {
     static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !shared.node.claim(&shared.store, LEADER.to_string()).await {
+        tracing::debug!("another node runs the link check");
+        return;
+    }
     if RUNNING.swap(true, std::sync::atomic::Ordering::SeqCst) {
         tracing::info!("the previous link check is still running: this one is skipped");
         return;

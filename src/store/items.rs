@@ -439,4 +439,90 @@ mod tests {
             assert_eq!((after[0].rev, after[0].created_rev), (3, 1), "an update keeps its creation revision");
         });
     }
+
+    /// The revision order trap (issue 19 item 2): with two writers, a
+    /// transaction holding revision 41 must not commit after one holding 42,
+    /// or a reader that synced to 42 never sees 41. Two writers store items
+    /// as fast as they can while a reader follows "everything above the
+    /// last revision I saw", as the index does; at the end the reader has
+    /// seen every item.
+    #[test]
+    fn a_reader_following_revisions_misses_nothing_while_two_writers_interleave() {
+        fn follow(store: &Store) {
+            const PER_WRITER: usize = 300;
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let seen = std::thread::scope(|sc| {
+                for w in 0..2 {
+                    let done = &done;
+                    sc.spawn(move || {
+                        for k in 0..PER_WRITER / 3 {
+                            let batch: Vec<Item> = (0..3)
+                                .map(|j| item(&format!("写入者{w}第{k}批{j}"), &format!("http://x/{w}/{k}/{j}"), 2))
+                                .collect();
+                            store.upsert_items(&batch).unwrap();
+                        }
+                        done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
+                let reader = sc.spawn(|| {
+                    let mut last = 0;
+                    let mut seen = std::collections::HashSet::new();
+                    loop {
+                        let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 2;
+                        for r in store.items_after_rev(last, 50).unwrap() {
+                            assert!(r.rev > last, "revisions come in order");
+                            last = r.rev;
+                            seen.insert(r.item.id);
+                        }
+                        if finished && store.items_after_rev(last, 1).unwrap().is_empty() {
+                            return seen;
+                        }
+                    }
+                });
+                reader.join().unwrap()
+            });
+            assert_eq!(seen.len(), 2 * PER_WRITER, "the reader saw every item");
+            assert_eq!(store.max_rev().unwrap(), 2 * PER_WRITER as i64, "one revision per write, none lost");
+        }
+        crate::store::testing::each_backend("revorder", follow);
+    }
+
+    /// On PostgreSQL a second writer waits while the first holds its
+    /// revisions uncommitted: revision 2 cannot become visible before 1.
+    #[test]
+    fn a_second_writer_waits_for_the_first_to_commit() {
+        let Some(store) = crate::store::testing::postgres("revwait") else { return };
+        let (holding_tx, holding_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (b_done_tx, b_done_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|sc| {
+            let store = &store;
+            sc.spawn(move || {
+                store
+                    .write(|tx| {
+                        let rev = next_rev(tx)?;
+                        tx.execute(
+                            "UPDATE meta SET value = ?1 WHERE key = 'next_rev'",
+                            params![(rev + 1).to_string()],
+                        )?;
+                        holding_tx.send(rev).unwrap();
+                        release_rx.recv().unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+            let a_rev = holding_rx.recv().unwrap();
+            sc.spawn(move || {
+                let out = store.upsert_items(&[item("第二个写入者", "http://x/b", 2)]).unwrap();
+                b_done_tx.send(out.max_rev).unwrap();
+            });
+            assert!(
+                b_done_rx.recv_timeout(std::time::Duration::from_millis(700)).is_err(),
+                "the second writer committed while the first held revision {a_rev}"
+            );
+            release_tx.send(()).unwrap();
+            let b_rev = b_done_rx.recv().unwrap();
+            assert_eq!(b_rev, a_rev + 1, "the second writer took the revision after the first's");
+        });
+    }
 }

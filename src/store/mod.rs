@@ -17,6 +17,7 @@ pub mod imports;
 pub mod inspect;
 pub mod items;
 pub mod links;
+pub mod nodes;
 pub mod outbox;
 pub mod sessions;
 pub mod sources;

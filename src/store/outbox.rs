@@ -337,8 +337,8 @@ impl Store {
     pub fn mail_sent(&self, id: i64, at: DateTime<FixedOffset>) -> Result<()> {
         self.read(|db| {
             db.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL \
-                 WHERE id = ?1",
+                "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL, \
+                 claimed_by = NULL, claim_expires_ms = NULL WHERE id = ?1",
                 params![id, at.to_rfc3339()],
             )
         })?;
@@ -349,7 +349,8 @@ impl Store {
     pub fn mail_retry(&self, id: i64, next: DateTime<FixedOffset>, error: &str) -> Result<()> {
         self.read(|db| {
             db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ts = ?2, last_error = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ts = ?2, last_error = ?3, \
+                 claimed_by = NULL, claim_expires_ms = NULL WHERE id = ?1",
                 params![id, next.timestamp(), error],
             )
         })?;
@@ -360,7 +361,8 @@ impl Store {
     pub fn mail_failed(&self, id: i64, error: &str) -> Result<()> {
         self.read(|db| {
             db.execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, \
+                 claimed_by = NULL, claim_expires_ms = NULL WHERE id = ?1",
                 params![id, error],
             )
         })?;
