@@ -3,6 +3,7 @@
 //! other and after a restart, a logout on one ends it on both, and failed
 //! logins on one lock the name out on the other. Needs GOVWATCH_TEST_PG
 //! (e.g. `postgresql://govwatch@127.0.0.1:55432/`); says NOT RUN without it.
+//! On the default SQLite store a session survives a restart of the daemon.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::demo_config;
+use crate::support::daemon::{Daemon, Options, demo_config};
 use crate::web::{ADMIN, Client, OFFICER, hidden};
 
 /// A `govwatch serve` child on a free loopback port.
@@ -87,11 +88,16 @@ fn fresh_database(base: &str, prefix: &str) -> String {
     format!("{base}{name}")
 }
 
-/// A client of `node` carrying `cookies` (what a load balancer passes along).
-fn on(node: &Serve, cookies: &std::collections::HashMap<String, String>) -> Client {
-    let mut c = Client::new(&node.addr);
+/// A client of `addr` carrying `cookies` (what a load balancer passes along).
+fn on_addr(addr: &str, cookies: &std::collections::HashMap<String, String>) -> Client {
+    let mut c = Client::new(addr);
     c.cookies = cookies.clone();
     c
+}
+
+/// A client of `node` carrying `cookies`.
+fn on(node: &Serve, cookies: &std::collections::HashMap<String, String>) -> Client {
+    on_addr(&node.addr, cookies)
 }
 
 #[test]
@@ -142,4 +148,22 @@ fn a_session_opened_on_one_node_is_served_by_the_other() {
     }
     let r = Client::new(&b.addr).login(ADMIN);
     assert_eq!(r.status, 429, "{}\n{}", r.text(), b.log());
+}
+
+#[test]
+fn a_session_survives_a_restart_of_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = demo_config(dir.path(), |s| s.to_string());
+    let mut d = Daemon::spawn(&Options { config: &cfg, state: dir.path(), env: vec![] });
+    d.ready(Duration::from_secs(60));
+    let mut c = Client::new(d.addr.as_deref().unwrap());
+    assert_eq!(c.login(OFFICER).status, 303);
+    assert_eq!(c.get("/api/findings").status, 200);
+    d.stop(Duration::from_secs(30));
+
+    let mut d = Daemon::spawn(&Options { config: &cfg, state: dir.path(), env: vec![] });
+    d.ready(Duration::from_secs(60));
+    let mut again = on_addr(d.addr.as_deref().unwrap(), &c.cookies);
+    let r = again.get("/api/findings");
+    assert_eq!(r.status, 200, "the session is in the store, not in the process: {}\n{}", r.text(), d.log());
 }
