@@ -16,6 +16,7 @@ mod cli;
 mod config_bounds;
 mod conformance;
 mod console_hostile;
+mod console_nodes;
 mod county;
 mod crash;
 mod daemon;

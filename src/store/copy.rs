@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn a_filled_store_reads_the_same_on_postgresql_and_goes_on_from_there() {
         let Some(dst) = crate::store::testing::postgres("copy") else {
-            eprintln!("NOT RUN: GOVWATCH_TEST_PG is not set; the copy to PostgreSQL was not tested");
+            eprintln!("NOT RUN: no PostgreSQL here; the copy to PostgreSQL was not tested");
             return;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn a_database_with_rows_in_any_table_is_refused() {
         let Some(dst) = crate::store::testing::postgres("copy") else {
-            eprintln!("NOT RUN: GOVWATCH_TEST_PG is not set; the copy to PostgreSQL was not tested");
+            eprintln!("NOT RUN: no PostgreSQL here; the copy to PostgreSQL was not tested");
             return;
         };
         let src = Store::open_in_memory().unwrap();

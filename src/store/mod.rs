@@ -22,6 +22,7 @@ pub mod nodes;
 pub mod outbox;
 #[doc(hidden)]
 pub mod pg_cluster;
+pub mod sessions;
 pub mod sources;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,9 @@
 //! could not run. Assets are embedded in the binary (the intranet has no CDN).
 //!
 //! Handlers read the store on the blocking pool: the store is one SQLite
-//! connection behind a mutex, and an import may hold it for a moment.
+//! connection behind a mutex, and an import may hold it for a moment. So
+//! does the session check of every closed page (sessions are in the store,
+//! so that any node serves any request).
 
 pub mod auth;
 pub mod pages;
@@ -211,37 +213,77 @@ fn add_cookie(resp: &mut Response, cfg: &Config, name: &str, value: &str, max_ag
     }
 }
 
+/// Who a request is from, as the store says.
+enum Caller {
+    /// A live session's user; with the token of a proxied session to set.
+    User(User, Option<String>),
+    /// The trusted proxy names a user the configuration does not know.
+    Unknown(String),
+    Nobody,
+}
+
+/// The console's answer when the store holding the sessions does not answer.
+fn store_unavailable(api: bool, e: &anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{e:#}"), "cannot read the console's sessions from the store");
+    let msg = "暂时无法读取数据库中的登录状态，请稍后再试";
+    if api {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": msg}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{msg}\n")).into_response()
+    }
+}
+
 /// Lets a request through with its [`User`], or turns it away: a redirect
-/// to the login page for pages, 401 for the API.
+/// to the login page for pages, 401 for the API. The session is looked up
+/// in the store (one read by the token's hash) on the blocking pool.
 async fn require_login(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let cfg = st.config();
     let idle = std::time::Duration::from_secs(cfg.web.session_hours.max(1) * 3600);
-    let mut user = cookie_of(req.headers(), SESSION_COOKIE).and_then(|t| st.auth.session(&t, idle));
-    let mut new_session = None;
-    if user.is_none()
-        && let Some(h) = &cfg.web.trusted_user_header
-        && auth::trusted_proxy(&cfg, peer(&req))
-        && let Some(name) = req.headers().get(h.as_str()).and_then(|v| v.to_str().ok())
-    {
-        match cfg.users.iter().find(|u| u.name == name) {
+    let api = req.uri().path().starts_with("/api/");
+    let token = cookie_of(req.headers(), SESSION_COOKIE);
+    let vouched = cfg
+        .web
+        .trusted_user_header
+        .as_ref()
+        .filter(|_| auth::trusted_proxy(&cfg, peer(&req)))
+        .and_then(|h| req.headers().get(h.as_str()))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (s, c) = (st.clone(), cfg.clone());
+    let caller = tokio::task::spawn_blocking(move || -> anyhow::Result<Caller> {
+        if let Some(t) = &token
+            && let Some(user) = s.auth.session(&s.store, t, idle)?
+        {
+            return Ok(Caller::User(user, None));
+        }
+        let Some(name) = vouched else { return Ok(Caller::Nobody) };
+        match c.users.iter().find(|u| u.name == name) {
             Some(u) => {
-                let token = st.auth.open_proxied(&u.name, u.role, idle);
-                user = st.auth.session(&token, idle);
-                new_session = Some(token);
+                let (token, user) = s.auth.proxied_session(&s.store, &u.name, u.role, idle)?;
+                Ok(Caller::User(user, Some(token)))
             }
-            None => {
-                tracing::warn!(user = name, "the proxy's user is not in [[users]]");
-                return (StatusCode::FORBIDDEN, format!("用户「{name}」不在 govwatch 的用户列表中\n")).into_response();
+            None => Ok(Caller::Unknown(name)),
+        }
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r);
+    let (user, new_session) = match caller {
+        Ok(Caller::User(user, new_session)) => (user, new_session),
+        Ok(Caller::Unknown(name)) => {
+            tracing::warn!(user = name, "the proxy's user is not in [[users]]");
+            return (StatusCode::FORBIDDEN, format!("用户「{name}」不在 govwatch 的用户列表中\n")).into_response();
+        }
+        Ok(Caller::Nobody) => {
+            if api {
+                return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "login required"}))).into_response();
             }
+            let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let to =
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return Redirect::to(&to).into_response();
         }
-    }
-    let Some(user) = user else {
-        if req.uri().path().starts_with("/api/") {
-            return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "login required"}))).into_response();
-        }
-        let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let to = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-        return Redirect::to(&to).into_response();
+        Err(e) => return store_unavailable(api, &e),
     };
     req.extensions_mut().insert(user);
     let mut resp = next.run(req).await;
@@ -360,9 +402,14 @@ async fn login_submit(
     // cannot all pass the limit; then a turn among the checks that may run
     // at once (each takes argon2's memory and a core), waited for here
     // rather than on a blocking thread.
-    let result = match st.auth.attempt(addr.ip(), &f.name) {
-        Err(e) => Ok(Err(e)),
-        Ok(attempt) => match st.auth.check_slot().await {
+    let counted = {
+        let (s, name, ip) = (st.clone(), f.name.clone(), addr.ip());
+        tokio::task::spawn_blocking(move || s.auth.attempt(&s.store, ip, &name)).await
+    };
+    let result = match counted {
+        Err(e) => Err(e),
+        Ok(Err(e)) => Ok(Err(e)),
+        Ok(Ok(attempt)) => match st.auth.check_slot().await {
             None => {
                 return (StatusCode::SERVICE_UNAVAILABLE, "控制台正在停止，请稍后再试\n").into_response();
             }
@@ -371,7 +418,7 @@ async fn login_submit(
                 let (name, password) = (f.name.clone(), f.password.clone());
                 tokio::task::spawn_blocking(move || {
                     let _slot = slot;
-                    s.auth.check(&cfg, attempt, &name, &password)
+                    s.auth.check(&s.store, &cfg, attempt, &name, &password)
                 })
                 .await
             }
@@ -399,6 +446,11 @@ async fn login_submit(
             tracing::warn!(user = %f.name, from = %addr.ip(), "login failed");
             login_form(&st, &cookie, &f.next, Some("用户名或密码不正确。"), StatusCode::UNAUTHORIZED, false)
         }
+        Ok(Err(auth::LoginError::Store(e))) => {
+            tracing::error!(user = %f.name, error = %e, "login failed: the store did not answer");
+            let msg = Some("暂时无法读取数据库，请稍后再试。");
+            login_form(&st, &cookie, &f.next, msg, StatusCode::SERVICE_UNAVAILABLE, false)
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -418,8 +470,13 @@ async fn logout(
     if !auth::same_token(&user.csrf, &f.csrf) {
         return (StatusCode::FORBIDDEN, "页面已过期（表单校验码不符），请返回刷新后重试\n").into_response();
     }
+    // Ended in the store: on every node at once.
     if let Some(t) = cookie_of(&headers, SESSION_COOKIE) {
-        st.auth.logout(&t);
+        let s = st.clone();
+        let ended = tokio::task::spawn_blocking(move || s.auth.logout(&s.store, &t)).await;
+        if let Err(e) = ended.map_err(anyhow::Error::from).and_then(|r| r) {
+            return store_unavailable(false, &e);
+        }
     }
     let mut resp = Redirect::to("/login").into_response();
     add_cookie(&mut resp, &st.config(), SESSION_COOKIE, "", Some(0));
