@@ -334,7 +334,9 @@ pub fn run(cfg: Config) -> Result<()> {
 }
 
 /// `govwatch serve`: the web console alone, on the store and index another
-/// process (the daemon) keeps up to date. Takes no lock: it only reads.
+/// process (the daemon) keeps up to date. Takes no lock: it writes only
+/// logins and sessions (short transactions; on SQLite beside a running
+/// daemon a login may wait for an import's transaction).
 pub fn serve(cfg: Config) -> Result<()> {
     let started = now();
     let rt = tokio::runtime::Builder::new_multi_thread()
