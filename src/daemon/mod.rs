@@ -400,7 +400,7 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     if cfg.users.is_empty() && cfg.web.trusted_user_header.is_none() {
         tracing::warn!("no [[users]]: nobody can log in to the web console; add one with `govwatch user add NAME`");
     }
-    let node = Arc::new(register_node(&store, &cfg, started, addr_hint(&cfg))?);
+    let node = Arc::new(register_node(&store, &cfg, started, cfg.web.listen.clone())?);
     let base = Base {
         node: node.clone(),
         store,
@@ -426,6 +426,9 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
         }
     });
     tracing::info!(listen = %addr, "serving the web console, /healthz and /metrics on http://{addr}");
+    if let Err(e) = base.store.node_listen(&node.id, &addr.to_string()) {
+        tracing::warn!(error = %format!("{e:#}"), "could not record the console's address in the store");
+    }
 
     let shared = Arc::new(Shared::build(cfg.clone(), &base)?);
     let polled: Vec<SourceConfig> = cfg.sources.iter().filter(|s| s.enabled).cloned().collect();
@@ -505,11 +508,6 @@ async fn run_async(cfg: Config, started: DateTime<FixedOffset>) -> Result<()> {
     }
     tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "stopped");
     Ok(())
-}
-
-/// The configured console address, for `status` (the bound one is known later).
-fn addr_hint(cfg: &Config) -> String {
-    cfg.web.listen.clone()
 }
 
 /// Registers this process as a node of the store and lets go the leases of

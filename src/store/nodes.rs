@@ -85,6 +85,12 @@ impl Store {
         })
     }
 
+    /// The address the node's console listens on, once it is bound.
+    pub fn node_listen(&self, node: &str, listen: &str) -> Result<()> {
+        self.control(|db| db.execute("UPDATE nodes SET listen = ?2 WHERE id = ?1", params![node, listen]))?;
+        Ok(())
+    }
+
     /// A node's heartbeat: it is alive, its index holds `index_rev`, and
     /// every lease it holds runs until `now_ms + lease_ms`. Returns how many
     /// leases it renewed.
