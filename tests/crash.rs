@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::daemon::{Daemon, Options, demo_config};
-use crate::support::smtp::{SmtpOptions, SmtpServer, SmtpTls};
+use crate::support::smtp::{SmtpOptions, SmtpServer, SmtpTls, message_id};
 use crate::support::{Canned, TestServer};
 
 const EXPORT_ROWS: usize = 12_000;
@@ -65,16 +65,6 @@ fn export(path: &Path, rows: usize) {
 /// database the test hook maps it to).
 fn stored_ids(var: &Path) -> BTreeSet<i64> {
     crate::support::store_rows(var, "SELECT id FROM items", &[]).into_iter().map(|r| r[0].parse().unwrap()).collect()
-}
-
-fn message_id(data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("message-id").then(|| v.trim().to_string())
-        })
-        .unwrap_or_default()
 }
 
 /// A small deterministic generator, so a failing seed can be replayed.

@@ -15,7 +15,7 @@ use govwatch::normalize::normalize_text;
 use govwatch::store::Store;
 
 use crate::support::daemon::{Daemon, Options, demo_config};
-use crate::support::smtp::{SmtpOptions, SmtpServer, SmtpTls};
+use crate::support::smtp::{SmtpOptions, SmtpServer, SmtpTls, message_id};
 use crate::support::{Canned, TestServer, rss};
 
 const FEEDS: usize = 50;
@@ -35,16 +35,6 @@ fn feed(k: usize) -> String {
         })
         .collect();
     rss(&format!("信息源{k}"), &items)
-}
-
-fn message_id(data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("message-id").then(|| v.trim().to_string())
-        })
-        .unwrap_or_default()
 }
 
 /// A fresh database on the test process's throwaway cluster, or None (said loudly).

@@ -617,3 +617,14 @@ fn base64_decoder() {
     assert!(base64_decode("YW!=").is_none());
     assert!(base64_decode("YQ===").is_none());
 }
+
+/// The Message-ID header of a received message (as written, angle brackets included).
+pub fn message_id(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data);
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("message-id").then(|| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
