@@ -207,7 +207,7 @@ fn two_nodes_share_a_postgres_store_and_a_killed_one_loses_nothing() {
     // The takeover starts each poll at once; its request may then wait for
     // a fetch slot (all 50 feeds are on one host, half of them slow).
     assert!(slowest_poll <= bound + Duration::from_secs(3), "polled again only {slowest_poll:?} after the kill");
-    assert!(survivor.log().contains("taking over a source"), "{}", survivor.log());
+    assert!(survivor.log().contains("taking over the sources of a node that stopped beating"), "{}", survivor.log());
 
     // Every item stored once: each feed's items, once each.
     let items: Vec<_> = store.items_after_rev(0, usize::MAX >> 1).unwrap().into_iter().map(|r| r.item).collect();

@@ -75,6 +75,8 @@ struct Node {
     /// last heartbeat counted them.
     live: std::sync::atomic::AtomicUsize,
     mine: std::sync::atomic::AtomicUsize,
+    /// Sources this node, holding its share, left once for the others.
+    left: Mutex<HashSet<String>>,
 }
 
 impl Node {
@@ -101,7 +103,20 @@ impl Node {
         use std::sync::atomic::Ordering::Relaxed;
         let share = sources.div_ceil(self.live.load(Relaxed).max(1));
         let full = self.live.load(Relaxed) > 1 && self.mine.load(Relaxed) >= share;
-        self.claim_after(store, format!("source:{id}"), if full { 2 * self.lease_ms } else { 0 }).await
+        if full {
+            // A source nobody holds is left to the others once; if it is
+            // still free at this node's next tick, no other took it.
+            let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+            if left.insert(id.to_string()) {
+                return false;
+            }
+            left.remove(id);
+        }
+        let held = self.claim_after(store, format!("source:{id}"), if full { 2 * self.lease_ms } else { 0 }).await;
+        if held {
+            self.mine.fetch_add(1, Relaxed);
+        }
+        held
     }
 
     async fn claim_after(&self, store: &Arc<Store>, name: String, grace_ms: i64) -> bool {
@@ -521,6 +536,7 @@ fn register_node(store: &Store, cfg: &Config, started: DateTime<FixedOffset>, li
         lease_ms: cfg.daemon.lease_secs.max(1) as i64 * 1000,
         live: 1.into(),
         mine: 0.into(),
+        left: Mutex::new(HashSet::new()),
     };
     let host = host_name();
     store.register_node(
@@ -667,15 +683,17 @@ async fn poll_one(shared: Arc<Shared>, src: SourceConfig) {
         return;
     }
     let _running = RunningGuard { shared: &shared, id: &src.id };
+    // At most `fetch.concurrency` polls at once, as `govwatch poll` does.
+    let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
     // Nodes sharing the store: the source is polled by the node holding its
-    // lease (the first to poll it, for as long as that node lives).
+    // lease (the first to poll it, for as long as that node lives). Claimed
+    // with a fetch slot in hand, so a node takes only what it is about to
+    // poll and a node starting beside it gets its part of the first cycle.
     let enabled = shared.cfg.sources.iter().filter(|s| s.enabled).count();
     if !shared.node.claim_source(&shared.store, &src.id, enabled).await {
         tracing::debug!(source = %src.id, "another node polls this source");
         return;
     }
-    // At most `fetch.concurrency` polls at once, as `govwatch poll` does.
-    let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
     let now = now();
     let store = shared.store.clone();
     let id = src.id.clone();
@@ -836,19 +854,32 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             // Under its share: take what the others let go of (polled at its
             // next tick, by this node).
             if live.len() > 1 && mine < share {
-                for l in expired.iter().filter(|l| l.node != node.id && live.contains(&l.node)).take(share - mine) {
-                    if s.store.claim(&l.name, &node.id, t, node.valid_ms())? {
-                        mine += 1;
-                    }
-                }
+                let freed: Vec<String> = expired
+                    .iter()
+                    .filter(|l| l.node != node.id && live.contains(&l.node))
+                    .take(share - mine)
+                    .map(|l| l.name.clone())
+                    .collect();
+                mine += s.store.claim_each(&freed, &node.id, t, node.valid_ms(), 0)?.len();
             }
-            node.mine.store(mine, Relaxed);
-            // A dead node's sources (not those a live node let go of).
-            let orphans: Vec<String> = expired
+            // A dead node's sources (not those a live node let go of) that
+            // this node runs: taken all at once, and polled now.
+            let dead: Vec<String> = expired
                 .into_iter()
                 .filter(|l| !live.contains(&l.node))
-                .filter_map(|l| l.name.strip_prefix("source:").map(str::to_string))
+                .map(|l| l.name)
+                .filter(|name| {
+                    name.strip_prefix("source:").is_some_and(|id| s.cfg.sources.iter().any(|x| x.enabled && x.id == id))
+                })
                 .collect();
+            let orphans: Vec<String> = s
+                .store
+                .claim_each(&dead, &node.id, t, node.valid_ms(), 0)?
+                .into_iter()
+                .filter_map(|name| name.strip_prefix("source:").map(str::to_string))
+                .collect();
+            mine += orphans.len();
+            node.mine.store(mine, Relaxed);
             let leaderless = !s.store.expired_leases(LEADER, t)?.is_empty();
             let behind = s.store.max_rev()? > s.index.indexed_rev();
             Ok((orphans, leaderless, behind))
@@ -862,11 +893,12 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             }
             Err(_) => continue,
         };
+        if !orphans.is_empty() {
+            tracing::info!(sources = orphans.len(), "taking over the sources of a node that stopped beating");
+        }
         for id in orphans {
-            if let Some(src) = shared.cfg.sources.iter().find(|s| s.enabled && s.id == id)
-                && shared.node.claim(&shared.store, format!("source:{id}")).await
-            {
-                tracing::info!(source = %id, "taking over a source whose node stopped beating");
+            if let Some(src) = shared.cfg.sources.iter().find(|s| s.enabled && s.id == id) {
+                tracing::debug!(source = %id, "taking over a source whose node stopped beating");
                 tokio::spawn(poll_one(shared.clone(), src.clone()));
             }
         }

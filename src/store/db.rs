@@ -113,6 +113,14 @@ impl<T: ToValue + ?Sized> ToValue for &T {
     }
 }
 
+/// The values of a statement as an owned row, for `execute_each`: `row![a, b]`.
+macro_rules! row {
+    ($($x:expr),* $(,)?) => {
+        vec![$($crate::store::db::ToValue::to_value(&$x)),*]
+    };
+}
+pub(crate) use row;
+
 /// The values of a statement: `params![a, b, c]`.
 macro_rules! params {
     () => { &[] as &[$crate::store::db::Value] };
@@ -341,6 +349,45 @@ impl Db<'_> {
         }
     }
 
+    /// One statement run once for each set of values (pipelined on
+    /// PostgreSQL: about one round trip for all), each answer's rows read by `f`.
+    pub fn query_each<T>(
+        &mut self,
+        sql: &str,
+        rows: &[Vec<Value>],
+        mut f: impl FnMut(usize, &Row<'_>) -> Result<T>,
+    ) -> Result<Vec<Vec<T>>> {
+        match self {
+            Db::Sqlite(_) => {
+                let mut out = Vec::with_capacity(rows.len());
+                for (i, params) in rows.iter().enumerate() {
+                    out.push(self.query_map(sql, params, |r| f(i, r))?);
+                }
+                Ok(out)
+            }
+            Db::Pg(c) => {
+                let answers = c.query_each(sql, rows)?;
+                answers.iter().enumerate().map(|(i, rows)| rows.iter().map(|r| f(i, &Row::Pg(r))).collect()).collect()
+            }
+        }
+    }
+
+    /// One statement run once for each set of values, pipelined on PostgreSQL.
+    pub fn execute_each(&mut self, sql: &str, rows: &[Vec<Value>]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Db::Sqlite(_) => {
+                for params in rows {
+                    self.execute(sql, params)?;
+                }
+                Ok(())
+            }
+            Db::Pg(c) => c.query_each(sql, rows).map(|_| ()),
+        }
+    }
+
     /// The first row of a query, if any.
     pub fn query_opt<T>(
         &mut self,
@@ -483,6 +530,27 @@ pub mod pg {
             let stmt = self.statement(sql)?;
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
             futures::executor::block_on(self.client.query(&stmt, &refs)).map_err(|e| db_error(e, sql))
+        }
+
+        /// One statement for each set of values, pipelined: every request
+        /// is sent before the first answer is read, so N statements cost
+        /// about one round trip, not N. The answers' rows, in order.
+        pub fn query_each(&mut self, sql: &str, rows: &[Vec<Value>]) -> Result<Vec<Vec<tokio_postgres::Row>>> {
+            /// Statements in flight at most (their answers are held until all have come).
+            const PIPELINE: usize = 1000;
+            let stmt = self.statement(sql)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(PIPELINE) {
+                let refs: Vec<Vec<&(dyn ToSql + Sync)>> =
+                    chunk.iter().map(|p| p.iter().map(|v| v as &(dyn ToSql + Sync)).collect()).collect();
+                let client = &self.client;
+                let requests = refs.iter().map(|r| client.query(&stmt, r));
+                out.extend(
+                    futures::executor::block_on(futures::future::try_join_all(requests))
+                        .map_err(|e| db_error(e, sql))?,
+                );
+            }
+            Ok(out)
         }
 
         pub fn batch(&mut self, sql: &str) -> Result<()> {

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
 use super::Store;
-use super::db::{Db, Row, params};
+use super::db::{Db, Row, Value, params, row};
 use crate::model::{Case, Item, ItemId, Precision, Published};
 
 /// What an upsert did.
@@ -43,47 +43,46 @@ const SELECT_ITEM: &str = "SELECT i.id, i.source, i.key, i.unit, i.kind, i.role,
      c.closed_at, c.closed_precision, c.status, c.reply, c.extension, c.urgency, i.refs, c.answer_unknown \
      FROM items i LEFT JOIN cases c ON c.item_id = i.id";
 
-fn write_case(tx: &mut Db<'_>, it: &Item) -> Result<()> {
-    let Some(c) = &it.case else { return Ok(()) };
+/// Writes a case: every column but `seq` (the row's first insertion) is replaced.
+const WRITE_CASE: &str = "INSERT INTO cases (item_id, source, number, received_at, received_ts, received_precision, \
+     category, handler, deadline_at, deadline_ts, deadline_precision, closed_at, closed_ts, closed_precision, \
+     status, reply, extension, urgency, answer_unknown) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+     ON CONFLICT (item_id) DO UPDATE SET source = excluded.source, number = excluded.number, \
+     received_at = excluded.received_at, received_ts = excluded.received_ts, \
+     received_precision = excluded.received_precision, category = excluded.category, \
+     handler = excluded.handler, deadline_at = excluded.deadline_at, deadline_ts = excluded.deadline_ts, \
+     deadline_precision = excluded.deadline_precision, closed_at = excluded.closed_at, \
+     closed_ts = excluded.closed_ts, closed_precision = excluded.closed_precision, status = excluded.status, \
+     reply = excluded.reply, extension = excluded.extension, urgency = excluded.urgency, \
+     answer_unknown = excluded.answer_unknown";
+
+/// The values of `WRITE_CASE` for an item with a case.
+fn case_row(it: &Item) -> Option<Vec<Value>> {
+    let c = it.case.as_ref()?;
     let t = |p: &Option<Published>| published_columns(p.as_ref());
     let (r, d, x) = (t(&c.received_at), t(&c.deadline_at), t(&c.closed_at));
-    // Every column but `seq` (the row's first insertion) is replaced.
-    tx.execute(
-        "INSERT INTO cases (item_id, source, number, received_at, received_ts, received_precision, \
-         category, handler, deadline_at, deadline_ts, deadline_precision, closed_at, closed_ts, closed_precision, \
-         status, reply, extension, urgency, answer_unknown) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
-         ON CONFLICT (item_id) DO UPDATE SET source = excluded.source, number = excluded.number, \
-         received_at = excluded.received_at, received_ts = excluded.received_ts, \
-         received_precision = excluded.received_precision, category = excluded.category, \
-         handler = excluded.handler, deadline_at = excluded.deadline_at, deadline_ts = excluded.deadline_ts, \
-         deadline_precision = excluded.deadline_precision, closed_at = excluded.closed_at, \
-         closed_ts = excluded.closed_ts, closed_precision = excluded.closed_precision, status = excluded.status, \
-         reply = excluded.reply, extension = excluded.extension, urgency = excluded.urgency, \
-         answer_unknown = excluded.answer_unknown",
-        params![
-            it.id.as_i64(),
-            it.source,
-            c.number,
-            r.0,
-            r.1,
-            r.2,
-            c.category,
-            c.handler,
-            d.0,
-            d.1,
-            d.2,
-            x.0,
-            x.1,
-            x.2,
-            c.status,
-            c.reply,
-            c.extension,
-            c.urgency,
-            c.answer_unknown,
-        ],
-    )?;
-    Ok(())
+    Some(row![
+        it.id.as_i64(),
+        it.source,
+        c.number,
+        r.0,
+        r.1,
+        r.2,
+        c.category,
+        c.handler,
+        d.0,
+        d.1,
+        d.2,
+        x.0,
+        x.1,
+        x.2,
+        c.status,
+        c.reply,
+        c.extension,
+        c.urgency,
+        c.answer_unknown,
+    ])
 }
 
 /// The next revision to give. Only inside `Store::write`: write transactions
@@ -110,89 +109,97 @@ impl Store {
             let mut rev = next_rev(tx)?;
             let first_rev = rev;
             let mut counts = UpsertCounts::default();
-            for it in items {
-                let existing: Option<(String, String, String, String)> = tx.query_opt(
-                    "SELECT content_hash, unit, role, level FROM items WHERE id = ?1",
-                    params![it.id.as_i64()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )?;
+            // Every lookup, then every write, each sent at once (pipelined on
+            // PostgreSQL: a round trip per kind of statement, not per item).
+            let ids: Vec<Vec<Value>> = items.iter().map(|it| row![it.id.as_i64()]).collect();
+            let stored: Vec<Vec<(String, String, String, String)>> =
+                tx.query_each("SELECT content_hash, unit, role, level FROM items WHERE id = ?1", &ids, |_, r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+            // What this batch wrote, for an id it holds twice.
+            let mut written: std::collections::HashMap<i64, (String, String, String, String)> =
+                std::collections::HashMap::new();
+            let (mut inserts, mut updates, mut cases) = (Vec::new(), Vec::new(), Vec::new());
+            for (it, stored) in items.iter().zip(stored) {
+                let id = it.id.as_i64();
+                let existing = written.get(&id).cloned().or_else(|| stored.into_iter().next());
                 let p = published_columns(it.published.as_ref());
                 let categories = serde_json::to_string(&it.categories)?;
                 let refs = serde_json::to_string(&it.refs)?;
+                let now = (
+                    it.content_hash.clone(),
+                    it.unit.clone(),
+                    it.role.as_str().to_string(),
+                    it.level.as_str().to_string(),
+                );
                 match existing {
                     None => {
-                        tx.execute(
-                            INSERT,
-                            params![
-                                it.id.as_i64(),
-                                it.source,
-                                it.key,
-                                it.unit,
-                                it.kind.as_str(),
-                                it.role.as_str(),
-                                it.level.as_str(),
-                                it.title,
-                                it.text,
-                                it.link,
-                                p.0,
-                                p.1,
-                                p.2,
-                                p.3,
-                                it.doc_no,
-                                it.doc_no_norm,
-                                it.publisher,
-                                categories,
-                                it.first_seen_at.to_rfc3339(),
-                                it.last_changed_at.to_rfc3339(),
-                                it.content_hash,
-                                rev,
-                                refs,
-                            ],
-                        )?;
-                        write_case(tx, it)?;
-                        rev += 1;
+                        inserts.push(row![
+                            id,
+                            it.source,
+                            it.key,
+                            it.unit,
+                            it.kind.as_str(),
+                            it.role.as_str(),
+                            it.level.as_str(),
+                            it.title,
+                            it.text,
+                            it.link,
+                            p.0,
+                            p.1,
+                            p.2,
+                            p.3,
+                            it.doc_no,
+                            it.doc_no_norm,
+                            it.publisher,
+                            categories,
+                            it.first_seen_at.to_rfc3339(),
+                            it.last_changed_at.to_rfc3339(),
+                            it.content_hash,
+                            rev,
+                            refs,
+                        ]);
                         counts.new += 1;
                     }
-                    Some((hash, unit, role, level))
-                        if hash == it.content_hash
-                            && unit == it.unit
-                            && role == it.role.as_str()
-                            && level == it.level.as_str() =>
-                    {
+                    Some(old) if old == now => {
                         counts.unchanged += 1;
+                        continue;
                     }
                     Some(_) => {
-                        tx.execute(
-                            UPDATE,
-                            params![
-                                it.id.as_i64(),
-                                it.unit,
-                                it.kind.as_str(),
-                                it.role.as_str(),
-                                it.level.as_str(),
-                                it.title,
-                                it.text,
-                                it.link,
-                                p.0,
-                                p.1,
-                                p.2,
-                                p.3,
-                                it.doc_no,
-                                it.doc_no_norm,
-                                it.publisher,
-                                categories,
-                                it.last_changed_at.to_rfc3339(),
-                                it.content_hash,
-                                rev,
-                                refs,
-                            ],
-                        )?;
-                        write_case(tx, it)?;
-                        rev += 1;
+                        updates.push(row![
+                            id,
+                            it.unit,
+                            it.kind.as_str(),
+                            it.role.as_str(),
+                            it.level.as_str(),
+                            it.title,
+                            it.text,
+                            it.link,
+                            p.0,
+                            p.1,
+                            p.2,
+                            p.3,
+                            it.doc_no,
+                            it.doc_no_norm,
+                            it.publisher,
+                            categories,
+                            it.last_changed_at.to_rfc3339(),
+                            it.content_hash,
+                            rev,
+                            refs,
+                        ]);
                         counts.updated += 1;
                     }
                 }
+                cases.extend(case_row(it));
+                written.insert(id, now);
+                rev += 1;
             }
+            // Inserts before updates: an id inserted and changed again in this
+            // batch is updated after it exists (each took its own revision).
+            tx.execute_each(INSERT, &inserts)?;
+            tx.execute_each(UPDATE, &updates)?;
+            tx.execute_each(WRITE_CASE, &cases)?;
             if rev != first_rev {
                 tx.execute("UPDATE meta SET value = ?1 WHERE key = 'next_rev'", params![rev.to_string()])?;
             }
@@ -437,6 +444,25 @@ mod tests {
             let after = store.items_after_rev(2, 10).unwrap();
             assert_eq!(after.len(), 1);
             assert_eq!((after[0].rev, after[0].created_rev), (3, 1), "an update keeps its creation revision");
+        });
+    }
+
+    /// One batch holding an item twice (stored, then changed): the writes
+    /// are sent together, and the later version wins with the later revision.
+    #[test]
+    fn an_item_twice_in_one_batch_is_inserted_then_updated() {
+        crate::store::testing::each_backend("twice", |store| {
+            let a = item("关于政务公开的通知", "http://x/1", 2);
+            let a2 = item("关于政务公开的通知（修订）", "http://x/1", 3);
+            let same = item("关于政务公开的通知（修订）", "http://x/1", 3);
+            let out = store.upsert_items(&[a.clone(), a2, same]).unwrap();
+            assert_eq!(out.counts, UpsertCounts { new: 1, updated: 1, unchanged: 1 });
+            assert_eq!(out.max_rev, 2);
+            let got = store.items_after_rev(0, 10).unwrap();
+            assert_eq!(got.len(), 1);
+            assert_eq!((got[0].rev, got[0].created_rev), (2, 1));
+            assert_eq!(got[0].item.title, "关于政务公开的通知（修订）");
+            assert_eq!(store.count_items().unwrap(), 1);
         });
     }
 

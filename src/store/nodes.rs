@@ -19,7 +19,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Store;
-use super::db::params;
+use super::db::{Value, params, row};
 
 /// A node as `status` lists it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -145,21 +145,44 @@ impl Store {
     /// is taken only once it has been free for `grace_ms`: a node that
     /// already holds its share leaves a freed source to the others first.
     pub fn claim_after(&self, name: &str, node: &str, now_ms: i64, lease_ms: i64, grace_ms: i64) -> Result<bool> {
+        Ok(!self.claim_each(&[name.to_string()], node, now_ms, lease_ms, grace_ms)?.is_empty())
+    }
+
+    /// Claims every lease named, as [`Store::claim_after`] each, sent
+    /// together (one round trip on PostgreSQL for a dead node's thousands of
+    /// sources). Returns the names `node` holds now.
+    pub fn claim_each(
+        &self,
+        names: &[String],
+        node: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        grace_ms: i64,
+    ) -> Result<Vec<String>> {
         let acquired_at = chrono::DateTime::from_timestamp_millis(now_ms)
             .map(|t| t.with_timezone(&crate::normalize::time::china()).to_rfc3339())
             .unwrap_or_default();
+        let rows: Vec<Vec<Value>> = names
+            .iter()
+            .map(|name| row![name, node, now_ms + lease_ms, acquired_at, now_ms, now_ms - grace_ms.max(0)])
+            .collect();
         self.write_unlocked(|db| {
-            let holder: Option<String> = db.query_opt(
+            let holders: Vec<Vec<String>> = db.query_each(
                 "INSERT INTO leases (name, node, expires_ms, acquired_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (name) DO UPDATE SET node = excluded.node, expires_ms = excluded.expires_ms, \
                  acquired_at = CASE WHEN leases.node = excluded.node THEN leases.acquired_at \
                                     ELSE excluded.acquired_at END \
                  WHERE (leases.node = excluded.node AND leases.expires_ms >= ?5) OR leases.expires_ms < ?6 \
                  RETURNING node",
-                params![name, node, now_ms + lease_ms, acquired_at, now_ms, now_ms - grace_ms.max(0)],
-                |r| r.get(0),
+                &rows,
+                |_, r| r.get(0),
             )?;
-            Ok(holder.as_deref() == Some(node))
+            Ok(names
+                .iter()
+                .zip(holders)
+                .filter(|(_, h)| h.first().map(String::as_str) == Some(node))
+                .map(|(n, _)| n.clone())
+                .collect())
         })
     }
 
