@@ -6,6 +6,7 @@
 //! cargo bench --bench web                              # fill 1,000,000 items, then measure
 //! cargo bench --bench web -- --reuse                   # measure on the folder a previous run left
 //! cargo bench --bench web -- --reuse --dir bench-data/daemon   # … or the daemon benchmark's folder
+//! cargo bench --bench web -- --backend both --pg postgresql://govwatch@127.0.0.1:55432/
 //! cargo bench --bench web -- --help
 //! ```
 //!
@@ -31,11 +32,19 @@
 //!    every query (a Lua script). The server's CPU time is read from
 //!    `/proc/<pid>/stat` around each run.
 //!
+//! `--backend postgres` (or `both`, side by side in one run) serves from a
+//! PostgreSQL store instead (issue 19): a fresh database on the base URL of
+//! `--pg URL` or `GOVWATCH_BENCH_PG` (as `GOVWATCH_TEST_PG`), filled the same
+//! way, `[storage] backend = "postgres"` in the configuration, dropped at the
+//! end. With `both`, SQLite runs first, then PostgreSQL, each with its own
+//! server, and a table sets them side by side.
+//!
 //! The work folder (default `bench-data/web/`, git-ignored) is replaced on
 //! each run unless `--reuse`. Started without `--bench` (as `cargo test
 //! --all-targets` does) it runs a smoke test on 500 items in a temporary
 //! folder: the login and the 200 checks, and a 1-second load run if wrk or
-//! oha is installed; no timing claims.
+//! oha is installed; no timing claims. It runs on SQLite, and on PostgreSQL
+//! too when `GOVWATCH_BENCH_PG` is set (it says which).
 
 mod common;
 mod corpus;
@@ -49,8 +58,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use corpus::fill::{UNIT, fill, source_id};
+use corpus::fill::{UNIT, fill, fill_store, source_id};
 
+use common::{Databases, hide_password, transport};
 use common::{Machine, Table, fmt_bytes, fmt_secs, loadavg, number_arg, started_by_cargo_bench, thousands};
 
 /// The user the benchmark logs in as.
@@ -81,8 +91,11 @@ usage: cargo bench --bench web -- [options]
   --duration S       seconds per load run (default 20)
   --warmup S         seconds of untimed load before the runs (default 5)
   --tool wrk|oha     the load generator (default: wrk if installed, else oha)
+  --backend B        sqlite, postgres, or both side by side (default sqlite)
+  --pg URL           PostgreSQL base URL for --backend postgres|both; a fresh
+                     database is created on it (default $GOVWATCH_BENCH_PG)
   --reuse            use the store and index a previous run (of this or of the
-                     daemon benchmark) left in --dir; no filling
+                     daemon benchmark) left in --dir; no filling (SQLite only)
   --dir PATH         work folder (default bench-data/web/ in the crate root;
                      replaced unless --reuse)
   --seeds DIR        seed documents for the items (default $GOVWATCH_SHARED/seeds;
@@ -100,6 +113,9 @@ struct Options {
     duration: Duration,
     warmup: Duration,
     tool: Option<String>,
+    /// "sqlite" and/or "postgres", in the order they run.
+    backends: Vec<&'static str>,
+    pg: Option<String>,
     reuse: bool,
     dir: PathBuf,
     seeds: PathBuf,
@@ -116,6 +132,8 @@ impl Options {
             duration: Duration::from_secs(20),
             warmup: Duration::from_secs(5),
             tool: None,
+            backends: vec!["sqlite"],
+            pg: std::env::var("GOVWATCH_BENCH_PG").ok().filter(|u| !u.trim().is_empty()),
             reuse: false,
             dir: common::repo().join("bench-data/web"),
             seeds: common::shared_dir().join("seeds"),
@@ -128,6 +146,9 @@ impl Options {
             o.threads = 1;
             o.duration = Duration::from_secs(1);
             o.warmup = Duration::ZERO;
+            if o.pg.is_some() {
+                o.backends.push("postgres");
+            }
             return Ok(Some(o));
         }
         let mut it = args.iter();
@@ -141,6 +162,15 @@ impl Options {
                 "--duration" => o.duration = Duration::from_secs(number_arg(&mut it, a)? as u64),
                 "--warmup" => o.warmup = Duration::from_secs(number_arg(&mut it, a)? as u64),
                 "--tool" => o.tool = Some(it.next().context("--tool needs a value")?.clone()),
+                "--backend" => {
+                    o.backends = match it.next().context("--backend needs a value")?.as_str() {
+                        "sqlite" => vec!["sqlite"],
+                        "postgres" => vec!["postgres"],
+                        "both" => vec!["sqlite", "postgres"],
+                        other => bail!("--backend is sqlite, postgres or both, not {other:?}"),
+                    }
+                }
+                "--pg" => o.pg = Some(it.next().context("--pg needs a value")?.clone()),
                 "--reuse" => o.reuse = true,
                 "--dir" => o.dir = PathBuf::from(it.next().context("--dir needs a value")?),
                 "--seeds" => o.seeds = PathBuf::from(it.next().context("--seeds needs a value")?),
@@ -152,6 +182,10 @@ impl Options {
         ensure!(o.connections >= 1 && o.threads >= 1, "--connections and --threads must be at least 1");
         ensure!(o.threads <= o.connections, "wrk needs at least one connection per thread");
         ensure!(o.duration >= Duration::from_secs(1), "--duration must be at least 1 second");
+        if o.backends.contains(&"postgres") {
+            ensure!(o.pg.is_some(), "--backend postgres needs --pg URL or GOVWATCH_BENCH_PG");
+            ensure!(!o.reuse, "--reuse is for a SQLite folder; a PostgreSQL run fills a fresh database");
+        }
         if let Some(t) = &o.tool {
             ensure!(t == "wrk" || t == "oha", "--tool is wrk or oha, not {t:?}");
         }
@@ -177,8 +211,13 @@ fn main() {
     if smoke {
         eprintln!(
             "web bench: not started by `cargo bench`; running a smoke test with {} items in a temporary folder \
-             (run `cargo bench --bench web` for the benchmark)",
-            opts.items
+             on {} (run `cargo bench --bench web` for the benchmark)",
+            opts.items,
+            if opts.pg.is_some() {
+                "SQLite and on PostgreSQL (GOVWATCH_BENCH_PG is set)"
+            } else {
+                "SQLite only: GOVWATCH_BENCH_PG is not set, so PostgreSQL is NOT RUN"
+            }
         );
         let tmp = tempfile::tempdir().expect("temporary folder");
         opts.dir = tmp.path().to_path_buf();
@@ -236,8 +275,6 @@ fn run(o: &Options) -> Result<()> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_govwatch"));
     ensure!(bin.exists(), "the govwatch binary {} is missing (cargo builds it for `cargo bench`)", bin.display());
     let tool = find_tool(o)?;
-
-    // --- the data -------------------------------------------------------------
     if o.reuse {
         ensure!(
             o.dir.join("var/govwatch.sqlite3").exists() && o.dir.join("index").exists(),
@@ -249,11 +286,110 @@ fn run(o: &Options) -> Result<()> {
     }
     std::fs::create_dir_all(&o.dir).with_context(|| format!("cannot create {}", o.dir.display()))?;
     let dir = o.dir.canonicalize()?;
-    progress!("{} items, work folder {}, binary {}", thousands(o.items), dir.display(), bin.display());
+    let mut dbs = match &o.pg {
+        Some(base) if o.backends.contains(&"postgres") => {
+            ensure!(base.ends_with('/'), "the PostgreSQL base URL must end in / (a database name is appended): {base}");
+            Some(Databases::new(base)?)
+        }
+        _ => None,
+    };
+    let mut runs = Vec::new();
+    for backend in &o.backends {
+        let url = match dbs.as_mut() {
+            Some(d) if *backend == "postgres" => Some(d.fresh("web")?),
+            _ => None,
+        };
+        let data = if url.is_some() { dir.join("postgres") } else { dir.clone() };
+        runs.push((*backend, run_backend(o, &machine, &bin, tool.as_ref(), &data, url.as_deref())?));
+    }
+    if o.smoke {
+        progress!(
+            "smoke test passed ({})",
+            runs.iter().map(|(b, r)| format!("{b}: {} load runs", r.1.len())).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(());
+    }
+    for (_, (text, _)) in &runs {
+        print!("{text}");
+    }
+    if runs.len() > 1 {
+        print!("{}", side_by_side(&runs));
+    }
+    let failed: Vec<String> = runs
+        .iter()
+        .flat_map(|(b, r)| {
+            r.1.iter()
+                .filter(|m| m.load.errors + m.load.non_2xx > 0)
+                .map(move |m| format!("{b}: {} {}", m.target.endpoint, m.target.label))
+        })
+        .collect();
+    if !failed.is_empty() {
+        eprintln!("runs with errors or non-2xx responses (see the table): {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Requests/s and p99 of each run on each backend, in one table.
+fn side_by_side(runs: &[(&str, (String, Vec<Measured>))]) -> String {
+    let mut head = vec!["endpoint".to_string(), "query".to_string()];
+    for (b, _) in runs {
+        head.push(format!("{b} requests/s"));
+        head.push(format!("{b} p99 ms"));
+        head.push(format!("{b} server CPU ms/request"));
+    }
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&head);
+    for (i, m) in runs[0].1.1.iter().enumerate() {
+        let mut row = vec![format!("`{}`", m.target.endpoint), m.target.label.clone()];
+        for (_, (_, ms)) in runs {
+            match ms.get(i) {
+                Some(m) => {
+                    let l = &m.load;
+                    row.push(thousands(l.rps.round() as u64));
+                    row.push(format!("{:.2}", l.p99_ms));
+                    row.push(format!(
+                        "{:.2}",
+                        if l.requests > 0 { m.server_cpu * 1000.0 / l.requests as f64 } else { 0.0 }
+                    ));
+                }
+                None => row.extend(["–".to_string(), "–".to_string(), "–".to_string()]),
+            }
+        }
+        t.row(row);
+    }
+    format!("### Side by side\n\n{}\n", t.render())
+}
+
+/// One backend's run: the data, the server, the checks and the load. The
+/// report's text and the measurements.
+fn run_backend(
+    o: &Options,
+    machine: &Machine,
+    bin: &Path,
+    tool: Option<&Tool>,
+    dir: &Path,
+    url: Option<&str>,
+) -> Result<(String, Vec<Measured>)> {
+    // --- the data -------------------------------------------------------------
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let backend = match url {
+        Some(u) => format!("PostgreSQL ({}, `{}`)", transport(u), hide_password(u)),
+        None => "SQLite".to_string(),
+    };
+    progress!("{backend}: {} items, work folder {}, binary {}", thousands(o.items), dir.display(), bin.display());
     let fill_note = if o.reuse {
         "reused from a previous run (`--reuse`)".to_string()
     } else {
-        let f = fill(&dir, o.items, o.sources, &o.seeds)?;
+        let f = match url {
+            None => fill(dir, o.items, o.sources, &o.seeds)?,
+            Some(u) => {
+                let store = govwatch::store::Store::open_postgres(u, 8)?;
+                let mut f = fill_store(&store, &dir.join("index"), o.items, o.sources, &o.seeds)?;
+                drop(store);
+                f.store_bytes = Databases::size(u)?;
+                f
+            }
+        };
         let note = format!(
             "{} generated items ({}), bound round-robin to {} sources; stored in {}, indexed in {}; store {}, index {}",
             thousands(o.items),
@@ -267,7 +403,7 @@ fn run(o: &Options) -> Result<()> {
         progress!("{note}");
         note
     };
-    let (items, sources) = count_items(&dir)?;
+    let (items, sources) = count_items(dir, url)?;
     ensure!(
         items >= o.items,
         "the store in {} holds {} items, fewer than --items {}",
@@ -279,8 +415,8 @@ fn run(o: &Options) -> Result<()> {
     // --- the server -----------------------------------------------------------
     let password = common::Rng::new(std::process::id() as u64).next_u64().to_string() + "-bench-password";
     let cfg_path = dir.join("govwatch-web.toml");
-    write_config(&cfg_path, &dir, sources.max(o.sources), &password)?;
-    let check = Command::new(&bin).args(["config", "check", "--config"]).arg(&cfg_path).output()?;
+    write_config(&cfg_path, dir, url, sources.max(o.sources), &password)?;
+    let check = Command::new(bin).args(["config", "check", "--config"]).arg(&cfg_path).output()?;
     ensure!(
         check.status.success(),
         "`govwatch config check` refused the generated configuration ({}):\n{}{}",
@@ -289,7 +425,7 @@ fn run(o: &Options) -> Result<()> {
         String::from_utf8_lossy(&check.stderr)
     );
     progress!("starting `govwatch serve` on {} items…", thousands(items));
-    let server = Server::start(&bin, &dir, &cfg_path)?;
+    let server = Server::start(bin, dir, &cfg_path)?;
     let addr = server.addr.clone();
     progress!("serving on http://{addr} (pid {})", server.pid());
 
@@ -339,7 +475,7 @@ fn run(o: &Options) -> Result<()> {
     // --- load -----------------------------------------------------------------
     let load_before = loadavg();
     let mut results = Vec::new();
-    if let Some(tool) = &tool {
+    if let Some(tool) = tool {
         let script_dir = tempfile::tempdir()?;
         if !o.warmup.is_zero() {
             progress!("warm-up: {} s of every query on both endpoints…", o.warmup.as_secs());
@@ -379,23 +515,18 @@ fn run(o: &Options) -> Result<()> {
 
     // --- report ---------------------------------------------------------------
     if o.smoke {
-        progress!("smoke test passed ({} load runs)", results.len());
-        return Ok(());
+        progress!("{backend}: smoke test passed ({} load runs)", results.len());
+        return Ok((String::new(), results));
     }
     let Some(tool) = tool else { unreachable!("find_tool fails the benchmark without a tool") };
-    print!(
-        "{}",
-        report(o, &machine, &tool, &dir, items, sources, &fill_note, &results, (&load_before, &load_after), rss)
+    let mut text =
+        report(o, machine, tool, dir, items, sources, &fill_note, &results, (&load_before, &load_after), rss);
+    text = text.replacen(
+        "## The web console under load (`cargo bench --bench web`)\n",
+        &format!("## The web console under load (`cargo bench --bench web`): {backend}\n"),
+        1,
     );
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|m| m.load.errors + m.load.non_2xx > 0)
-        .map(|m| format!("{} {}", m.target.endpoint, m.target.label))
-        .collect();
-    if !failed.is_empty() {
-        eprintln!("runs with errors or non-2xx responses (see the table): {}", failed.join(", "));
-    }
-    Ok(())
+    Ok((text, results))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -524,30 +655,40 @@ fn report(
 // --- the data and configuration ---------------------------------------------------
 
 /// Items in the store, and the number of sources they name.
-fn count_items(dir: &Path) -> Result<(u64, usize)> {
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join("var/govwatch.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    let n: i64 = conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
-    let s: i64 = conn.query_row("SELECT count(DISTINCT source) FROM items", [], |r| r.get(0))?;
-    Ok((n as u64, s as usize))
+fn count_items(dir: &Path, url: Option<&str>) -> Result<(u64, usize)> {
+    let by_source = match url {
+        Some(u) => govwatch::store::Store::open_postgres(u, 1)?.count_items_by_source()?,
+        None => {
+            let conn = rusqlite::Connection::open_with_flags(
+                dir.join("var/govwatch.sqlite3"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            let n: i64 = conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
+            let s: i64 = conn.query_row("SELECT count(DISTINCT source) FROM items", [], |r| r.get(0))?;
+            return Ok((n as u64, s as usize));
+        }
+    };
+    Ok((by_source.values().sum(), by_source.len()))
 }
 
 /// The configuration: the fill's sources and unit, the console on
 /// 127.0.0.1 port 0, one officer.
-fn write_config(path: &Path, dir: &Path, sources: usize, password: &str) -> Result<()> {
+fn write_config(path: &Path, dir: &Path, url: Option<&str>, sources: usize, password: &str) -> Result<()> {
     let q = |p: PathBuf| serde_json::to_string(&p.display().to_string()).expect("a string serializes");
     let hash = govwatch::web::auth::hash_password(password)?;
     let mut s = format!(
         "# Written by `cargo bench --bench web`.\n\
-         [storage]\ndata_dir = {}\nindex_dir = {}\n\n\
+         [storage]\ndata_dir = {}\nindex_dir = {}\n{}\n\
          [web]\nlisten = \"127.0.0.1:0\"\n\n\
          [mail]\ntransport = \"file\"\ndir = {}\n\n\
          [[users]]\nname = \"{USER}\"\npassword_hash = \"{hash}\"\nrole = \"officer\"\n\n\
          [[units]]\nid = \"{UNIT}\"\nname = \"区政府办公室\"\nemails = [\"gk@example.gov.cn\"]\n\n",
         q(dir.join("var")),
         q(dir.join("index")),
+        match url {
+            Some(u) => format!("backend = \"postgres\"\nurl = {}\n", q(PathBuf::from(u))),
+            None => String::new(),
+        },
         q(dir.join("mail")),
     );
     for i in 0..sources {

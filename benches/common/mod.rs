@@ -255,3 +255,90 @@ pub fn number_arg<'a>(it: &mut impl Iterator<Item = &'a String>, name: &str) -> 
     let v = it.next().with_context(|| format!("{name} needs a value"))?;
     v.replace(['_', ','], "").parse().with_context(|| format!("{name}: not a number: {v:?}"))
 }
+
+// --- PostgreSQL ----------------------------------------------------------------------
+
+use anyhow::Context as _;
+use govwatch::store::db::pg::Pool;
+
+/// PostgreSQL databases for a benchmark run (`GOVWATCH_BENCH_PG`, `--pg`):
+/// fresh ones made on a base URL, all dropped at the end.
+pub struct Databases {
+    base: String,
+    made: Vec<String>,
+}
+
+impl Databases {
+    pub fn new(base: &str) -> anyhow::Result<Databases> {
+        let d = Databases { base: base.to_string(), made: Vec::new() };
+        d.admin().with_context(|| format!("cannot reach PostgreSQL at {}", hide_password(base)))?;
+        Ok(d)
+    }
+
+    pub fn admin(&self) -> anyhow::Result<Pool> {
+        Pool::connect(&format!("{}postgres", self.base), 1)
+    }
+
+    /// A fresh empty database: its URL.
+    pub fn fresh(&mut self, what: &str) -> anyhow::Result<String> {
+        let name = format!("govwatch_bench_{what}_{}_{}", std::process::id(), self.made.len());
+        let admin = self.admin()?;
+        admin.get()?.batch(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        admin.get()?.batch(&format!("CREATE DATABASE {name}"))?;
+        self.made.push(name.clone());
+        Ok(format!("{}{name}", self.base))
+    }
+
+    /// `pg_database_size` of the database at `url`.
+    pub fn size(url: &str) -> anyhow::Result<u64> {
+        let pool = Pool::connect(url, 1)?;
+        let rows = pool.get()?.query("SELECT pg_database_size(current_database())", &[])?;
+        let n: i64 = rows.first().context("no row")?.get(0);
+        Ok(n as u64)
+    }
+
+    /// The server's version line.
+    pub fn version(&self) -> String {
+        self.admin()
+            .and_then(|p| {
+                let rows = p.get()?.query("SELECT version()", &[])?;
+                Ok(rows.first().map(|r| r.get::<_, String>(0)).unwrap_or_default())
+            })
+            .unwrap_or_else(|e| format!("unknown ({e:#})"))
+    }
+}
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        let Ok(admin) = self.admin() else { return };
+        for name in &self.made {
+            if let Ok(mut c) = admin.get()
+                && let Err(e) = c.batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            {
+                eprintln!("could not drop the benchmark database {name}: {e:#}");
+            }
+        }
+    }
+}
+
+pub fn hide_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// How the URL reaches the server.
+pub fn transport(url: &str) -> &'static str {
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    if url.contains("host=/") || host.is_empty() || host.starts_with('%') {
+        "unix socket"
+    } else if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
+        "TCP on loopback"
+    } else {
+        "TCP"
+    }
+}

@@ -80,6 +80,16 @@ pub fn bound_item(corpus: &Corpus, i: u64, n: u64, sources: usize) -> Item {
 /// in `dir/var`, and indexes them in `dir/index`, as the search benchmark does
 /// (`upsert_items` in batches, then `SearchIndex::sync`).
 pub fn fill(dir: &Path, items: u64, sources: usize, seeds: &Path) -> Result<Fill> {
+    let store = Store::open(&dir.join("var"))?;
+    let mut f = fill_store(&store, &dir.join("index"), items, sources, seeds)?;
+    drop(store);
+    f.store_bytes = disk_size(&dir.join("var"));
+    Ok(f)
+}
+
+/// As [`fill`], into an open store of either backend (its size is left for
+/// the caller to measure: 0 here) and an index in `index_dir`.
+pub fn fill_store(store: &Store, index_dir: &Path, items: u64, sources: usize, seeds: &Path) -> Result<Fill> {
     let load_before = loadavg();
     let (corpus, seeds) = match Corpus::from_seeds(seeds) {
         Ok(c) => {
@@ -92,7 +102,6 @@ pub fn fill(dir: &Path, items: u64, sources: usize, seeds: &Path) -> Result<Fill
         }
     };
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u64;
-    let store = Store::open(&dir.join("var"))?;
     let (mut generate, mut storing) = (Duration::ZERO, Duration::ZERO);
     let n = items;
     let mut from = 0;
@@ -129,19 +138,18 @@ pub fn fill(dir: &Path, items: u64, sources: usize, seeds: &Path) -> Result<Fill
     }
     progress!("indexing {} items…", thousands(n));
     let t = Instant::now();
-    let idx = SearchIndex::open(&dir.join("index"), WriterOptions::default())?;
-    let stats = idx.sync(&store)?;
+    let idx = SearchIndex::open(index_dir, WriterOptions::default())?;
+    let stats = idx.sync(store)?;
     idx.close_writer()?;
     let index = t.elapsed();
     ensure!(stats.indexed as u64 == n, "sync indexed {} of {n} items", stats.indexed);
     drop(idx);
-    drop(store);
     Ok(Fill {
         generate,
         store: storing,
         index,
-        store_bytes: disk_size(&dir.join("var")),
-        index_bytes: disk_size(&dir.join("index")),
+        store_bytes: 0,
+        index_bytes: disk_size(index_dir),
         seeds,
         load: (load_before, loadavg()),
     })
