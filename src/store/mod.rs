@@ -997,6 +997,44 @@ mod tests {
         }
     }
 
+    /// A database failover cuts every connection: the pool drops the broken
+    /// ones and connects again, so the store answers again (a call caught
+    /// mid-cut may fail once; the daemon redoes it at its next tick).
+    #[test]
+    fn a_postgres_store_connects_again_after_its_connections_are_cut() {
+        let Some(store) = testing::postgres("cut") else { return };
+        assert_eq!(store.count_items().unwrap(), 0);
+        // Open several connections, then cut them all from the server side.
+        std::thread::scope(|sc| {
+            for _ in 0..3 {
+                sc.spawn(|| store.max_rev().unwrap());
+            }
+        });
+        let cut: i64 = store
+            .read(|db| {
+                db.query_value(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    params![],
+                )
+            })
+            .unwrap();
+        assert!(cut >= 2, "connections cut: {cut}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut failures = 0;
+        let n = loop {
+            match store.count_items() {
+                Ok(n) => break n,
+                Err(e) => {
+                    failures += 1;
+                    assert!(failures < 10, "the store does not answer again: {e:#}");
+                }
+            }
+        };
+        assert_eq!(n, 0);
+        assert!(store.claim("leader", "n1", 1_000, 5_000).unwrap(), "writes work again");
+    }
+
     #[test]
     fn migrations_apply_once() {
         let dir = tempfile::tempdir().unwrap();
