@@ -238,18 +238,23 @@ fn two_nodes_share_a_postgres_store_and_a_killed_one_loses_nothing() {
     index_matches_store(&store, &state_a.join("index"), &queries);
     index_matches_store(&store, &state_b.join("index"), &queries);
 
-    // Both nodes answer from the shared store: findings and sources.
-    for state in [&state_a, &state_b] {
+    // Both nodes answer from the shared store: sources, findings, reposts,
+    // and search (each from its own index), the same answers.
+    let ask = |state: &std::path::Path, args: &[&str]| -> serde_json::Value {
         let out = std::process::Command::new(crate::support::bin())
-            .args(["sources", "--json", "--config", cfg.to_str().unwrap()])
+            .args(args)
+            .args(["--json", "--config", cfg.to_str().unwrap()])
             .current_dir(crate::support::repo())
             .env("GOVWATCH__STORAGE__DATA_DIR", state.join("var"))
             .env("GOVWATCH__STORAGE__INDEX_DIR", state.join("index"))
             .envs(env())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for state in [&state_a, &state_b] {
+        let rows = ask(state, &["sources"]);
         let stored: u64 = rows
             .as_array()
             .unwrap()
@@ -258,6 +263,11 @@ fn two_nodes_share_a_postgres_store_and_a_killed_one_loses_nothing() {
             .map(|r| r["items_stored"].as_u64().unwrap())
             .sum();
         assert_eq!(stored as usize, FEEDS * PER_FEED, "sources --json counts each item once");
+    }
+    for args in [&["findings"][..], &["reposts"][..], &["search", "第7号信息源"][..]] {
+        let (on_a, on_b) = (ask(&state_a, args), ask(&state_b, args));
+        assert!(on_a.as_array().is_some_and(|a| !a.is_empty()), "{args:?} answers something: {on_a}");
+        assert_eq!(on_a, on_b, "{args:?}: both nodes give the same answer");
     }
 
     // Each email went out once, whoever sent it.
