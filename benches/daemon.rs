@@ -55,7 +55,7 @@ use anyhow::{Context, Result, bail, ensure};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Response, StatusCode};
-use chrono::{Duration as ChronoDuration, TimeZone, Timelike};
+use chrono::{Duration as ChronoDuration, TimeZone};
 use govwatch::normalize::time::china;
 use govwatch::store::Store;
 
@@ -215,13 +215,6 @@ fn is_fixed(i: usize) -> bool {
     i.is_multiple_of(2)
 }
 
-/// A daily schedule at an hour at least eleven hours away (Asia/Shanghai):
-/// it does not fire while the benchmark runs.
-fn quiet_schedule() -> String {
-    let hour = (chrono::Utc::now().with_timezone(&china()).hour() + 12) % 24;
-    format!("0 0 {hour} * * *")
-}
-
 fn run(o: &Options) -> Result<()> {
     common::START.get_or_init(Instant::now);
     let machine = Machine::read();
@@ -325,7 +318,7 @@ fn run(o: &Options) -> Result<()> {
     let mut plans = vec![(cfg_path.clone(), EVERY_MINUTE.to_string(), "every minute (the benchmark)")];
     if o.quiet {
         let quiet_cfg = dir.join("govwatch-quiet.toml");
-        let schedule = quiet_schedule();
+        let schedule = common::quiet_schedule();
         write_config(&quiet_cfg, &dir, server.addr, o, &schedule)?;
         plans.push((quiet_cfg, schedule, "daily, not firing during the run (diagnostic: the start-up cycle alone)"));
     }
@@ -448,34 +441,11 @@ impl FeedServer {
             ..ServerStats::default()
         });
         let run_base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        let (tx, rx) = std::sync::mpsc::channel();
         let st = stats.clone();
-        std::thread::Builder::new().name("feed-server".into()).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(anyhow::Error::from(e)));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-                let addr = listener.local_addr().expect("a bound listener has an address");
-                let state = Arc::new(ServerState { stats: st, origin: format!("http://{addr}"), feed_items, run_base });
-                let _ = tx.send(Ok(addr));
-                let app = axum::Router::new().fallback(serve_feed).with_state(state);
-                if let Err(e) = axum::serve(listener, app).await {
-                    eprintln!("feed server stopped: {e}");
-                }
-            });
+        let addr = common::serve_on_loopback("feed-server", move |addr| {
+            let state = Arc::new(ServerState { stats: st, origin: format!("http://{addr}"), feed_items, run_base });
+            axum::Router::new().fallback(serve_feed).with_state(state)
         })?;
-        let addr = rx.recv().context("the feed server thread died")??;
         Ok(FeedServer { addr, stats })
     }
 }

@@ -56,7 +56,7 @@ use anyhow::{Context, Result, bail, ensure};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Response, StatusCode};
-use chrono::{Duration as ChronoDuration, TimeZone, Timelike};
+use chrono::{Duration as ChronoDuration, TimeZone};
 use govwatch::normalize::time::china;
 use govwatch::store::Store;
 
@@ -356,42 +356,19 @@ impl FeedServer {
     /// Serves `/feed/{i}.xml` for `i` in `0..feeds` on 127.0.0.1, on its own
     /// thread and runtime (two workers), for the rest of the program.
     fn start(feeds: usize, feed_items: usize) -> Result<FeedServer> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let slot: Arc<Mutex<Option<Arc<ServerState>>>> = Arc::default();
         let shared = slot.clone();
-        std::thread::Builder::new().name("feed-server".into()).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(anyhow::Error::from(e)));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-                let addr = listener.local_addr().expect("a bound listener has an address");
-                let state = Arc::new(ServerState {
-                    origin: format!("http://{addr}"),
-                    feeds,
-                    feed_items,
-                    ok: AtomicU64::new(0),
-                    not_modified: AtomicU64::new(0),
-                });
-                *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
-                let _ = tx.send(Ok(addr));
-                let app = axum::Router::new().fallback(serve_feed).with_state(state);
-                if let Err(e) = axum::serve(listener, app).await {
-                    eprintln!("feed server stopped: {e}");
-                }
+        let addr = common::serve_on_loopback("feed-server", move |addr| {
+            let state = Arc::new(ServerState {
+                origin: format!("http://{addr}"),
+                feeds,
+                feed_items,
+                ok: AtomicU64::new(0),
+                not_modified: AtomicU64::new(0),
             });
+            *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
+            axum::Router::new().fallback(serve_feed).with_state(state)
         })?;
-        let addr = rx.recv().context("the feed server thread died")??;
         Ok(FeedServer { addr, state: slot })
     }
 
@@ -456,14 +433,6 @@ fn rss(origin: &str, i: usize, count: usize) -> String {
 
 // --- nodes -----------------------------------------------------------------------------
 
-/// A daily schedule at an hour at least eleven hours away (Asia/Shanghai):
-/// it does not fire while the benchmark runs, so the start-up cycle is all
-/// the polling there is.
-fn quiet_schedule() -> String {
-    let hour = (chrono::Utc::now().with_timezone(&china()).hour() + 12) % 24;
-    format!("0 0 {hour} * * *")
-}
-
 /// Where the nodes of one run keep their data, and which store they share.
 struct Plan<'a> {
     dir: PathBuf,
@@ -504,7 +473,7 @@ impl Plan<'_> {
             self.o.concurrency,
             q(own.join("mail")),
         ));
-        let schedule = quiet_schedule();
+        let schedule = common::quiet_schedule();
         for i in 0..self.o.sources {
             s.push_str(&format!(
                 "[[sources]]\nid = \"{}\"\nkind = \"feed\"\nurl = \"http://{}/feed/{i}.xml\"\nunit = \"{UNIT}\"\n\

@@ -342,3 +342,48 @@ pub fn transport(url: &str) -> &'static str {
         "TCP"
     }
 }
+
+/// Serves the router `make` builds (given its own address) on 127.0.0.1 at
+/// a free port, on a thread and runtime of its own (two workers), for the
+/// rest of the program: the loopback sources of the daemon and store
+/// benchmarks. Returns once it listens.
+pub fn serve_on_loopback(
+    name: &str,
+    make: impl FnOnce(std::net::SocketAddr) -> axum::Router + Send + 'static,
+) -> anyhow::Result<std::net::SocketAddr> {
+    use anyhow::Context as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx.send(Err(anyhow::Error::from(e)));
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let addr = listener.local_addr().expect("a bound listener has an address");
+            let app = make(addr);
+            let _ = tx.send(Ok(addr));
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("{} stopped: {e}", std::thread::current().name().unwrap_or("server"));
+            }
+        });
+    })?;
+    rx.recv().context("the server thread died")?
+}
+
+/// A daily schedule at an hour at least eleven hours away (Asia/Shanghai):
+/// it does not fire while a benchmark runs.
+pub fn quiet_schedule() -> String {
+    use chrono::Timelike as _;
+    let hour = (chrono::Utc::now().with_timezone(&govwatch::normalize::time::china()).hour() + 12) % 24;
+    format!("0 0 {hour} * * *")
+}
